@@ -1,0 +1,49 @@
+"""Collector registry: an explicit table, imported lazily (ARCHITECTURE.md §4).
+
+Adding a collector = one module in this package + one line in :data:`_REGISTRY`.  Modules
+are imported only when their collector is used, so ``qos-agent`` stays light and a
+collector whose optional dependency is missing still appears in ``qos-agent list`` with the
+reason it cannot run.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from qos.errors import UnknownCollectorError
+from qos.suggest import unknown_name_hint
+from qos_agent.collectors.base import Collector
+
+#: collector name → "module:Class"
+_REGISTRY: dict[str, str] = {}
+
+
+def register(name: str, path: str) -> None:
+    """Register a collector; a duplicate name is a programming error and raises."""
+    if name in _REGISTRY:
+        raise ValueError(f"collector '{name}' is already registered")
+    _REGISTRY[name] = path
+
+
+register("icmp", "qos_agent.collectors.icmp:IcmpCollector")
+register("tcp_connect", "qos_agent.collectors.tcp_connect:TcpConnectCollector")
+
+
+def names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get(name: str) -> Collector:
+    """A fresh collector instance by name; unknown names raise with a did-you-mean hint."""
+    try:
+        path = _REGISTRY[name]
+    except KeyError:
+        raise UnknownCollectorError(
+            f"unknown collector '{name}' ({unknown_name_hint(name, _REGISTRY)})"
+        ) from None
+    module_name, _, class_name = path.partition(":")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    if cls.name != name:
+        raise ValueError(f"{path} declares name '{cls.name}', registered as '{name}'")
+    instance: Collector = cls()
+    return instance

@@ -1,0 +1,420 @@
+"""The embedded SQLite store (ARCHITECTURE.md §2.3; issue "Foundation" item 4).
+
+Design:
+
+* **WAL mode** with ``synchronous=FULL``: a measurement whose ``append`` returned is durable
+  even if the process is SIGKILLed or the machine loses power right after; readers
+  (notebooks, ``qos score``) never block the agent's writer.
+* **One transaction per measurement**: the envelope, its probes and its intervals commit
+  together or not at all.
+* **Per-probe samples in their own table** (``probes``, ``WITHOUT ROWID`` keyed by the
+  measurement's integer key and sequence number), not JSON blobs, so millions of samples
+  load with one ``SELECT``.  Throughput samples go to ``intervals``.
+* **Schema version in ``PRAGMA user_version``**; :data:`_MIGRATIONS` is the one upgrade
+  path; a newer file is refused with :class:`~qos.errors.SchemaVersionError`.
+* ``readonly=True`` opens with ``mode=ro`` for analysts while the agent writes.
+
+Wall-clock start times are stored as integer microseconds since the Unix epoch, UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qos.errors import SchemaVersionError, StoreError
+from qos.records import (
+    LossDirection,
+    Measurement,
+    ProbeSample,
+    RttResult,
+    Status,
+    ThroughputInterval,
+    ThroughputResult,
+)
+from qos.serialization import result_from_dict, result_to_dict
+
+STORE_SCHEMA_VERSION = 1
+
+_SCHEMA_V1 = """
+CREATE TABLE measurements (
+    mid             INTEGER PRIMARY KEY,
+    id              TEXT    NOT NULL UNIQUE,
+    agent_id        TEXT    NOT NULL,
+    collector       TEXT    NOT NULL,
+    target          TEXT    NOT NULL,
+    started_at_us   INTEGER NOT NULL,
+    duration_s      REAL    NOT NULL,
+    status          TEXT    NOT NULL,
+    error           TEXT,
+    kind            TEXT,
+    schema_version  INTEGER NOT NULL,
+    params_json     TEXT    NOT NULL,
+    labels_json     TEXT    NOT NULL,
+    result_json     TEXT
+);
+CREATE INDEX measurements_time ON measurements (started_at_us);
+CREATE INDEX measurements_target_time ON measurements (target, started_at_us);
+CREATE INDEX measurements_collector_time ON measurements (collector, started_at_us);
+CREATE INDEX measurements_agent_time ON measurements (agent_id, started_at_us);
+
+CREATE TABLE probes (
+    mid                    INTEGER NOT NULL REFERENCES measurements (mid) ON DELETE CASCADE,
+    seq                    INTEGER NOT NULL,
+    send_offset_s          REAL    NOT NULL,
+    rtt_s                  REAL,
+    ttl                    INTEGER,
+    duplicates             INTEGER NOT NULL DEFAULT 0,
+    size_bytes             INTEGER,
+    forward_delay_s        REAL,
+    backward_delay_s       REAL,
+    reflector_residence_s  REAL,
+    lost_direction         TEXT,
+    one_way_valid          INTEGER,
+    reflector_ttl          INTEGER,
+    PRIMARY KEY (mid, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE intervals (
+    mid             INTEGER NOT NULL REFERENCES measurements (mid) ON DELETE CASCADE,
+    stream          INTEGER NOT NULL,
+    start_offset_s  REAL    NOT NULL,
+    duration_s      REAL    NOT NULL,
+    bytes           INTEGER NOT NULL,
+    warmup          INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (mid, stream, start_offset_s)
+) WITHOUT ROWID;
+
+CREATE TABLE agents (
+    agent_id        TEXT PRIMARY KEY,
+    timezone        TEXT,
+    first_seen_us   INTEGER NOT NULL,
+    labels_json     TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+#: user_version before → function bringing the file to the next version.  Version 0 is
+#: an empty file.  Add ``1: _upgrade_v1_to_v2`` here when the layout changes.
+def _create_v1(conn: sqlite3.Connection) -> None:
+    # executescript() would COMMIT the open migration transaction; run statements singly.
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+
+PROBE_COLUMNS = (
+    "seq", "send_offset_s", "rtt_s", "ttl", "duplicates", "size_bytes", "forward_delay_s",
+    "backward_delay_s", "reflector_residence_s", "lost_direction", "one_way_valid",
+    "reflector_ttl",
+)
+INTERVAL_COLUMNS = ("stream", "start_offset_s", "duration_s", "bytes", "warmup")
+
+
+def to_epoch_us(moment: datetime) -> int:
+    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_epoch_us(value: int) -> datetime:
+    seconds, micros = divmod(int(value), 1_000_000)
+    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+
+
+class SqliteStore:
+    """SQLite measurement store; one writer (the agent), many readers."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False, timeout_s: float = 30.0,
+                 create: bool = True) -> None:
+        self.path = Path(path).expanduser()
+        self.readonly = readonly
+        try:
+            if readonly:
+                if not self.path.exists():
+                    raise StoreError(f"{self.path}: no such store")
+                uri = f"file:{self.path}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s,
+                                             check_same_thread=False)
+            else:
+                if not self.path.exists() and not create:
+                    raise StoreError(f"{self.path}: no such store")
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._conn = sqlite3.connect(self.path, timeout=timeout_s,
+                                             check_same_thread=False, isolation_level=None)
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
+            if not readonly:
+                mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+                self._conn.execute("PRAGMA synchronous = FULL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
+
+    # -- schema ----------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > STORE_SCHEMA_VERSION:
+            raise SchemaVersionError(
+                f"{self.path}: store schema version {version} is newer than this qos-toolkit "
+                f"supports ({STORE_SCHEMA_VERSION}); upgrade qos-toolkit to read it"
+            )
+        if version == STORE_SCHEMA_VERSION:
+            return
+        if self.readonly:
+            if version == 0:
+                raise StoreError(f"{self.path}: not a qos-toolkit store (empty, user_version 0)")
+            raise StoreError(
+                f"{self.path}: store schema version {version} must be upgraded; open it once "
+                "for writing (e.g. with qos-agent) to upgrade"
+            )
+        while version < STORE_SCHEMA_VERSION:
+            step = _MIGRATIONS[version]
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                if version == 0 and self._has_foreign_tables():
+                    raise StoreError(f"{self.path}: not a qos-toolkit store (unknown tables)")
+                step(self._conn)
+                version += 1
+                self._conn.execute(f"PRAGMA user_version = {version}")
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    def _has_foreign_tables(self) -> bool:
+        rows = self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        return bool(rows)
+
+    # -- writing ---------------------------------------------------------------------------
+    def register_agent(self, agent_id: str, *, timezone: str | None,
+                       labels: dict[str, str] | None = None) -> None:
+        """Record the agent's IANA time zone (for local-time windows such as peak hours)."""
+        self._write(
+            "INSERT INTO agents (agent_id, timezone, first_seen_us, labels_json) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (agent_id) DO UPDATE SET "
+            "timezone = excluded.timezone, labels_json = excluded.labels_json",
+            (agent_id, timezone, to_epoch_us(datetime.now(UTC)), json.dumps(labels or {})),
+        )
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._ensure_writable()
+        try:
+            self._conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: write failed: {exc}") from exc
+
+    def _ensure_writable(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: store was opened read-only")
+
+    def append(self, measurement: Measurement) -> None:
+        """Commit one measurement with its probes and intervals in one transaction."""
+        self.append_many((measurement,))
+
+    def append_many(self, measurements: Iterable[Measurement]) -> int:
+        """Commit several measurements in one transaction (bulk import); returns the count."""
+        self._ensure_writable()
+        conn = self._conn
+        count = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for m in measurements:
+                    self._insert(m)
+                    count += 1
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.IntegrityError as exc:
+            raise StoreError(f"{self.path}: measurement rejected: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot commit measurement: {exc}") from exc
+        return count
+
+    def _insert(self, m: Measurement) -> None:
+        header = None
+        if m.result is not None:
+            header = result_to_dict(m.result)
+            header.pop("probes", None)
+            header.pop("intervals", None)
+        cursor = self._conn.execute(
+            "INSERT INTO measurements (id, agent_id, collector, target, started_at_us, "
+            "duration_s, status, error, kind, schema_version, params_json, labels_json, "
+            "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                m.id, m.agent_id, m.collector, m.target, to_epoch_us(m.started_at),
+                m.duration_s, str(m.status), m.error, m.kind, m.schema_version,
+                json.dumps(dict(m.params), default=str), json.dumps(dict(m.labels)),
+                None if header is None else json.dumps(header, allow_nan=False),
+            ),
+        )
+        mid = cursor.lastrowid
+        if isinstance(m.result, RttResult) and m.result.probes:
+            self._conn.executemany(
+                f"INSERT INTO probes (mid, {', '.join(PROBE_COLUMNS)}) "
+                f"VALUES (?{', ?' * len(PROBE_COLUMNS)})",
+                [
+                    (mid, p.seq, p.send_offset_s, p.rtt_s, p.ttl, p.duplicates, p.size_bytes,
+                     p.forward_delay_s, p.backward_delay_s, p.reflector_residence_s,
+                     None if p.lost_direction is None else str(p.lost_direction),
+                     None if p.one_way_valid is None else int(p.one_way_valid),
+                     p.reflector_ttl)
+                    for p in m.result.probes
+                ],
+            )
+        if isinstance(m.result, ThroughputResult) and m.result.intervals:
+            self._conn.executemany(
+                "INSERT INTO intervals (mid, stream, start_offset_s, duration_s, bytes, warmup) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(mid, i.stream, i.start_offset_s, i.duration_s, i.bytes, int(i.warmup))
+                 for i in m.result.intervals],
+            )
+
+    def prune(self, before: datetime) -> int:
+        """Delete measurements started before ``before``; returns how many were removed."""
+        self._ensure_writable()
+        cutoff = to_epoch_us(before)
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            cur = self._conn.execute("DELETE FROM measurements WHERE started_at_us < ?", (cutoff,))
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        return cur.rowcount
+
+    # -- reading ---------------------------------------------------------------------------
+    def count(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0])
+
+    def ids(self) -> set[str]:
+        return {row[0] for row in self._conn.execute("SELECT id FROM measurements")}
+
+    def agents(self) -> dict[str, str | None]:
+        """agent id → IANA time zone (None when unknown)."""
+        return dict(self._conn.execute("SELECT agent_id, timezone FROM agents").fetchall())
+
+    def integrity_check(self) -> str:
+        """``"ok"`` when SQLite's full integrity check passes."""
+        return str(self._conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+    def get(self, measurement_id: str) -> Measurement:
+        rows = list(self._select("WHERE id = ?", (measurement_id,)))
+        if not rows:
+            raise StoreError(f"{self.path}: no measurement with id {measurement_id}")
+        return rows[0]
+
+    def iter_measurements(
+        self, *, since: datetime | None = None, until: datetime | None = None,
+        collector: str | None = None, target: str | None = None,
+    ) -> Iterator[Measurement]:
+        """Measurements in start-time order, optionally filtered."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            clauses.append("started_at_us >= ?")
+            params.append(to_epoch_us(since))
+        if until is not None:
+            clauses.append("started_at_us < ?")
+            params.append(to_epoch_us(until))
+        if collector is not None:
+            clauses.append("collector = ?")
+            params.append(collector)
+        if target is not None:
+            clauses.append("target = ?")
+            params.append(target)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        yield from self._select(where, tuple(params))
+
+    def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[Measurement]:
+        cursor = self._conn.execute(
+            "SELECT mid, id, agent_id, collector, target, started_at_us, duration_s, status, "
+            "error, kind, schema_version, params_json, labels_json, result_json "
+            f"FROM measurements {where} ORDER BY started_at_us, mid",
+            params,
+        )
+        for row in cursor.fetchall():
+            yield self._row_to_measurement(row)
+
+    def _row_to_measurement(self, row: tuple[Any, ...]) -> Measurement:
+        (mid, mid_id, agent_id, collector, target, started_us, duration_s, status, error,
+         kind, schema_version, params_json, labels_json, result_json) = row
+        result = None
+        if result_json is not None:
+            header = json.loads(result_json)
+            if kind == "rtt":
+                header["probe_fields"] = list(PROBE_COLUMNS)
+                header["probes"] = [
+                    list(r) for r in self._conn.execute(
+                        f"SELECT {', '.join(PROBE_COLUMNS)} FROM probes WHERE mid = ? "
+                        "ORDER BY seq", (mid,))
+                ]
+            elif kind == "throughput":
+                header["intervals"] = [
+                    list(r) for r in self._conn.execute(
+                        f"SELECT {', '.join(INTERVAL_COLUMNS)} FROM intervals WHERE mid = ? "
+                        "ORDER BY start_offset_s, stream", (mid,))
+                ]
+            result = result_from_dict(header)
+            if isinstance(result, RttResult):
+                result = _fix_probe_types(result)
+            elif isinstance(result, ThroughputResult):
+                result = ThroughputResult(
+                    direction=result.direction, streams=result.streams,
+                    duration_s=result.duration_s, warmup_s=result.warmup_s,
+                    bytes_total=result.bytes_total, goodput_bps=result.goodput_bps,
+                    intervals=tuple(
+                        ThroughputInterval(i.stream, i.start_offset_s, i.duration_s, i.bytes,
+                                           bool(i.warmup)) for i in result.intervals),
+                    details=result.details,
+                )
+        return Measurement(
+            id=mid_id, agent_id=agent_id, collector=collector, target=target,
+            started_at=from_epoch_us(started_us), duration_s=duration_s,
+            status=Status(status), error=error, params=json.loads(params_json),
+            labels=json.loads(labels_json), result=result, schema_version=schema_version,
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def checkpoint(self) -> None:
+        """Fold the WAL back into the main file (e.g. before copying the store)."""
+        self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _fix_probe_types(result: RttResult) -> RttResult:
+    """SQLite returns 0/1 for booleans; restore the record's types."""
+    probes = tuple(
+        ProbeSample(
+            seq=p.seq, send_offset_s=p.send_offset_s, rtt_s=p.rtt_s, ttl=p.ttl,
+            duplicates=p.duplicates, size_bytes=p.size_bytes,
+            forward_delay_s=p.forward_delay_s, backward_delay_s=p.backward_delay_s,
+            reflector_residence_s=p.reflector_residence_s,
+            lost_direction=None if p.lost_direction is None else LossDirection(p.lost_direction),
+            one_way_valid=None if p.one_way_valid is None else bool(p.one_way_valid),
+            reflector_ttl=p.reflector_ttl,
+        )
+        for p in result.probes
+    )
+    return RttResult(probes=probes, interval_s=result.interval_s, timeout_s=result.timeout_s,
+                     packet_size_bytes=result.packet_size_bytes, details=result.details)
