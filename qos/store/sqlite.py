@@ -387,6 +387,48 @@ class SqliteStore:
             labels=json.loads(labels_json), result=result, schema_version=schema_version,
         )
 
+    def export_rows(
+        self, table: str, *, since: datetime | None = None, until: datetime | None = None,
+    ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Raw rows of one table in the export layout (``measurement_id`` instead of ``mid``).
+
+        ``table`` is ``measurements``, ``probes``, ``intervals`` or ``agents``; the time
+        filter applies to the measurement's start.  Streams rows, so exports of millions of
+        probes run in constant memory.
+        """
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("m.started_at_us >= ?")
+            params.append(to_epoch_us(since))
+        if until is not None:
+            clauses.append("m.started_at_us < ?")
+            params.append(to_epoch_us(until))
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        if table == "measurements":
+            columns = ["measurement_id", "agent_id", "collector", "target", "started_at_us",
+                       "duration_s", "status", "error", "kind", "schema_version",
+                       "params_json", "labels_json", "result_json"]
+            sql = (f"SELECT m.id, m.agent_id, m.collector, m.target, m.started_at_us, "
+                   f"m.duration_s, m.status, m.error, m.kind, m.schema_version, "
+                   f"m.params_json, m.labels_json, m.result_json FROM measurements m {where} "
+                   f"ORDER BY m.started_at_us, m.mid")
+        elif table == "probes":
+            columns = ["measurement_id", *PROBE_COLUMNS]
+            cols = ", ".join(f"p.{c}" for c in PROBE_COLUMNS)
+            sql = (f"SELECT m.id, {cols} FROM probes p JOIN measurements m ON m.mid = p.mid "
+                   f"{where} ORDER BY m.started_at_us, m.mid, p.seq")
+        elif table == "intervals":
+            columns = ["measurement_id", *INTERVAL_COLUMNS]
+            cols = ", ".join(f"i.{c}" for c in INTERVAL_COLUMNS)
+            sql = (f"SELECT m.id, {cols} FROM intervals i JOIN measurements m ON m.mid = i.mid "
+                   f"{where} ORDER BY m.started_at_us, m.mid, i.start_offset_s, i.stream")
+        elif table == "agents":
+            columns = ["agent_id", "timezone"]
+            sql, params = "SELECT agent_id, timezone FROM agents ORDER BY agent_id", []
+        else:
+            raise StoreError(f"unknown table {table!r}")
+        return columns, iter(self._conn.execute(sql, params))
+
     # -- lifecycle -------------------------------------------------------------------------
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (e.g. before copying the store)."""

@@ -1,0 +1,333 @@
+"""ICMP echo collector: a fixed-rate probe stream (issue 2 item 5; STANDARDS.md §12.4, §12.8).
+
+icmplib provides the sockets (raw when privileged, datagram ICMP when
+``net.ipv4.ping_group_range`` allows), the echo-request encoding and reply parsing.  The
+timing, the send schedule and the accounting are ours, because icmplib's ``ping()`` is
+stop-and-wait, times with the wall clock and rounds its loss figure (§12.8):
+
+* probes leave on an absolute schedule ``t0 + i·interval`` (a stream, not stop-and-wait),
+  so a slow reply never delays later probes and the stream has a known rate;
+* send and receive instants come from the monotonic nanosecond clock;
+* a reply later than ``timeout`` after its probe counts as lost (RFC 6673 §2.4 Tmax);
+* repeated replies for one sequence number are counted as duplicates, never as extra
+  receptions (RFC 7680 §2.5: duplicates count once);
+* the TTL of each reply is read from the IP header (raw) or ``IP_RECVTTL`` (datagram).
+
+Nothing from icmplib's ``Host`` (``packet_loss``, ``jitter``, ``avg_rtt``) is used.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import os
+import random
+import select
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qos.records import Measurement, ProbeSample, RttResult, Status
+from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+
+_SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
+_ICMP_ERROR_TYPES_V4 = {3: "destination unreachable", 11: "time exceeded"}
+_ICMP_ERROR_TYPES_V6 = {1: "destination unreachable", 3: "time exceeded"}
+
+
+def _icmplib() -> Any:
+    import icmplib  # agent dependency, imported lazily so `qos-agent list` works without it
+
+    return icmplib
+
+
+def ping_group_allows(gid_list: list[int], path: str = "/proc/sys/net/ipv4/ping_group_range") -> bool:
+    """Whether one of ``gid_list`` is inside ``net.ipv4.ping_group_range`` (§12.4)."""
+    try:
+        with open(path) as fh:
+            low, high = (int(x) for x in fh.read().split())
+    except (OSError, ValueError):
+        return False
+    return any(low <= gid <= high for gid in gid_list)
+
+
+def _can_open(family: int, privileged: bool) -> str | None:
+    """None if an ICMP socket of that kind opens here, else the reason."""
+    try:
+        icmplib = _icmplib()
+    except ImportError:
+        return "icmplib is not installed (pip install 'qos-toolkit[agent]')"
+    cls = icmplib.ICMPv4Socket if family == socket.AF_INET else icmplib.ICMPv6Socket
+    try:
+        sock = cls(privileged=privileged)
+    except icmplib.SocketPermissionError:
+        return "permission denied"
+    except icmplib.ICMPSocketError as exc:
+        return str(exc)
+    sock.close()
+    return None
+
+
+def choose_mode(requested: str, family: int = socket.AF_INET) -> tuple[bool | None, str]:
+    """Pick raw (True) or datagram (False) sockets; (None, reason) when neither works."""
+    reasons = []
+    if requested in ("auto", "raw"):
+        problem = _can_open(family, privileged=True)
+        if problem is None:
+            return True, "raw ICMP socket"
+        reasons.append(f"raw ICMP sockets need root or CAP_NET_RAW ({problem})")
+    if requested in ("auto", "datagram"):
+        problem = _can_open(family, privileged=False)
+        if problem is None:
+            return False, "datagram ICMP socket"
+        groups = sorted({os.getegid(), *os.getgroups()})
+        reasons.append(
+            f"datagram ICMP sockets need net.ipv4.ping_group_range to include one of the "
+            f"groups {groups} (e.g. sysctl -w net.ipv4.ping_group_range='0 2147483647') "
+            f"({problem})"
+        )
+    return None, "; ".join(reasons)
+
+
+@dataclass
+class _ProbeState:
+    seq: int
+    sent_ns: int
+    rtt_ns: int | None = None
+    ttl: int | None = None
+    duplicates: int = 0
+    error: str | None = None
+
+
+@dataclass
+class _Stream:
+    count: int
+    interval_ns: int
+    timeout_ns: int
+    t0_ns: int = 0
+    probes: dict[int, _ProbeState] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+class IcmpCollector(Collector):
+    """ICMP echo probe stream with per-probe RTT, TTL and duplicate accounting."""
+
+    name = "icmp"
+    description = "ICMP echo probe stream at a fixed rate (RTT, loss, jitter, IPDV)"
+    param_specs = (
+        ParamSpec("count", "int", 20, "number of probes", minimum=1, maximum=100_000),
+        ParamSpec("interval", "duration", 0.1, "time between probe sends", minimum=0.001,
+                  maximum=3600),
+        ParamSpec("timeout", "duration", 1.0, "per-probe wait for a reply (Tmax)", minimum=0.001,
+                  maximum=60),
+        ParamSpec("size", "size", 56, "ICMP payload bytes", minimum=0, maximum=65_000),
+        ParamSpec("ttl", "int", 64, "IP TTL / hop limit of probes", minimum=1, maximum=255),
+        ParamSpec("mode", "str", "auto", "socket kind", choices=("auto", "raw", "datagram")),
+        ParamSpec("source", "str", "", "local address to send from (default: any)"),
+    )
+
+    def check(self) -> list[str]:
+        privileged, reason = choose_mode("auto")
+        return [] if privileged is not None else [reason]
+
+    def measure(self, target: str, params: Mapping[str, Any],
+                context: MeasureContext) -> Measurement:
+        clock = context.clock
+        started_at = clock.wall()
+        start_ns = clock.monotonic_ns()
+
+        def failed(status: Status, error: str, probes: tuple[ProbeSample, ...] = ()) -> Measurement:
+            result = RttResult(probes=probes, interval_s=params["interval"],
+                               timeout_s=params["timeout"], packet_size_bytes=params["size"])
+            return self.record(target=target, context=context, started_at=started_at,
+                               start_ns=start_ns, status=status, params=params, result=result,
+                               error=error)
+
+        try:
+            info = socket.getaddrinfo(target, None, type=socket.SOCK_RAW,
+                                      proto=socket.IPPROTO_ICMP)
+            family = info[0][0]
+            address = str(info[0][4][0])
+        except (socket.gaierror, UnicodeError) as exc:
+            # Name resolution failed: every planned probe is lost (unreachable is data).
+            return failed(Status.UNREACHABLE, f"cannot resolve {target!r}: {exc}",
+                          _all_lost(params))
+        privileged, reason = choose_mode(params["mode"], family)
+        if privileged is None:
+            return failed(Status.ERROR, f"cannot open an ICMP socket: {reason}")
+        icmplib = _icmplib()
+        cls = icmplib.ICMPv4Socket if family == socket.AF_INET else icmplib.ICMPv6Socket
+        try:
+            icmp_sock = cls(address=params["source"] or None, privileged=privileged)
+        except icmplib.ICMPLibError as exc:
+            return failed(Status.ERROR, f"cannot open an ICMP socket: {exc}")
+        try:
+            stream = _Stream(count=params["count"],
+                             interval_ns=int(params["interval"] * 1e9),
+                             timeout_ns=int(params["timeout"] * 1e9))
+            probe_id = self._run_stream(icmp_sock, address, family, privileged, params, stream,
+                                        context)
+        finally:
+            icmp_sock.close()
+        samples = tuple(
+            ProbeSample(
+                seq=s.seq,
+                send_offset_s=(s.sent_ns - stream.t0_ns) / 1e9,
+                rtt_s=None if s.rtt_ns is None else s.rtt_ns / 1e9,
+                ttl=s.ttl,
+                duplicates=s.duplicates,
+                size_bytes=params["size"],
+            )
+            for s in sorted(stream.probes.values(), key=lambda s: s.seq)
+        )
+        result = RttResult(
+            probes=samples, interval_s=params["interval"], timeout_s=params["timeout"],
+            packet_size_bytes=params["size"],
+            details={"address": address, "socket": "raw" if privileged else "datagram",
+                     "icmp_id": probe_id,
+                     "bytes_on_wire": _wire_bytes(family, params["size"], samples)},
+        )
+        received = sum(1 for s in samples if s.rtt_s is not None)
+        if received:
+            status, error = Status.OK, None
+        elif stream.errors:
+            status, error = Status.UNREACHABLE, f"{address}: {stream.errors[0]}"
+        elif context.stop.is_set() and len(samples) < params["count"]:
+            status, error = Status.ERROR, "stopped before any reply"
+        else:
+            status = Status.TIMEOUT
+            error = f"no reply from {address} within {params['timeout']} s to {len(samples)} probes"
+        return self.record(target=target, context=context, started_at=started_at,
+                           start_ns=start_ns, status=status, params=params, result=result,
+                           error=error)
+
+    def _run_stream(self, icmp_sock: Any, address: str, family: int, privileged: bool,
+                    params: Mapping[str, Any], stream: _Stream, context: MeasureContext) -> int:
+        icmplib = _icmplib()
+        clock = context.clock
+        sock: socket.socket = icmp_sock.sock
+        sock.setblocking(False)
+        v4 = family == socket.AF_INET
+        if v4 and not privileged:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTTL, 1)
+        if not v4:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        probe_id = random.randrange(1, 0xFFFF)
+        payload = os.urandom(params["size"])
+        seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
+        t0 = clock.monotonic_ns() + 1_000_000  # first probe 1 ms from now
+        stream.probes.clear()
+        stream.t0_ns = t0
+        next_index = 0
+        errors = _ICMP_ERROR_TYPES_V4 if v4 else _ICMP_ERROR_TYPES_V6
+        while True:
+            now = clock.monotonic_ns()
+            if next_index < stream.count and not context.stop.is_set():
+                due = t0 + next_index * stream.interval_ns
+                wait_ns = due - now
+            else:
+                last_sent = max((p.sent_ns for p in stream.probes.values()), default=now)
+                deadline = last_sent + stream.timeout_ns
+                if now >= deadline or all(p.rtt_ns is not None for p in stream.probes.values()):
+                    break
+                due = None
+                wait_ns = deadline - now
+            if wait_ns > _SPIN_S * 1e9:
+                ready, _, _ = select.select([sock], [], [], (wait_ns / 1e9) - _SPIN_S)
+                if ready:
+                    self._drain(icmp_sock, sock, v4, privileged, probe_id, seq_base, stream,
+                                clock, errors)
+                continue
+            if due is not None:
+                while clock.monotonic_ns() < due:
+                    pass
+                request = icmplib.ICMPRequest(
+                    destination=address, id=probe_id,
+                    sequence=(seq_base + next_index) & 0xFFFF,
+                    payload=payload, ttl=params["ttl"],
+                )
+                sent_ns = clock.monotonic_ns()
+                state = _ProbeState(seq=next_index, sent_ns=sent_ns)
+                stream.probes[next_index] = state
+                try:
+                    icmp_sock.send(request)
+                except icmplib.ICMPLibError as exc:
+                    state.error = str(exc) or type(exc).__name__
+                    stream.errors.append(f"send failed: {state.error}")
+                if not privileged and request.id != probe_id:
+                    probe_id = request.id  # Linux datagram sockets rewrite the identifier
+                next_index += 1
+            self._drain(icmp_sock, sock, v4, privileged, probe_id, seq_base, stream, clock, errors)
+        return probe_id
+
+    def _drain(self, icmp_sock: Any, sock: socket.socket, v4: bool, privileged: bool,
+               probe_id: int, seq_base: int, stream: _Stream, clock: Any,
+               errors: Mapping[int, str]) -> None:
+        """Read every datagram waiting on the socket and match it to a probe."""
+        while True:
+            try:
+                packet, ancdata, _flags, source = sock.recvmsg(65535, 256)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
+                    stream.errors.append(os.strerror(exc.errno or 0))
+                    continue
+                return
+            received_ns = clock.monotonic_ns()
+            reply = icmp_sock._parse_reply(packet=packet, source=source[0], current_time=0.0)
+            if reply is None:
+                continue
+            if privileged and reply.id != probe_id:
+                continue  # another process's ping on the shared raw socket
+            index = (reply.sequence - seq_base) & 0xFFFF
+            state = stream.probes.get(index)
+            if state is None:
+                continue
+            if reply.type in errors:
+                stream.errors.append(f"{errors[reply.type]} (code {reply.code}) from {reply.source}")
+                continue
+            if reply.type != (0 if v4 else 129):
+                continue  # our own echo request seen on a raw socket, or other ICMP
+            rtt_ns = received_ns - state.sent_ns
+            if state.rtt_ns is not None:
+                state.duplicates += 1
+                continue
+            if rtt_ns > stream.timeout_ns:
+                continue  # arrived after Tmax: lost by definition (RFC 6673 §2.4)
+            state.rtt_ns = rtt_ns
+            state.ttl = _reply_ttl(packet, ancdata, v4, privileged)
+
+
+def _reply_ttl(packet: bytes, ancdata: list[tuple[int, int, bytes]], v4: bool,
+               privileged: bool) -> int | None:
+    if v4 and privileged and len(packet) >= 20:
+        return packet[8]
+    for level, kind, data in ancdata:
+        if v4 and level == socket.IPPROTO_IP and kind == socket.IP_TTL and data:
+            return int.from_bytes(data[:4], "little") if len(data) >= 4 else data[0]
+        if not v4 and level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and data:
+            return int.from_bytes(data[:4], "little")
+    return None
+
+
+def _all_lost(params: Mapping[str, Any]) -> tuple[ProbeSample, ...]:
+    return tuple(
+        ProbeSample(seq=i, send_offset_s=i * params["interval"], rtt_s=None,
+                    size_bytes=params["size"])
+        for i in range(params["count"])
+    )
+
+
+def _wire_bytes(family: int, size: int, samples: tuple[ProbeSample, ...]) -> int:
+    header = 20 + 8 if family == socket.AF_INET else 40 + 8
+    replies = sum(1 + s.duplicates for s in samples if s.rtt_s is not None)
+    return (len(samples) + replies) * (header + size)
+
+
+def is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""Subcommands of ``qos-agent``; each module has ``register(subparsers)``."""

@@ -1,0 +1,56 @@
+"""``qos-agent list``: every collector, whether it can run here, and why not."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from qos_agent import collectors
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("list", help="list collectors and whether each can run here")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--params", action="store_true", help="also list each collector's parameters")
+    parser.set_defaults(func=run)
+
+
+def describe() -> list[dict[str, object]]:
+    rows: list[dict[str, object]] = []
+    for name in collectors.names():
+        try:
+            collector = collectors.get(name)
+        except ImportError as exc:
+            rows.append({"name": name, "can_run": False, "reasons": [f"cannot load: {exc}"],
+                         "description": "", "params": []})
+            continue
+        reasons = collector.check()
+        rows.append({
+            "name": name,
+            "can_run": not reasons,
+            "reasons": reasons,
+            "description": collector.description,
+            "heavy": collector.heavy,
+            "params": [{"name": p.name, "kind": p.kind, "default": p.default, "help": p.help}
+                       for p in collector.param_specs],
+        })
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    width = max(len(str(r["name"])) for r in rows)
+    for r in rows:
+        state = "yes" if r["can_run"] else "no "
+        line = f"{str(r['name']).ljust(width)}  {state}  {r['description']}"
+        if r["reasons"]:
+            line += f"\n{'':{width}}       cannot run: " + "; ".join(map(str, r["reasons"]))
+        print(line)
+        if args.params:
+            for p in r["params"]:  # type: ignore[attr-defined]
+                print(f"{'':{width}}       --param {p['name']}=… ({p['kind']}, default "
+                      f"{p['default']!r}): {p['help']}")
+    return 0

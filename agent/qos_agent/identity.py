@@ -1,0 +1,74 @@
+"""The agent's identity and time zone, with privacy by default.
+
+The agent id is a random UUID created once and kept in the data directory: it links a
+device's records together without revealing a host name, user, address or location.
+The IANA time zone is recorded so regulators can evaluate peak hours in local time; it is
+configured or read from the host (``TZ``, ``/etc/timezone``, ``/etc/localtime``).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from qos.errors import ConfigError
+
+
+def resolve_agent_id(configured: str, data_dir: Path) -> str:
+    """``configured`` unless it is ``"auto"``; then a random id persisted in ``data_dir``."""
+    if configured != "auto":
+        return configured
+    id_file = data_dir / "agent-id"
+    try:
+        existing = id_file.read_text(encoding="utf-8").strip()
+        if existing:
+            return existing
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise ConfigError(f"cannot read the agent id: {exc}", file=str(id_file)) from exc
+    new_id = uuid.uuid4().hex
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = id_file.with_suffix(".tmp")
+        tmp.write_text(new_id + "\n", encoding="utf-8")
+        os.replace(tmp, id_file)
+    except OSError as exc:
+        raise ConfigError(f"cannot store the agent id: {exc}", file=str(id_file)) from exc
+    return new_id
+
+
+def resolve_timezone(configured: str) -> str:
+    """A valid IANA zone name: the configured one, or the host's, or ``"UTC"``."""
+    if configured != "auto":
+        _validate(configured)
+        return configured
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    try:
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    except OSError:
+        pass
+    try:
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
+    return "UTC"
+
+
+def _validate(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"unknown time zone '{name}'", key="agent.timezone",
+                          hint="use an IANA name such as 'Europe/Berlin'") from None
