@@ -1,0 +1,193 @@
+"""Collector ``stamp``: a STAMP (RFC 8762) Session-Sender test stream (STANDARDS.md §7).
+
+Target ``ADDR[:PORT]`` (``[v6addr]:PORT`` for IPv6; port 862 by default, RFC 8762 §4.1).
+Sends ``count`` packets on a **fixed-rate schedule** (packet *i* at start + *i*·interval,
+never stop-and-wait, so the stream samples the path like a periodic flow, RFC 3432),
+receiving replies in the gaps, then waits ``timeout`` after the last send for stragglers.
+Every probe is kept with T1..T4-derived RTT (reflector residence removed), one-way delays
+(flagged by ``one_way_valid``), reflector-seen TTL and loss direction; the RTT summary goes
+to ``RttResult.details`` (see :func:`qos_agent.stamp.sender.analyse`).
+
+Works against any RFC 8762 reflector (``qos-agent reflector``) and TWAMP-Light reflectors;
+forward/backward loss separation needs a stateful reflector.
+"""
+
+from __future__ import annotations
+
+import secrets
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from qos.records import Measurement, RttResult, Status
+from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.stamp.clock import read_clock_state
+from qos_agent.stamp.codec import BASE_SIZE, TWAMP_LIGHT_MIN_SIZE
+from qos_agent.stamp.reflector import DEFAULT_PORT
+from qos_agent.stamp.sender import StampSender, analyse
+
+_POLL_SLICE_S = 0.05
+
+
+def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
+    """``"198.18.0.2:862"``, ``"[::1]:8620"``, ``"host"`` → (host, port); ValueError if bad."""
+    text = target.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"bad target {target!r}: expected [IPv6]:PORT")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""  # bare host or bare IPv6 address
+    if not host:
+        raise ValueError(f"bad target {target!r}: no address")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"bad target {target!r}: port must be 1..65535")
+    return host, int(port_text)
+
+
+class StampCollector(Collector):
+    name = "stamp"
+    description = "STAMP/TWAMP-Light two-way delay, loss by direction, IPDV, jitter (RFC 8762)"
+    param_specs = (
+        ParamSpec("count", "int", 100, "test packets to send", minimum=1, maximum=1_000_000),
+        ParamSpec(
+            "interval",
+            "duration",
+            0.1,
+            "fixed send interval (e.g. 10ms)",
+            minimum=0.0001,
+            maximum=3600,
+        ),
+        ParamSpec(
+            "timeout",
+            "duration",
+            2.0,
+            "wait after the last send for late replies",
+            minimum=0.01,
+            maximum=60,
+        ),
+        ParamSpec(
+            "size",
+            "size",
+            BASE_SIZE,
+            "UDP payload octets (≥ 41; 44 = STAMP base)",
+            minimum=TWAMP_LIGHT_MIN_SIZE,
+            maximum=9000,
+        ),
+        ParamSpec(
+            "ssid",
+            "int",
+            None,
+            "RFC 8972 session id (default: random non-zero)",
+            minimum=0,
+            maximum=65535,
+        ),
+        ParamSpec("dscp", "int", 0, "DSCP of test packets (0–63)", minimum=0, maximum=63),
+    )
+
+    def measure(
+        self, target: str, params: Mapping[str, Any], context: MeasureContext
+    ) -> Measurement:
+        clock = context.clock
+        started_at = clock.wall()
+        start_ns = clock.monotonic_ns()
+
+        def failed(status: Status, error: str, result: RttResult | None = None) -> Measurement:
+            return self.record(
+                target=target,
+                context=context,
+                started_at=started_at,
+                start_ns=start_ns,
+                status=status,
+                params=params,
+                result=result,
+                error=error,
+            )
+
+        try:
+            host, port = parse_target(target)
+            info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+        except (ValueError, OSError) as exc:
+            return failed(Status.ERROR, f"cannot resolve target: {exc}")
+        ssid = params["ssid"] if params["ssid"] is not None else 1 + secrets.randbelow(65535)
+        state = read_clock_state()
+        try:
+            sender = StampSender(
+                info[4],
+                info[0],
+                ssid=ssid,
+                size=params["size"],
+                dscp=params["dscp"],
+                clock_state=state,
+                monotonic_ns=clock.monotonic_ns,
+            )
+        except OSError as exc:
+            return failed(Status.UNREACHABLE, f"cannot open UDP socket to {target}: {exc}")
+        with sender:
+            self._run(sender, params, context)
+        probes, details = analyse(
+            list(sender.sent.values()), sender.replies, sender_synchronized=state.synchronized
+        )
+        details.update(
+            {
+                "ssid": ssid,
+                "discarded": sender.discarded,
+                "ssid_echoed": sender.ssid_echoed,
+                "clock_source": state.source,
+            }
+        )
+        result = RttResult(
+            probes=probes,
+            interval_s=params["interval"],
+            timeout_s=params["timeout"],
+            packet_size_bytes=params["size"],
+            details=details,
+        )
+        received = sum(1 for p in probes if p.rtt_s is not None)
+        if received:
+            status, error = Status.OK, None
+        elif sender.refused:
+            status, error = Status.UNREACHABLE, f"{target}: port unreachable (ICMP refused)"
+        elif context.stop.is_set() and not probes:
+            status, error = Status.SKIPPED, "stopped before the first probe"
+        else:
+            status, error = Status.TIMEOUT, f"no reply from {target} to {len(probes)} probes"
+        return self.record(
+            target=target,
+            context=context,
+            started_at=started_at,
+            start_ns=start_ns,
+            status=status,
+            params=params,
+            result=result,
+            error=error,
+        )
+
+    @staticmethod
+    def _run(sender: StampSender, params: Mapping[str, Any], context: MeasureContext) -> None:
+        """Fixed-rate schedule: send i at start + i·interval, read replies in between."""
+        mono = context.clock.monotonic_ns
+        interval_ns = int(params["interval"] * 1e9)
+        begin = mono()
+        for i in range(params["count"]):
+            due = begin + i * interval_ns
+            while (now := mono()) < due and not context.stop.is_set():
+                sender.poll(min((due - now) / 1e9, _POLL_SLICE_S))
+            if context.stop.is_set():
+                break
+            sender.send(i)
+            if sender.refused and not sender.replies:
+                break  # ICMP port unreachable before any reply: the port is closed
+        deadline = mono() + int(params["timeout"] * 1e9)
+        while sender.outstanding() and not context.stop.is_set():
+            remaining = (deadline - mono()) / 1e9
+            if remaining <= 0:
+                break
+            sender.poll(min(remaining, _POLL_SLICE_S))
+            if sender.refused and not sender.replies:
+                break

@@ -1,0 +1,7 @@
+"""STAMP (RFC 8762) with SSID (RFC 8972), TWAMP-Light compatible (STANDARDS.md §7).
+
+* :mod:`~qos_agent.stamp.codec` — pure encode/decode of test packets and NTP timestamps;
+* :mod:`~qos_agent.stamp.clock` — host clock state for the Error Estimate S bit;
+* :mod:`~qos_agent.stamp.reflector` — stateful Session-Reflector (pure handler + UDP server);
+* :mod:`~qos_agent.stamp.sender` — Session-Sender engine and the two-way metric analysis.
+"""

@@ -1,0 +1,395 @@
+"""STAMP Session-Sender engine and two-way analysis (RFC 8762 §4.2; STANDARDS.md §7.5).
+
+:class:`StampSender` owns one connected UDP socket (so only the target's address/port can
+answer, and ICMP port-unreachable surfaces as ``ECONNREFUSED``), sends test packets with
+TTL 255 (RFC 5357 §4.1.2) and collects replies.  A reply is accepted only if it belongs to
+this session: the copied Session-Sender sequence number was sent by us, the copied T1 is
+exactly the 64-bit timestamp we sent with it, and its SSID is ours (or 0, from a reflector
+that does not echo RFC 8972 SSIDs).  Everything else is counted as ``discarded``.
+
+Clocks: the wire timestamps T1..T3 are NTP from wall time, but the round-trip time uses the
+**monotonic** clock for T4 − T1 (immune to clock steps) minus the reflector residence
+T3 − T2 (a difference on the reflector's single clock):  RTT = (T4 − T1) − (T3 − T2).
+The reply's arrival instant is the kernel receive timestamp (``SO_TIMESTAMPNS``) carried
+over to the monotonic clock by its (tiny) age, so scheduling delay of this process under
+load does not inflate the RTT.  One-way delays T2 − T1 and T4 − T3 compare two hosts'
+clocks and are flagged valid only when both Error Estimates carry S = 1.
+
+:func:`analyse` is pure: sent probes + replies → :class:`~qos.records.ProbeSample` list and
+the STAMP summary (forward/backward loss from the stateful reflector's counter, reordering,
+duplicates, one-way IPDV and RFC 3550 jitter).
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import select
+import socket
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from qos.metrics import ipdv_p999_s, jitter_rfc3550_s, median
+from qos.records import LossDirection, ProbeSample
+from qos_agent.stamp.clock import ClockState
+from qos_agent.stamp.codec import (
+    BASE_SIZE,
+    ErrorEstimate,
+    ReflectorPacket,
+    SenderPacket,
+    StampDecodeError,
+    decode_reflector,
+    ntp_diff_s,
+    ntp_from_unix_ns,
+)
+from qos_agent.stamp.reflector import enable_receive_metadata, receive, set_send_ttl
+
+
+@dataclass(frozen=True, slots=True)
+class SentProbe:
+    """What we know about one sent test packet."""
+
+    seq: int
+    t1_ntp: int  # the timestamp on the wire
+    t1_wall_ns: int
+    t1_mono_ns: int
+    offset_s: float  # send instant relative to the session start (monotonic)
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One accepted reflected packet and its arrival (monotonic ns) and received TTL."""
+
+    packet: ReflectorPacket
+    t4_mono_ns: int
+    ttl: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Anchor:
+    """A received reply used as a reference point for loss attribution across windows."""
+
+    sender_seq: int
+    reflector_seq: int
+
+
+#: anchor for a session whose sender and reflector counters both started at 0
+SESSION_START = Anchor(-1, -1)
+
+
+class StampSender:
+    """One STAMP test session from this host to ``target`` (a numeric sockaddr)."""
+
+    def __init__(
+        self,
+        target: tuple[Any, ...],
+        family: int,
+        *,
+        ssid: int,
+        size: int = BASE_SIZE,
+        dscp: int = 0,
+        clock_state: ClockState,
+        monotonic_ns: Callable[[], int] = time.monotonic_ns,
+        wall_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.ssid = ssid
+        self.size = size
+        self.clock_state = clock_state
+        self._error_estimate = clock_state.error_estimate().encode()
+        self._mono = monotonic_ns
+        self._wall = wall_ns
+        self.sent: dict[int, SentProbe] = {}
+        self.replies: dict[int, list[Reply]] = {}
+        self.discarded = 0
+        self.refused = False
+        self.ssid_echoed: bool | None = None
+        self.start_mono_ns = monotonic_ns()
+        self.sock = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            set_send_ttl(self.sock, 255)
+            if dscp:
+                if family == socket.AF_INET6:
+                    self.sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_TCLASS, dscp << 2)
+                else:
+                    self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, dscp << 2)
+            enable_receive_metadata(self.sock)
+            self.sock.connect(target)
+            self.sock.setblocking(False)
+        except OSError:
+            self.sock.close()
+            raise
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> StampSender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ sending
+    def send(self, seq: int) -> SentProbe | None:
+        """Send test packet ``seq``; ``None`` if the socket refused (target unreachable)."""
+        wall_ns = self._wall()
+        t1 = ntp_from_unix_ns(wall_ns)
+        data = SenderPacket(
+            seq & 0xFFFFFFFF, t1, self._error_estimate, self.ssid, size=self.size
+        ).encode()
+        mono_ns = self._mono()
+        try:
+            self.sock.send(data)
+        except OSError as exc:
+            if exc.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}:
+                self.refused = True
+                return None
+            if exc.errno in {errno.EAGAIN, errno.ENOBUFS}:
+                mono_ns = self._mono()  # dropped locally: still a sent-and-lost probe
+            else:
+                raise
+        probe = SentProbe(
+            seq, t1, wall_ns, mono_ns, (mono_ns - self.start_mono_ns) / 1e9, self.size
+        )
+        self.sent[seq & 0xFFFFFFFF] = probe
+        return probe
+
+    # ------------------------------------------------------------------ receiving
+    def poll(self, timeout_s: float) -> int:
+        """Wait up to ``timeout_s`` for replies and drain them; returns how many were read."""
+        try:
+            readable, _, _ = select.select([self.sock], [], [], max(0.0, timeout_s))
+        except InterruptedError:
+            return 0
+        if not readable:
+            return 0
+        count = 0
+        while True:
+            try:
+                data, _source, ttl, stamp_ns = receive(self.sock)
+            except (BlockingIOError, InterruptedError):
+                return count
+            except OSError as exc:
+                if exc.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}:
+                    self.refused = True
+                    continue
+                raise
+            now_mono = self._mono()
+            arrival = now_mono
+            if stamp_ns is not None:
+                age_ns = self._wall() - stamp_ns
+                if 0 <= age_ns < 1_000_000_000:  # sane kernel stamp: carry it over
+                    arrival = now_mono - age_ns
+            count += 1
+            self._accept(data, arrival, ttl)
+
+    def _accept(self, data: bytes, t4_mono_ns: int, ttl: int | None) -> None:
+        try:
+            packet = decode_reflector(data)
+        except StampDecodeError:
+            self.discarded += 1
+            return
+        probe = self.sent.get(packet.sender_seq)
+        if (
+            probe is None
+            or packet.sender_timestamp != probe.t1_ntp
+            or packet.ssid not in {self.ssid, 0}
+            or t4_mono_ns < probe.t1_mono_ns
+        ):
+            self.discarded += 1
+            return
+        if self.ssid:
+            self.ssid_echoed = packet.ssid == self.ssid
+        self.replies.setdefault(packet.sender_seq, []).append(Reply(packet, t4_mono_ns, ttl))
+
+    def outstanding(self) -> int:
+        return sum(1 for seq in self.sent if seq not in self.replies)
+
+
+# --------------------------------------------------------------------------- analysis
+@dataclass
+class _LossTally:
+    forward: int = 0
+    backward: int = 0
+    unknown: int = 0
+    directions: dict[int, LossDirection] = field(default_factory=dict)
+
+
+def analyse(
+    sent: Sequence[SentProbe],
+    replies: Mapping[int, Sequence[Reply]],
+    *,
+    sender_synchronized: bool,
+    left: Anchor | None = SESSION_START,
+    right: Anchor | None = None,
+) -> tuple[list[ProbeSample], dict[str, Any]]:
+    """Probe samples and the STAMP summary for the probes ``sent`` (STANDARDS.md §7.5).
+
+    ``left``/``right`` are the nearest received replies outside ``sent`` (continuous mode
+    windows); the default left anchor (−1, −1) states that both counters started at 0 with
+    this session.  Loss direction comes from the stateful reflector's counter: between two
+    received replies with sender seqs a < b and reflector seqs ra < rb, the b − a − 1 lost
+    probes include rb − ra − 1 that reached the reflector (lost backward) and the rest lost
+    forward.  Each probe gets a direction when its gap is pure; a mixed gap still gives
+    exact counts; a gap without both anchors (tail of the stream) or disturbed by
+    reordering/duplication is ``unknown``.
+    """
+    by_seq = sorted(sent, key=lambda p: p.seq)
+    first: dict[int, Reply] = {p.seq: replies[p.seq][0] for p in by_seq if replies.get(p.seq)}
+    tally = _attribute_losses([p.seq for p in by_seq], first, left, right)
+    probes: list[ProbeSample] = []
+    residence_bad = 0
+    refl_sync: list[bool] = []
+    for p in by_seq:
+        reply = first.get(p.seq)
+        if reply is None:
+            probes.append(
+                ProbeSample(
+                    seq=p.seq,
+                    send_offset_s=p.offset_s,
+                    rtt_s=None,
+                    size_bytes=p.size,
+                    lost_direction=tally.directions[p.seq],
+                )
+            )
+            continue
+        pkt = reply.packet
+        local_rtt = (reply.t4_mono_ns - p.t1_mono_ns) / 1e9
+        residence = ntp_diff_s(pkt.timestamp, pkt.receive_timestamp)
+        if not 0.0 <= residence <= local_rtt:
+            residence_bad += 1  # reflector clock stepped or lies: keep the local RTT
+            residence_used: float | None = None
+            rtt = local_rtt
+        else:
+            residence_used = residence
+            rtt = local_rtt - residence
+        t4_ntp = ntp_from_unix_ns(p.t1_wall_ns + (reply.t4_mono_ns - p.t1_mono_ns))
+        reflector_est = ErrorEstimate.decode(pkt.error_estimate)
+        refl_sync.append(reflector_est.synchronized and reflector_est.valid)
+        one_way_valid = sender_synchronized and reflector_est.synchronized and reflector_est.valid
+        probes.append(
+            ProbeSample(
+                seq=p.seq,
+                send_offset_s=p.offset_s,
+                rtt_s=rtt,
+                ttl=reply.ttl,
+                duplicates=len(replies[p.seq]) - 1,
+                size_bytes=p.size,
+                forward_delay_s=ntp_diff_s(pkt.receive_timestamp, p.t1_ntp),
+                backward_delay_s=ntp_diff_s(t4_ntp, pkt.timestamp),
+                reflector_residence_s=residence_used,
+                one_way_valid=one_way_valid,
+                reflector_ttl=pkt.sender_ttl,
+            )
+        )
+    details = _summary(by_seq, first, probes, tally)
+    details.update(
+        {
+            "residence_invalid": residence_bad,
+            "sender_clock_synchronized": sender_synchronized,
+            "reflector_clock_synchronized": (all(refl_sync) if refl_sync else None),
+        }
+    )
+    return probes, details
+
+
+def _attribute_losses(
+    seqs: Sequence[int], first: Mapping[int, Reply], left: Anchor | None, right: Anchor | None
+) -> _LossTally:
+    tally = _LossTally()
+    lost = [s for s in seqs if s not in first]
+    if not lost:
+        return tally
+    points: list[Anchor | None] = [left]
+    points += [Anchor(s, first[s].packet.seq) for s in seqs if s in first]
+    points.append(right)
+    in_window = set(seqs)
+    for before, after in itertools.pairwise(points):
+        lo = before.sender_seq if before is not None else (seqs[0] - 1)
+        hi = after.sender_seq if after is not None else (seqs[-1] + 1)
+        gap = [s for s in range(lo + 1, hi) if s in in_window and s not in first]
+        if not gap:
+            continue
+        if before is None or after is None:
+            _mark(tally, gap, LossDirection.UNKNOWN)
+            continue
+        missing = hi - lo - 1
+        backward = after.reflector_seq - before.reflector_seq - 1
+        if not 0 <= backward <= missing:
+            _mark(tally, gap, LossDirection.UNKNOWN)  # reordered or duplicated at reflector
+        elif backward == 0:
+            _mark(tally, gap, LossDirection.FORWARD)
+        elif backward == missing:
+            _mark(tally, gap, LossDirection.BACKWARD)
+        elif len(gap) == missing:  # mixed, but the whole gap is ours: exact counts
+            for s in gap:
+                tally.directions[s] = LossDirection.UNKNOWN
+            tally.backward += backward
+            tally.forward += missing - backward
+        else:
+            _mark(tally, gap, LossDirection.UNKNOWN)
+    return tally
+
+
+def _mark(tally: _LossTally, seqs: Iterable[int], direction: LossDirection) -> None:
+    for s in seqs:
+        tally.directions[s] = direction
+        if direction is LossDirection.FORWARD:
+            tally.forward += 1
+        elif direction is LossDirection.BACKWARD:
+            tally.backward += 1
+        else:
+            tally.unknown += 1
+
+
+def _reordered(seqs_in_order: Iterable[int]) -> int:
+    """RFC 4737 §3 Type-P-Reordered count: arrivals below the highest seq seen so far."""
+    count = 0
+    highest = -1
+    for s in seqs_in_order:
+        if s < highest:
+            count += 1
+        else:
+            highest = s
+    return count
+
+
+def _summary(
+    by_seq: Sequence[SentProbe],
+    first: Mapping[int, Reply],
+    probes: Sequence[ProbeSample],
+    tally: _LossTally,
+) -> dict[str, Any]:
+    sent = len(by_seq)
+    known = sent - tally.unknown
+    reached = known - tally.forward
+    received = [p for p in probes if p.rtt_s is not None]
+    by_arrival = sorted(received, key=lambda p: (first[p.seq].t4_mono_ns, p.seq))
+    by_reflector = sorted(received, key=lambda p: (first[p.seq].packet.seq, p.seq))
+    forward = [p.forward_delay_s for p in probes]
+    backward = [p.backward_delay_s for p in probes]
+    one_way_valid = bool(received) and all(p.one_way_valid for p in received)
+    residences = [p.reflector_residence_s for p in received if p.reflector_residence_s is not None]
+    return {
+        "forward_lost": tally.forward,
+        "backward_lost": tally.backward,
+        "lost_unknown_direction": tally.unknown,
+        "forward_loss_ratio": tally.forward / known if known > 0 else None,
+        "backward_loss_ratio": tally.backward / reached if reached > 0 else None,
+        "reordered": _reordered(p.seq for p in by_arrival),
+        "forward_reordered": _reordered(p.seq for p in by_reflector),
+        "duplicates": sum(p.duplicates for p in probes),
+        "one_way_valid": one_way_valid,
+        # offsets between the two clocks cancel in differences: valid without sync
+        "forward_ipdv_p999_s": ipdv_p999_s(forward),
+        "backward_ipdv_p999_s": ipdv_p999_s(backward),
+        "forward_jitter_rfc3550_s": jitter_rfc3550_s([p.forward_delay_s for p in by_reflector]),
+        "backward_jitter_rfc3550_s": jitter_rfc3550_s([p.backward_delay_s for p in by_arrival]),
+        "forward_delay_median_s": median(forward, undefined="exclude") if one_way_valid else None,
+        "backward_delay_median_s": (
+            median(backward, undefined="exclude") if one_way_valid else None
+        ),
+        "reflector_residence_median_s": median(residences, undefined="exclude"),
+    }
