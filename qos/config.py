@@ -125,6 +125,7 @@ class AgentConfig:
 
 # -- parsing helpers ---------------------------------------------------------------------
 
+
 class _Reader:
     """Reads one table, tracking the key path and the file for error messages."""
 
@@ -142,8 +143,9 @@ class _Reader:
     def error(self, name: str, message: str, hint: str | None = None) -> ConfigError:
         return ConfigError(message, file=self.file, key=self.key(name), hint=hint)
 
-    def get(self, name: str, convert: Callable[[Any], Any], default: Any,
-            *, required: bool = False) -> Any:
+    def get(
+        self, name: str, convert: Callable[[Any], Any], default: Any, *, required: bool = False
+    ) -> Any:
         self.used.add(name)
         if name not in self.data:
             if required:
@@ -232,38 +234,49 @@ def _rate(value: Any) -> float:
 
 # -- the document ------------------------------------------------------------------------
 
+
 def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentConfig:
     """Validate a parsed TOML document into an :class:`AgentConfig`."""
     root = _Reader(data, "", file)
     version = root.get("schema_version", _int, CONFIG_SCHEMA_VERSION)
     if version > CONFIG_SCHEMA_VERSION:
-        raise root.error("schema_version",
-                         f"config schema {version} is newer than this qos-toolkit supports "
-                         f"({CONFIG_SCHEMA_VERSION})", "upgrade qos-toolkit")
+        raise root.error(
+            "schema_version",
+            f"config schema {version} is newer than this qos-toolkit supports "
+            f"({CONFIG_SCHEMA_VERSION})",
+            "upgrade qos-toolkit",
+        )
     if version < 1:
         raise root.error("schema_version", f"invalid schema version {version}")
 
     t = root.table("agent")
-    agent = AgentSection(id=t.get("id", _nonempty_str, "auto"),
-                         timezone=t.get("timezone", _nonempty_str, "auto"),
-                         labels=t.get("labels", _str_map, MappingProxyType({})))
+    agent = AgentSection(
+        id=t.get("id", _nonempty_str, "auto"),
+        timezone=t.get("timezone", _nonempty_str, "auto"),
+        labels=t.get("labels", _str_map, MappingProxyType({})),
+    )
     t.finish()
     t = root.table("privacy")
-    privacy = PrivacySection(share_location=t.get("share_location", _bool, False),
-                             share_public_ip=t.get("share_public_ip", _bool, False))
+    privacy = PrivacySection(
+        share_location=t.get("share_location", _bool, False),
+        share_public_ip=t.get("share_public_ip", _bool, False),
+    )
     t.finish()
     t = root.table("store")
     store = StoreSection(path=t.get("path", _str, ""))
     t.finish()
     t = root.table("reference")
-    reference = ReferenceSection(enabled=t.get("enabled", _bool, True),
-                                 bind=t.get("bind", _nonempty_str, "127.0.0.1"))
+    reference = ReferenceSection(
+        enabled=t.get("enabled", _bool, True), bind=t.get("bind", _nonempty_str, "127.0.0.1")
+    )
     t.finish()
     t = root.table("fair_use")
-    fair_use = FairUseSection(interface=t.get("interface", _str, ""),
-                              threshold_bps=t.get("threshold", _rate, 2e6),
-                              sample_s=t.get("sample", _positive_duration, 1.0),
-                              defer_s=t.get("defer", _positive_duration, 600.0))
+    fair_use = FairUseSection(
+        interface=t.get("interface", _str, ""),
+        threshold_bps=t.get("threshold", _rate, 2e6),
+        sample_s=t.get("sample", _positive_duration, 1.0),
+        defer_s=t.get("defer", _positive_duration, 600.0),
+    )
     t.finish()
 
     jobs = []
@@ -274,17 +287,19 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
             raise t.error("name", f"duplicate job name '{name}'")
         names.add(name)
         budget = t.get("daily_budget", _size, None)
-        jobs.append(JobConfig(
-            name=name,
-            collector=t.get("collector", _nonempty_str, None, required=True),
-            target=t.get("target", _nonempty_str, None, required=True),
-            interval_s=t.get("interval", _positive_duration, 300.0),
-            spread_s=t.get("spread", _duration, 0.0),
-            params=t.get("params", _any_map, MappingProxyType({})),
-            daily_budget_bytes=budget,
-            enabled=t.get("enabled", _bool, True),
-            labels=t.get("labels", _str_map, MappingProxyType({})),
-        ))
+        jobs.append(
+            JobConfig(
+                name=name,
+                collector=t.get("collector", _nonempty_str, None, required=True),
+                target=t.get("target", _nonempty_str, None, required=True),
+                interval_s=t.get("interval", _positive_duration, 300.0),
+                spread_s=t.get("spread", _duration, 0.0),
+                params=t.get("params", _any_map, MappingProxyType({})),
+                daily_budget_bytes=budget,
+                enabled=t.get("enabled", _bool, True),
+                labels=t.get("labels", _str_map, MappingProxyType({})),
+            )
+        )
         t.finish()
 
     streams = []
@@ -293,15 +308,17 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
         if name in names:
             raise t.error("name", f"duplicate job/stream name '{name}'")
         names.add(name)
-        streams.append(StreamConfig(
-            name=name,
-            target=t.get("target", _nonempty_str, None, required=True),
-            collector=t.get("collector", _nonempty_str, "stamp"),
-            interval_s=t.get("interval", _positive_duration, 1.0),
-            summary_s=t.get("summary", _positive_duration, 3600.0),
-            params=t.get("params", _any_map, MappingProxyType({})),
-            enabled=t.get("enabled", _bool, True),
-        ))
+        streams.append(
+            StreamConfig(
+                name=name,
+                target=t.get("target", _nonempty_str, None, required=True),
+                collector=t.get("collector", _nonempty_str, "stamp"),
+                interval_s=t.get("interval", _positive_duration, 1.0),
+                summary_s=t.get("summary", _positive_duration, 3600.0),
+                params=t.get("params", _any_map, MappingProxyType({})),
+                enabled=t.get("enabled", _bool, True),
+            )
+        )
         t.finish()
 
     exporters = []
@@ -318,9 +335,18 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
         t.finish()
 
     root.finish()
-    return AgentConfig(schema_version=version, agent=agent, privacy=privacy, store=store,
-                       reference=reference, fair_use=fair_use, jobs=tuple(jobs),
-                       streams=tuple(streams), exporters=tuple(exporters), source=file)
+    return AgentConfig(
+        schema_version=version,
+        agent=agent,
+        privacy=privacy,
+        store=store,
+        reference=reference,
+        fair_use=fair_use,
+        jobs=tuple(jobs),
+        streams=tuple(streams),
+        exporters=tuple(exporters),
+        source=file,
+    )
 
 
 _SCALAR_SECTIONS = ("agent", "privacy", "store", "reference", "fair_use")
@@ -331,8 +357,12 @@ def _set_path(doc: dict[str, Any], dotted: str, value: Any, origin: str) -> None
     if not key or "." in key:
         raise ConfigError(f"override '{dotted}' must be SECTION.KEY", file=origin)
     if section not in _SCALAR_SECTIONS:
-        raise ConfigError(f"cannot override section '{section}'", file=origin, key=dotted,
-                          hint=unknown_name_hint(section, _SCALAR_SECTIONS))
+        raise ConfigError(
+            f"cannot override section '{section}'",
+            file=origin,
+            key=dotted,
+            hint=unknown_name_hint(section, _SCALAR_SECTIONS),
+        )
     table = doc.setdefault(section, {})
     if not isinstance(table, dict):
         raise ConfigError("must be a table", file=origin, key=section)
@@ -346,16 +376,20 @@ def environment_overrides(environ: Mapping[str, str] | None = None) -> dict[str,
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX):
             continue
-        rest = name[len(ENV_PREFIX):].lower()
+        rest = name[len(ENV_PREFIX) :].lower()
         for section in sorted(_SCALAR_SECTIONS, key=len, reverse=True):
             if rest.startswith(section + "_"):
-                out[f"{section}.{rest[len(section) + 1:]}"] = value
+                out[f"{section}.{rest[len(section) + 1 :]}"] = value
                 break
     return out
 
 
-def load_config(path: str | Path | None = None, *, overrides: Mapping[str, Any] | None = None,
-                environ: Mapping[str, str] | None = None) -> AgentConfig:
+def load_config(
+    path: str | Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> AgentConfig:
     """Read a config file (or the embedded default), apply environment and CLI overrides."""
     if path is None:
         file, text = "<embedded default: configs/local.toml>", embedded_default_text()
@@ -385,5 +419,6 @@ def embedded_default_text() -> str:
     for candidate in (packaged, source_tree):
         if candidate.is_file():
             return candidate.read_text(encoding="utf-8")
-    raise ConfigError("the embedded default config is missing from this installation",
-                      file=str(packaged))
+    raise ConfigError(
+        "the embedded default config is missing from this installation", file=str(packaged)
+    )

@@ -18,8 +18,14 @@ class UnitError(QosError, ValueError):
 class ConfigError(QosError):
     """A configuration file is invalid: names the file, the key and, where possible, a fix."""
 
-    def __init__(self, message: str, *, file: str | None = None, key: str | None = None,
-                 hint: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        key: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         self.file = file
         self.key = key
         self.hint = hint

@@ -15,6 +15,7 @@ Conventions:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
@@ -55,7 +56,9 @@ def percentile_rank(n: int, p: float | str | Fraction) -> int:
 
 
 def percentile(
-    values: Iterable[float | None], p: float | str | Fraction, *,
+    values: Iterable[float | None],
+    p: float | str | Fraction,
+    *,
     undefined: Undefined = "infinite",
 ) -> float | None:
     """RFC 2330 §11.3 percentile (STANDARDS.md §6.4), numpy ``inverted_cdf`` equivalent.
@@ -193,18 +196,14 @@ def jitter_mean_abs_diff_s(delays: Sequence[float | None]) -> float | None:
     also what icmplib calls ``jitter`` — but computed here only over truly consecutive
     sequence numbers.
     """
-    diffs = [
-        abs(b - a)
-        for a, b in zip(delays, delays[1:], strict=False)
-        if a is not None and b is not None
-    ]
+    diffs = [abs(b - a) for a, b in itertools.pairwise(delays) if a is not None and b is not None]
     return math.fsum(diffs) / len(diffs) if diffs else None
 
 
 def ipdv_series_s(delays: Sequence[float | None]) -> list[float | None]:
     """IPDV(i) = D(i) − D(i−1) (RFC 5481 §4.1, RFC 3393; STANDARDS.md §6.3 vector V8)."""
     out: list[float | None] = [None]
-    for a, b in zip(delays, delays[1:], strict=False):
+    for a, b in itertools.pairwise(delays):
         out.append(None if a is None or b is None else b - a)
     return out
 

@@ -90,8 +90,9 @@ def _split(text: str, what: str) -> tuple[float, str]:
     return value, (match.group(2) or "").strip()
 
 
-def _parse(value: str | int | float, factors: dict[str, float], what: str,
-           default_unit: str | None) -> float:
+def _parse(
+    value: str | int | float, factors: dict[str, float], what: str, default_unit: str | None
+) -> float:
     if isinstance(value, bool):
         raise UnitError(f"{what} must be a number with a unit, not a boolean")
     if isinstance(value, int | float):
@@ -148,6 +149,7 @@ def parse_ratio(value: str | int | float) -> float:
 
 
 # Conversions used at the edges (printing, profiles) ---------------------------------------
+
 
 def s_to_ms(seconds: float | None) -> float | None:
     """Seconds → milliseconds, keeping ``None`` (missing stays missing)."""

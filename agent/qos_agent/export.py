@@ -28,8 +28,14 @@ FORMATS = ("parquet", "csv", "jsonl")
 _BATCH_ROWS = 200_000
 
 
-def export_store(store: SqliteStore, output: Path, fmt: str, *, since: datetime | None = None,
-                 until: datetime | None = None) -> dict[str, int]:
+def export_store(
+    store: SqliteStore,
+    output: Path,
+    fmt: str,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict[str, int]:
     """Write the store's tables under ``output``; returns rows written per table."""
     if fmt not in FORMATS:
         raise QosError(f"unknown export format '{fmt}' (choose {', '.join(FORMATS)})")
@@ -49,8 +55,9 @@ def export_store(store: SqliteStore, output: Path, fmt: str, *, since: datetime 
     return counts
 
 
-def _export_jsonl(store: SqliteStore, path: Path, since: datetime | None,
-                  until: datetime | None) -> int:
+def _export_jsonl(
+    store: SqliteStore, path: Path, since: datetime | None, until: datetime | None
+) -> int:
     tmp = path.with_name(path.name + ".tmp")
     count = 0
     with tmp.open("w", encoding="utf-8") as fh:
@@ -75,32 +82,56 @@ def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]]) 
             values = list(row)
             if ts_index is not None:
                 values[ts_index] = from_epoch_us(values[ts_index]).isoformat()
-            writer.writerow(["" if v is None else repr(v) if isinstance(v, float) else v
-                             for v in values])
+            writer.writerow(
+                ["" if v is None else repr(v) if isinstance(v, float) else v for v in values]
+            )
             count += 1
     return count
 
 
 _ARROW_TYPES = {
-    "measurement_id": "string", "agent_id": "string", "collector": "string", "target": "string",
-    "duration_s": "float64", "status": "string", "error": "string", "kind": "string",
-    "schema_version": "int32", "params_json": "string", "labels_json": "string",
-    "result_json": "string", "seq": "int64", "send_offset_s": "float64", "rtt_s": "float64",
-    "ttl": "int16", "duplicates": "int32", "size_bytes": "int32", "forward_delay_s": "float64",
-    "backward_delay_s": "float64", "reflector_residence_s": "float64",
-    "lost_direction": "string", "one_way_valid": "bool", "reflector_ttl": "int16",
-    "stream": "int32", "start_offset_s": "float64", "bytes": "int64", "warmup": "bool",
+    "measurement_id": "string",
+    "agent_id": "string",
+    "collector": "string",
+    "target": "string",
+    "duration_s": "float64",
+    "status": "string",
+    "error": "string",
+    "kind": "string",
+    "schema_version": "int32",
+    "params_json": "string",
+    "labels_json": "string",
+    "result_json": "string",
+    "seq": "int64",
+    "send_offset_s": "float64",
+    "rtt_s": "float64",
+    "ttl": "int16",
+    "duplicates": "int32",
+    "size_bytes": "int32",
+    "forward_delay_s": "float64",
+    "backward_delay_s": "float64",
+    "reflector_residence_s": "float64",
+    "lost_direction": "string",
+    "one_way_valid": "bool",
+    "reflector_ttl": "int16",
+    "stream": "int32",
+    "start_offset_s": "float64",
+    "bytes": "int64",
+    "warmup": "bool",
     "timezone": "string",
 }
 
 
-def _write_parquet(path: Path, table: str, columns: list[str],
-                   rows: Iterator[tuple[Any, ...]]) -> int:
+def _write_parquet(
+    path: Path, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
+) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
     except ImportError:
-        raise QosError("Parquet export needs pyarrow: pip install 'qos-toolkit[analysis]'") from None
+        raise QosError(
+            "Parquet export needs pyarrow: pip install 'qos-toolkit[analysis]'"
+        ) from None
     fields = []
     for name in columns:
         if name == "started_at_us":

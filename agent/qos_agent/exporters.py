@@ -36,8 +36,11 @@ class JsonLinesExporter:
         unknown = set(options) - {"path", "fsync"}
         if unknown:
             key = sorted(unknown)[0]
-            raise ConfigError("unknown exporter option", key=f"exporters.{name}.{key}",
-                              hint=unknown_name_hint(key, ["path", "fsync"]))
+            raise ConfigError(
+                "unknown exporter option",
+                key=f"exporters.{name}.{key}",
+                hint=unknown_name_hint(key, ["path", "fsync"]),
+            )
         if "path" not in options:
             raise ConfigError("is required", key=f"exporters.{name}.path")
         self.name = name
@@ -64,8 +67,10 @@ def build_exporters(configs: Sequence[ExporterConfig]) -> list[Exporter]:
     for cfg in configs:
         cls = _TYPES.get(cfg.type)
         if cls is None:
-            raise ConfigError(f"unknown exporter type '{cfg.type}'",
-                              key=f"exporters.{cfg.name}.type",
-                              hint=unknown_name_hint(cfg.type, _TYPES))
+            raise ConfigError(
+                f"unknown exporter type '{cfg.type}'",
+                key=f"exporters.{cfg.name}.type",
+                hint=unknown_name_hint(cfg.type, _TYPES),
+            )
         exporters.append(cls(cfg.name, cfg.options))
     return exporters

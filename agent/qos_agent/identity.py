@@ -8,6 +8,7 @@ configured or read from the host (``TZ``, ``/etc/timezone``, ``/etc/localtime``)
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from pathlib import Path
@@ -46,10 +47,8 @@ def resolve_timezone(configured: str) -> str:
         _validate(configured)
         return configured
     candidates = [os.environ.get("TZ", "").lstrip(":")]
-    try:
+    with contextlib.suppress(OSError):
         candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
-    except OSError:
-        pass
     try:
         target = os.readlink("/etc/localtime")
         if "zoneinfo/" in target:
@@ -70,5 +69,8 @@ def _validate(name: str) -> None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"unknown time zone '{name}'", key="agent.timezone",
-                          hint="use an IANA name such as 'Europe/Berlin'") from None
+        raise ConfigError(
+            f"unknown time zone '{name}'",
+            key="agent.timezone",
+            hint="use an IANA name such as 'Europe/Berlin'",
+        ) from None

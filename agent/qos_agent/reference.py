@@ -91,7 +91,7 @@ class ReferenceServices:
         """Return ``target`` unchanged, or the address of the named reference service."""
         if not target.startswith(PREFIX):
             return target
-        name = target[len(PREFIX):]
+        name = target[len(PREFIX) :]
         with self._lock:
             if name not in self._running:
                 if name not in _SERVICES:

@@ -48,8 +48,9 @@ class AgentRuntime:
         self.agent_id = resolve_agent_id(self.config.agent.id, data_dir_for(store_path))
         self.timezone = resolve_timezone(self.config.agent.timezone)
         self.store = SqliteStore(store_path)
-        self.store.register_agent(self.agent_id, timezone=self.timezone,
-                                  labels=dict(self.config.agent.labels))
+        self.store.register_agent(
+            self.agent_id, timezone=self.timezone, labels=dict(self.config.agent.labels)
+        )
         self.reference = ReferenceServices(self.config.reference.bind)
         self.exporters: list[Exporter] = build_exporters(self.config.exporters)
         self._backlog: deque[Measurement] = deque()
@@ -61,13 +62,18 @@ class AgentRuntime:
 
     def run_job(self, job: JobConfig) -> Measurement:
         """Run one job now and return its record (not yet stored)."""
-        context = MeasureContext(agent_id=self.agent_id, clock=self.clock,
-                                 labels=self.labels_for(job), stop=self.abort)
+        context = MeasureContext(
+            agent_id=self.agent_id, clock=self.clock, labels=self.labels_for(job), stop=self.abort
+        )
         collector = collectors.get(job.collector)
         if job.target.startswith("@reference/") and not self.config.reference.enabled:
-            return skipped_record(job, "reference services are disabled ([reference] enabled)",
-                                  agent_id=self.agent_id, wall=self.clock.wall,
-                                  labels=dict(self.config.agent.labels))
+            return skipped_record(
+                job,
+                "reference services are disabled ([reference] enabled)",
+                agent_id=self.agent_id,
+                wall=self.clock.wall,
+                labels=dict(self.config.agent.labels),
+            )
         target = self.reference.resolve(job.target)
         measurement = run_collector(collector, target, job.params, context)
         if target != job.target:
@@ -75,8 +81,13 @@ class AgentRuntime:
         return measurement
 
     def skipped(self, job: JobConfig, reason: str) -> Measurement:
-        return skipped_record(job, reason, agent_id=self.agent_id, wall=self.clock.wall,
-                              labels=dict(self.config.agent.labels))
+        return skipped_record(
+            job,
+            reason,
+            agent_id=self.agent_id,
+            wall=self.clock.wall,
+            labels=dict(self.config.agent.labels),
+        )
 
     def is_heavy(self, job: JobConfig) -> bool:
         try:
@@ -107,8 +118,12 @@ class AgentRuntime:
                 if "UNIQUE constraint failed" in str(exc):
                     self._backlog.popleft()  # already committed by an earlier attempt
                     continue
-                log.error("cannot store measurement %s (kept in memory, %d queued): %s",
-                          head.id, len(self._backlog), exc)
+                log.error(
+                    "cannot store measurement %s (kept in memory, %d queued): %s",
+                    head.id,
+                    len(self._backlog),
+                    exc,
+                )
                 while len(self._backlog) > BACKLOG_LIMIT:
                     dropped = self._backlog.popleft()
                     log.critical("backlog full: dropped measurement %s", dropped.id)
@@ -139,9 +154,17 @@ def data_dir_for(store_path: Path) -> Path:
 
 def _with_label(m: Measurement, key: str, value: str) -> Measurement:
     return Measurement(
-        id=m.id, agent_id=m.agent_id, collector=m.collector, target=m.target,
-        started_at=m.started_at, duration_s=m.duration_s, status=m.status, result=m.result,
-        error=m.error, params=m.params, labels={**dict(m.labels), key: value},
+        id=m.id,
+        agent_id=m.agent_id,
+        collector=m.collector,
+        target=m.target,
+        started_at=m.started_at,
+        duration_s=m.duration_s,
+        status=m.status,
+        result=m.result,
+        error=m.error,
+        params=m.params,
+        labels={**dict(m.labels), key: value},
         schema_version=m.schema_version,
     )
 

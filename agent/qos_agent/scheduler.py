@@ -86,8 +86,9 @@ class Scheduler:
 
     def _run_entry(self, entry: _Entry) -> int:
         job = entry.job
-        info = JobInfo(name=job.name, collector=job.collector, target=job.target,
-                       heavy=self._is_heavy(job))
+        info = JobInfo(
+            name=job.name, collector=job.collector, target=job.target, heavy=self._is_heavy(job)
+        )
         decision = self._ask_gates(info)
         if decision.action == "run":
             measurement = self._run_job(job)
@@ -131,10 +132,23 @@ class Scheduler:
         heapq.heappush(self._queue, _Entry(self._slot_time(job, slot), entry.order, job, slot))
 
 
-def skipped_record(job: JobConfig, reason: str, *, agent_id: str, wall: Callable[[], datetime],
-                   labels: dict[str, str] | None = None) -> Measurement:
+def skipped_record(
+    job: JobConfig,
+    reason: str,
+    *,
+    agent_id: str,
+    wall: Callable[[], datetime],
+    labels: dict[str, str] | None = None,
+) -> Measurement:
     """The record of a job that was not attempted, with the reason."""
-    return Measurement(agent_id=agent_id, collector=job.collector, target=job.target,
-                       started_at=wall(), duration_s=0.0, status=Status.SKIPPED,
-                       error=reason, params=dict(job.params),
-                       labels={**(labels or {}), **dict(job.labels), "job": job.name})
+    return Measurement(
+        agent_id=agent_id,
+        collector=job.collector,
+        target=job.target,
+        started_at=wall(),
+        duration_s=0.0,
+        status=Status.SKIPPED,
+        error=reason,
+        params=dict(job.params),
+        labels={**(labels or {}), **dict(job.labels), "job": job.name},
+    )

@@ -16,9 +16,14 @@ def summarize(m: Measurement) -> dict[str, Any]:
         return summarize_rtt(m.result)
     if isinstance(m.result, ThroughputResult):
         r = m.result
-        return {"direction": r.direction, "streams": r.streams, "bytes_total": r.bytes_total,
-                "goodput_bps": r.goodput_bps if r.goodput_bps is not None
-                else goodput_bps(r.bytes_total, r.duration_s)}
+        return {
+            "direction": r.direction,
+            "streams": r.streams,
+            "bytes_total": r.bytes_total,
+            "goodput_bps": r.goodput_bps
+            if r.goodput_bps is not None
+            else goodput_bps(r.bytes_total, r.duration_s),
+        }
     if isinstance(m.result, TimingResult):
         return {"outcome": m.result.outcome, **{f"{k}_s": v for k, v in m.result.phases_s.items()}}
     return {}
@@ -29,11 +34,13 @@ def _row(m: Measurement) -> list[str]:
     job = m.labels.get("job", m.collector)
     target = m.labels.get("reference", m.target)
     if isinstance(m.result, RttResult) and figures.get("sent"):
-        detail = (f"{figures['received']}/{figures['sent']} replies, loss "
-                  f"{format_ratio_percent(figures['loss_ratio'])}, median "
-                  f"{format_duration(figures['rtt_median_s'])}, p95 "
-                  f"{format_duration(figures['rtt_p95_s'])}, RFC 3550 jitter "
-                  f"{format_duration(figures['jitter_rfc3550_s'])}")
+        detail = (
+            f"{figures['received']}/{figures['sent']} replies, loss "
+            f"{format_ratio_percent(figures['loss_ratio'])}, median "
+            f"{format_duration(figures['rtt_median_s'])}, p95 "
+            f"{format_duration(figures['rtt_p95_s'])}, RFC 3550 jitter "
+            f"{format_duration(figures['jitter_rfc3550_s'])}"
+        )
     elif isinstance(m.result, ThroughputResult):
         detail = f"{m.result.direction} {format_rate(figures['goodput_bps'])}"
     elif isinstance(m.result, TimingResult):

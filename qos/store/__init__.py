@@ -20,8 +20,12 @@ class Store(Protocol):
     def append(self, measurement: Measurement) -> None: ...
 
     def iter_measurements(
-        self, *, since: datetime | None = None, until: datetime | None = None,
-        collector: str | None = None, target: str | None = None,
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        collector: str | None = None,
+        target: str | None = None,
     ) -> Iterator[Measurement]: ...
 
     def close(self) -> None: ...

@@ -97,6 +97,7 @@ CREATE TABLE agents (
 );
 """
 
+
 #: user_version before → function bringing the file to the next version.  Version 0 is
 #: an empty file.  Add ``1: _upgrade_v1_to_v2`` here when the layout changes.
 def _create_v1(conn: sqlite3.Connection) -> None:
@@ -109,8 +110,17 @@ def _create_v1(conn: sqlite3.Connection) -> None:
 _MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
 
 PROBE_COLUMNS = (
-    "seq", "send_offset_s", "rtt_s", "ttl", "duplicates", "size_bytes", "forward_delay_s",
-    "backward_delay_s", "reflector_residence_s", "lost_direction", "one_way_valid",
+    "seq",
+    "send_offset_s",
+    "rtt_s",
+    "ttl",
+    "duplicates",
+    "size_bytes",
+    "forward_delay_s",
+    "backward_delay_s",
+    "reflector_residence_s",
+    "lost_direction",
+    "one_way_valid",
     "reflector_ttl",
 )
 INTERVAL_COLUMNS = ("stream", "start_offset_s", "duration_s", "bytes", "warmup")
@@ -129,8 +139,14 @@ def from_epoch_us(value: int) -> datetime:
 class SqliteStore:
     """SQLite measurement store; one writer (the agent), many readers."""
 
-    def __init__(self, path: str | Path, *, readonly: bool = False, timeout_s: float = 30.0,
-                 create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        readonly: bool = False,
+        timeout_s: float = 30.0,
+        create: bool = True,
+    ) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
         try:
@@ -138,14 +154,16 @@ class SqliteStore:
                 if not self.path.exists():
                     raise StoreError(f"{self.path}: no such store")
                 uri = f"file:{self.path}?mode=ro"
-                self._conn = sqlite3.connect(uri, uri=True, timeout=timeout_s,
-                                             check_same_thread=False)
+                self._conn = sqlite3.connect(
+                    uri, uri=True, timeout=timeout_s, check_same_thread=False
+                )
             else:
                 if not self.path.exists() and not create:
                     raise StoreError(f"{self.path}: no such store")
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._conn = sqlite3.connect(self.path, timeout=timeout_s,
-                                             check_same_thread=False, isolation_level=None)
+                self._conn = sqlite3.connect(
+                    self.path, timeout=timeout_s, check_same_thread=False, isolation_level=None
+                )
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             if not readonly:
@@ -197,8 +215,9 @@ class SqliteStore:
         return bool(rows)
 
     # -- writing ---------------------------------------------------------------------------
-    def register_agent(self, agent_id: str, *, timezone: str | None,
-                       labels: dict[str, str] | None = None) -> None:
+    def register_agent(
+        self, agent_id: str, *, timezone: str | None, labels: dict[str, str] | None = None
+    ) -> None:
         """Record the agent's IANA time zone (for local-time windows such as peak hours)."""
         self._write(
             "INSERT INTO agents (agent_id, timezone, first_seen_us, labels_json) "
@@ -254,9 +273,18 @@ class SqliteStore:
             "duration_s, status, error, kind, schema_version, params_json, labels_json, "
             "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                m.id, m.agent_id, m.collector, m.target, to_epoch_us(m.started_at),
-                m.duration_s, str(m.status), m.error, m.kind, m.schema_version,
-                json.dumps(dict(m.params), default=str), json.dumps(dict(m.labels)),
+                m.id,
+                m.agent_id,
+                m.collector,
+                m.target,
+                to_epoch_us(m.started_at),
+                m.duration_s,
+                str(m.status),
+                m.error,
+                m.kind,
+                m.schema_version,
+                json.dumps(dict(m.params), default=str),
+                json.dumps(dict(m.labels)),
                 None if header is None else json.dumps(header, allow_nan=False),
             ),
         )
@@ -266,11 +294,21 @@ class SqliteStore:
                 f"INSERT INTO probes (mid, {', '.join(PROBE_COLUMNS)}) "
                 f"VALUES (?{', ?' * len(PROBE_COLUMNS)})",
                 [
-                    (mid, p.seq, p.send_offset_s, p.rtt_s, p.ttl, p.duplicates, p.size_bytes,
-                     p.forward_delay_s, p.backward_delay_s, p.reflector_residence_s,
-                     None if p.lost_direction is None else str(p.lost_direction),
-                     None if p.one_way_valid is None else int(p.one_way_valid),
-                     p.reflector_ttl)
+                    (
+                        mid,
+                        p.seq,
+                        p.send_offset_s,
+                        p.rtt_s,
+                        p.ttl,
+                        p.duplicates,
+                        p.size_bytes,
+                        p.forward_delay_s,
+                        p.backward_delay_s,
+                        p.reflector_residence_s,
+                        None if p.lost_direction is None else str(p.lost_direction),
+                        None if p.one_way_valid is None else int(p.one_way_valid),
+                        p.reflector_ttl,
+                    )
                     for p in m.result.probes
                 ],
             )
@@ -278,8 +316,10 @@ class SqliteStore:
             self._conn.executemany(
                 "INSERT INTO intervals (mid, stream, start_offset_s, duration_s, bytes, warmup) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(mid, i.stream, i.start_offset_s, i.duration_s, i.bytes, int(i.warmup))
-                 for i in m.result.intervals],
+                [
+                    (mid, i.stream, i.start_offset_s, i.duration_s, i.bytes, int(i.warmup))
+                    for i in m.result.intervals
+                ],
             )
 
     def prune(self, before: datetime) -> int:
@@ -317,8 +357,12 @@ class SqliteStore:
         return rows[0]
 
     def iter_measurements(
-        self, *, since: datetime | None = None, until: datetime | None = None,
-        collector: str | None = None, target: str | None = None,
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        collector: str | None = None,
+        target: str | None = None,
     ) -> Iterator[Measurement]:
         """Measurements in start-time order, optionally filtered."""
         clauses: list[str] = []
@@ -349,46 +393,83 @@ class SqliteStore:
             yield self._row_to_measurement(row)
 
     def _row_to_measurement(self, row: tuple[Any, ...]) -> Measurement:
-        (mid, mid_id, agent_id, collector, target, started_us, duration_s, status, error,
-         kind, schema_version, params_json, labels_json, result_json) = row
+        (
+            mid,
+            mid_id,
+            agent_id,
+            collector,
+            target,
+            started_us,
+            duration_s,
+            status,
+            error,
+            kind,
+            schema_version,
+            params_json,
+            labels_json,
+            result_json,
+        ) = row
         result = None
         if result_json is not None:
             header = json.loads(result_json)
             if kind == "rtt":
                 header["probe_fields"] = list(PROBE_COLUMNS)
                 header["probes"] = [
-                    list(r) for r in self._conn.execute(
-                        f"SELECT {', '.join(PROBE_COLUMNS)} FROM probes WHERE mid = ? "
-                        "ORDER BY seq", (mid,))
+                    list(r)
+                    for r in self._conn.execute(
+                        f"SELECT {', '.join(PROBE_COLUMNS)} FROM probes WHERE mid = ? ORDER BY seq",
+                        (mid,),
+                    )
                 ]
             elif kind == "throughput":
                 header["intervals"] = [
-                    list(r) for r in self._conn.execute(
+                    list(r)
+                    for r in self._conn.execute(
                         f"SELECT {', '.join(INTERVAL_COLUMNS)} FROM intervals WHERE mid = ? "
-                        "ORDER BY start_offset_s, stream", (mid,))
+                        "ORDER BY start_offset_s, stream",
+                        (mid,),
+                    )
                 ]
             result = result_from_dict(header)
             if isinstance(result, RttResult):
                 result = _fix_probe_types(result)
             elif isinstance(result, ThroughputResult):
                 result = ThroughputResult(
-                    direction=result.direction, streams=result.streams,
-                    duration_s=result.duration_s, warmup_s=result.warmup_s,
-                    bytes_total=result.bytes_total, goodput_bps=result.goodput_bps,
+                    direction=result.direction,
+                    streams=result.streams,
+                    duration_s=result.duration_s,
+                    warmup_s=result.warmup_s,
+                    bytes_total=result.bytes_total,
+                    goodput_bps=result.goodput_bps,
                     intervals=tuple(
-                        ThroughputInterval(i.stream, i.start_offset_s, i.duration_s, i.bytes,
-                                           bool(i.warmup)) for i in result.intervals),
+                        ThroughputInterval(
+                            i.stream, i.start_offset_s, i.duration_s, i.bytes, bool(i.warmup)
+                        )
+                        for i in result.intervals
+                    ),
                     details=result.details,
                 )
         return Measurement(
-            id=mid_id, agent_id=agent_id, collector=collector, target=target,
-            started_at=from_epoch_us(started_us), duration_s=duration_s,
-            status=Status(status), error=error, params=json.loads(params_json),
-            labels=json.loads(labels_json), result=result, schema_version=schema_version,
+            id=mid_id,
+            agent_id=agent_id,
+            collector=collector,
+            target=target,
+            started_at=from_epoch_us(started_us),
+            duration_s=duration_s,
+            status=Status(status),
+            error=error,
+            params=json.loads(params_json),
+            labels=json.loads(labels_json),
+            result=result,
+            schema_version=schema_version,
         )
 
     def export_rows(
-        self, table: str, *, since: datetime | None = None, until: datetime | None = None,
+        self,
+        table: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """Raw rows of one table in the export layout (``measurement_id`` instead of ``mid``).
 
@@ -405,23 +486,41 @@ class SqliteStore:
             params.append(to_epoch_us(until))
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         if table == "measurements":
-            columns = ["measurement_id", "agent_id", "collector", "target", "started_at_us",
-                       "duration_s", "status", "error", "kind", "schema_version",
-                       "params_json", "labels_json", "result_json"]
-            sql = (f"SELECT m.id, m.agent_id, m.collector, m.target, m.started_at_us, "
-                   f"m.duration_s, m.status, m.error, m.kind, m.schema_version, "
-                   f"m.params_json, m.labels_json, m.result_json FROM measurements m {where} "
-                   f"ORDER BY m.started_at_us, m.mid")
+            columns = [
+                "measurement_id",
+                "agent_id",
+                "collector",
+                "target",
+                "started_at_us",
+                "duration_s",
+                "status",
+                "error",
+                "kind",
+                "schema_version",
+                "params_json",
+                "labels_json",
+                "result_json",
+            ]
+            sql = (
+                f"SELECT m.id, m.agent_id, m.collector, m.target, m.started_at_us, "
+                f"m.duration_s, m.status, m.error, m.kind, m.schema_version, "
+                f"m.params_json, m.labels_json, m.result_json FROM measurements m {where} "
+                f"ORDER BY m.started_at_us, m.mid"
+            )
         elif table == "probes":
             columns = ["measurement_id", *PROBE_COLUMNS]
             cols = ", ".join(f"p.{c}" for c in PROBE_COLUMNS)
-            sql = (f"SELECT m.id, {cols} FROM probes p JOIN measurements m ON m.mid = p.mid "
-                   f"{where} ORDER BY m.started_at_us, m.mid, p.seq")
+            sql = (
+                f"SELECT m.id, {cols} FROM probes p JOIN measurements m ON m.mid = p.mid "
+                f"{where} ORDER BY m.started_at_us, m.mid, p.seq"
+            )
         elif table == "intervals":
             columns = ["measurement_id", *INTERVAL_COLUMNS]
             cols = ", ".join(f"i.{c}" for c in INTERVAL_COLUMNS)
-            sql = (f"SELECT m.id, {cols} FROM intervals i JOIN measurements m ON m.mid = i.mid "
-                   f"{where} ORDER BY m.started_at_us, m.mid, i.start_offset_s, i.stream")
+            sql = (
+                f"SELECT m.id, {cols} FROM intervals i JOIN measurements m ON m.mid = i.mid "
+                f"{where} ORDER BY m.started_at_us, m.mid, i.start_offset_s, i.stream"
+            )
         elif table == "agents":
             columns = ["agent_id", "timezone"]
             sql, params = "SELECT agent_id, timezone FROM agents ORDER BY agent_id", []
@@ -448,9 +547,14 @@ def _fix_probe_types(result: RttResult) -> RttResult:
     """SQLite returns 0/1 for booleans; restore the record's types."""
     probes = tuple(
         ProbeSample(
-            seq=p.seq, send_offset_s=p.send_offset_s, rtt_s=p.rtt_s, ttl=p.ttl,
-            duplicates=p.duplicates, size_bytes=p.size_bytes,
-            forward_delay_s=p.forward_delay_s, backward_delay_s=p.backward_delay_s,
+            seq=p.seq,
+            send_offset_s=p.send_offset_s,
+            rtt_s=p.rtt_s,
+            ttl=p.ttl,
+            duplicates=p.duplicates,
+            size_bytes=p.size_bytes,
+            forward_delay_s=p.forward_delay_s,
+            backward_delay_s=p.backward_delay_s,
             reflector_residence_s=p.reflector_residence_s,
             lost_direction=None if p.lost_direction is None else LossDirection(p.lost_direction),
             one_way_valid=None if p.one_way_valid is None else bool(p.one_way_valid),
@@ -458,5 +562,10 @@ def _fix_probe_types(result: RttResult) -> RttResult:
         )
         for p in result.probes
     )
-    return RttResult(probes=probes, interval_s=result.interval_s, timeout_s=result.timeout_s,
-                     packet_size_bytes=result.packet_size_bytes, details=result.details)
+    return RttResult(
+        probes=probes,
+        interval_s=result.interval_s,
+        timeout_s=result.timeout_s,
+        packet_size_bytes=result.packet_size_bytes,
+        details=result.details,
+    )

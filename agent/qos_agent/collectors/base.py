@@ -82,8 +82,9 @@ class ParamSpec:
         return str(raw)
 
 
-def resolve_params(specs: tuple[ParamSpec, ...], raw: Mapping[str, Any],
-                   collector: str) -> dict[str, Any]:
+def resolve_params(
+    specs: tuple[ParamSpec, ...], raw: Mapping[str, Any], collector: str
+) -> dict[str, Any]:
     """Defaults overlaid with ``raw``; unknown names fail with a did-you-mean hint."""
     by_name = {s.name: s for s in specs}
     for name in raw:
@@ -92,9 +93,7 @@ def resolve_params(specs: tuple[ParamSpec, ...], raw: Mapping[str, Any],
                 f"collector '{collector}' has no parameter '{name}' "
                 f"({unknown_name_hint(name, by_name)})"
             )
-    return {
-        s.name: s.convert(raw[s.name]) if s.name in raw else s.default for s in specs
-    }
+    return {s.name: s.convert(raw[s.name]) if s.name in raw else s.default for s in specs}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,20 +132,37 @@ class Collector:
     def resolve(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return resolve_params(self.param_specs, raw, self.name)
 
-    def measure(self, target: str, params: Mapping[str, Any],
-                context: MeasureContext) -> Measurement:
+    def measure(
+        self, target: str, params: Mapping[str, Any], context: MeasureContext
+    ) -> Measurement:
         """Run one measurement; ``params`` are already resolved (see :meth:`resolve`)."""
         raise NotImplementedError
 
     # helpers for subclasses -------------------------------------------------------------
-    def record(self, *, target: str, context: MeasureContext, started_at: datetime,
-               start_ns: int, status: Status, params: Mapping[str, Any],
-               result: Result | None = None, error: str | None = None) -> Measurement:
+    def record(
+        self,
+        *,
+        target: str,
+        context: MeasureContext,
+        started_at: datetime,
+        start_ns: int,
+        status: Status,
+        params: Mapping[str, Any],
+        result: Result | None = None,
+        error: str | None = None,
+    ) -> Measurement:
         duration_s = max(0.0, (context.clock.monotonic_ns() - start_ns) / 1e9)
         return Measurement(
-            agent_id=context.agent_id, collector=self.name, target=target,
-            started_at=started_at, duration_s=duration_s, status=status, result=result,
-            error=error, params=_plain(params), labels=dict(context.labels),
+            agent_id=context.agent_id,
+            collector=self.name,
+            target=target,
+            started_at=started_at,
+            duration_s=duration_s,
+            status=status,
+            result=result,
+            error=error,
+            params=_plain(params),
+            labels=dict(context.labels),
         )
 
 
@@ -154,8 +170,9 @@ def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if isinstance(v, str | int | float | bool | None)}
 
 
-def run_collector(collector: Collector, target: str, raw_params: Mapping[str, Any],
-                  context: MeasureContext) -> Measurement:
+def run_collector(
+    collector: Collector, target: str, raw_params: Mapping[str, Any], context: MeasureContext
+) -> Measurement:
     """Resolve parameters, check, measure — always returning a record, never raising for I/O.
 
     Parameter errors are the caller's mistake and do raise :class:`ParameterError`.  A
@@ -168,15 +185,27 @@ def run_collector(collector: Collector, target: str, raw_params: Mapping[str, An
     start_ns = context.clock.monotonic_ns()
     problems = collector.check()
     if problems:
-        return collector.record(target=target, context=context, started_at=started_at,
-                                start_ns=start_ns, status=Status.SKIPPED, params=params,
-                                error="cannot run here: " + "; ".join(problems))
+        return collector.record(
+            target=target,
+            context=context,
+            started_at=started_at,
+            start_ns=start_ns,
+            status=Status.SKIPPED,
+            params=params,
+            error="cannot run here: " + "; ".join(problems),
+        )
     try:
         return collector.measure(target, params, context)
     except ParameterError:
         raise
     except Exception as exc:  # the safety net: a record, not a crash
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return collector.record(target=target, context=context, started_at=started_at,
-                                start_ns=start_ns, status=Status.ERROR, params=params,
-                                error=f"collector failed: {last}")
+        return collector.record(
+            target=target,
+            context=context,
+            started_at=started_at,
+            start_ns=start_ns,
+            status=Status.ERROR,
+            params=params,
+            error=f"collector failed: {last}",
+        )

@@ -42,7 +42,9 @@ def _icmplib() -> Any:
     return icmplib
 
 
-def ping_group_allows(gid_list: list[int], path: str = "/proc/sys/net/ipv4/ping_group_range") -> bool:
+def ping_group_allows(
+    gid_list: list[int], path: str = "/proc/sys/net/ipv4/ping_group_range"
+) -> bool:
     """Whether one of ``gid_list`` is inside ``net.ipv4.ping_group_range`` (§12.4)."""
     try:
         with open(path) as fh:
@@ -117,10 +119,17 @@ class IcmpCollector(Collector):
     description = "ICMP echo probe stream at a fixed rate (RTT, loss, jitter, IPDV)"
     param_specs = (
         ParamSpec("count", "int", 20, "number of probes", minimum=1, maximum=100_000),
-        ParamSpec("interval", "duration", 0.1, "time between probe sends", minimum=0.001,
-                  maximum=3600),
-        ParamSpec("timeout", "duration", 1.0, "per-probe wait for a reply (Tmax)", minimum=0.001,
-                  maximum=60),
+        ParamSpec(
+            "interval", "duration", 0.1, "time between probe sends", minimum=0.001, maximum=3600
+        ),
+        ParamSpec(
+            "timeout",
+            "duration",
+            1.0,
+            "per-probe wait for a reply (Tmax)",
+            minimum=0.001,
+            maximum=60,
+        ),
         ParamSpec("size", "size", 56, "ICMP payload bytes", minimum=0, maximum=65_000),
         ParamSpec("ttl", "int", 64, "IP TTL / hop limit of probes", minimum=1, maximum=255),
         ParamSpec("mode", "str", "auto", "socket kind", choices=("auto", "raw", "datagram")),
@@ -131,28 +140,40 @@ class IcmpCollector(Collector):
         privileged, reason = choose_mode("auto")
         return [] if privileged is not None else [reason]
 
-    def measure(self, target: str, params: Mapping[str, Any],
-                context: MeasureContext) -> Measurement:
+    def measure(
+        self, target: str, params: Mapping[str, Any], context: MeasureContext
+    ) -> Measurement:
         clock = context.clock
         started_at = clock.wall()
         start_ns = clock.monotonic_ns()
 
         def failed(status: Status, error: str, probes: tuple[ProbeSample, ...] = ()) -> Measurement:
-            result = RttResult(probes=probes, interval_s=params["interval"],
-                               timeout_s=params["timeout"], packet_size_bytes=params["size"])
-            return self.record(target=target, context=context, started_at=started_at,
-                               start_ns=start_ns, status=status, params=params, result=result,
-                               error=error)
+            result = RttResult(
+                probes=probes,
+                interval_s=params["interval"],
+                timeout_s=params["timeout"],
+                packet_size_bytes=params["size"],
+            )
+            return self.record(
+                target=target,
+                context=context,
+                started_at=started_at,
+                start_ns=start_ns,
+                status=status,
+                params=params,
+                result=result,
+                error=error,
+            )
 
         try:
-            info = socket.getaddrinfo(target, None, type=socket.SOCK_RAW,
-                                      proto=socket.IPPROTO_ICMP)
+            info = socket.getaddrinfo(target, None, type=socket.SOCK_RAW, proto=socket.IPPROTO_ICMP)
             family = info[0][0]
             address = str(info[0][4][0])
         except (socket.gaierror, UnicodeError) as exc:
             # Name resolution failed: every planned probe is lost (unreachable is data).
-            return failed(Status.UNREACHABLE, f"cannot resolve {target!r}: {exc}",
-                          _all_lost(params))
+            return failed(
+                Status.UNREACHABLE, f"cannot resolve {target!r}: {exc}", _all_lost(params)
+            )
         privileged, reason = choose_mode(params["mode"], family)
         if privileged is None:
             return failed(Status.ERROR, f"cannot open an ICMP socket: {reason}")
@@ -163,11 +184,14 @@ class IcmpCollector(Collector):
         except icmplib.ICMPLibError as exc:
             return failed(Status.ERROR, f"cannot open an ICMP socket: {exc}")
         try:
-            stream = _Stream(count=params["count"],
-                             interval_ns=int(params["interval"] * 1e9),
-                             timeout_ns=int(params["timeout"] * 1e9))
-            probe_id = self._run_stream(icmp_sock, address, family, privileged, params, stream,
-                                        context)
+            stream = _Stream(
+                count=params["count"],
+                interval_ns=int(params["interval"] * 1e9),
+                timeout_ns=int(params["timeout"] * 1e9),
+            )
+            probe_id = self._run_stream(
+                icmp_sock, address, family, privileged, params, stream, context
+            )
         finally:
             icmp_sock.close()
         samples = tuple(
@@ -182,11 +206,16 @@ class IcmpCollector(Collector):
             for s in sorted(stream.probes.values(), key=lambda s: s.seq)
         )
         result = RttResult(
-            probes=samples, interval_s=params["interval"], timeout_s=params["timeout"],
+            probes=samples,
+            interval_s=params["interval"],
+            timeout_s=params["timeout"],
             packet_size_bytes=params["size"],
-            details={"address": address, "socket": "raw" if privileged else "datagram",
-                     "icmp_id": probe_id,
-                     "bytes_on_wire": _wire_bytes(family, params["size"], samples)},
+            details={
+                "address": address,
+                "socket": "raw" if privileged else "datagram",
+                "icmp_id": probe_id,
+                "bytes_on_wire": _wire_bytes(family, params["size"], samples),
+            },
         )
         received = sum(1 for s in samples if s.rtt_s is not None)
         if received:
@@ -198,12 +227,27 @@ class IcmpCollector(Collector):
         else:
             status = Status.TIMEOUT
             error = f"no reply from {address} within {params['timeout']} s to {len(samples)} probes"
-        return self.record(target=target, context=context, started_at=started_at,
-                           start_ns=start_ns, status=status, params=params, result=result,
-                           error=error)
+        return self.record(
+            target=target,
+            context=context,
+            started_at=started_at,
+            start_ns=start_ns,
+            status=status,
+            params=params,
+            result=result,
+            error=error,
+        )
 
-    def _run_stream(self, icmp_sock: Any, address: str, family: int, privileged: bool,
-                    params: Mapping[str, Any], stream: _Stream, context: MeasureContext) -> int:
+    def _run_stream(
+        self,
+        icmp_sock: Any,
+        address: str,
+        family: int,
+        privileged: bool,
+        params: Mapping[str, Any],
+        stream: _Stream,
+        context: MeasureContext,
+    ) -> int:
         icmplib = _icmplib()
         clock = context.clock
         sock: socket.socket = icmp_sock.sock
@@ -236,16 +280,19 @@ class IcmpCollector(Collector):
             if wait_ns > _SPIN_S * 1e9:
                 ready, _, _ = select.select([sock], [], [], (wait_ns / 1e9) - _SPIN_S)
                 if ready:
-                    self._drain(icmp_sock, sock, v4, privileged, probe_id, seq_base, stream,
-                                clock, errors)
+                    self._drain(
+                        icmp_sock, sock, v4, privileged, probe_id, seq_base, stream, clock, errors
+                    )
                 continue
             if due is not None:
                 while clock.monotonic_ns() < due:
                     pass
                 request = icmplib.ICMPRequest(
-                    destination=address, id=probe_id,
+                    destination=address,
+                    id=probe_id,
                     sequence=(seq_base + next_index) & 0xFFFF,
-                    payload=payload, ttl=params["ttl"],
+                    payload=payload,
+                    ttl=params["ttl"],
                 )
                 sent_ns = clock.monotonic_ns()
                 state = _ProbeState(seq=next_index, sent_ns=sent_ns)
@@ -261,9 +308,18 @@ class IcmpCollector(Collector):
             self._drain(icmp_sock, sock, v4, privileged, probe_id, seq_base, stream, clock, errors)
         return probe_id
 
-    def _drain(self, icmp_sock: Any, sock: socket.socket, v4: bool, privileged: bool,
-               probe_id: int, seq_base: int, stream: _Stream, clock: Any,
-               errors: Mapping[int, str]) -> None:
+    def _drain(
+        self,
+        icmp_sock: Any,
+        sock: socket.socket,
+        v4: bool,
+        privileged: bool,
+        probe_id: int,
+        seq_base: int,
+        stream: _Stream,
+        clock: Any,
+        errors: Mapping[int, str],
+    ) -> None:
         """Read every datagram waiting on the socket and match it to a probe."""
         while True:
             try:
@@ -286,7 +342,9 @@ class IcmpCollector(Collector):
             if state is None:
                 continue
             if reply.type in errors:
-                stream.errors.append(f"{errors[reply.type]} (code {reply.code}) from {reply.source}")
+                stream.errors.append(
+                    f"{errors[reply.type]} (code {reply.code}) from {reply.source}"
+                )
                 continue
             if reply.type != (0 if v4 else 129):
                 continue  # our own echo request seen on a raw socket, or other ICMP
@@ -300,8 +358,9 @@ class IcmpCollector(Collector):
             state.ttl = _reply_ttl(packet, ancdata, v4, privileged)
 
 
-def _reply_ttl(packet: bytes, ancdata: list[tuple[int, int, bytes]], v4: bool,
-               privileged: bool) -> int | None:
+def _reply_ttl(
+    packet: bytes, ancdata: list[tuple[int, int, bytes]], v4: bool, privileged: bool
+) -> int | None:
     if v4 and privileged and len(packet) >= 20:
         return packet[8]
     for level, kind, data in ancdata:
@@ -314,8 +373,9 @@ def _reply_ttl(packet: bytes, ancdata: list[tuple[int, int, bytes]], v4: bool,
 
 def _all_lost(params: Mapping[str, Any]) -> tuple[ProbeSample, ...]:
     return tuple(
-        ProbeSample(seq=i, send_offset_s=i * params["interval"], rtt_s=None,
-                    size_bytes=params["size"])
+        ProbeSample(
+            seq=i, send_offset_s=i * params["interval"], rtt_s=None, size_bytes=params["size"]
+        )
         for i in range(params["count"])
     )
 

@@ -11,6 +11,7 @@ payload is sent.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import selectors
@@ -22,8 +23,13 @@ from typing import Any
 from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 
-_REFUSED = {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EADDRNOTAVAIL,
-            errno.ECONNRESET}
+_REFUSED = {
+    errno.ECONNREFUSED,
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EADDRNOTAVAIL,
+    errno.ECONNRESET,
+}
 
 
 def split_host_port(target: str, default_port: int | None = None) -> tuple[str, int]:
@@ -66,27 +72,43 @@ class TcpConnectCollector(Collector):
     description = "TCP three-way-handshake time to HOST:PORT (unprivileged latency)"
     param_specs = (
         ParamSpec("count", "int", 5, "number of connection attempts", minimum=1, maximum=10_000),
-        ParamSpec("interval", "duration", 0.2, "time between attempts", minimum=0.001,
-                  maximum=3600),
-        ParamSpec("timeout", "duration", 2.0, "wait for each handshake", minimum=0.001,
-                  maximum=60),
+        ParamSpec(
+            "interval", "duration", 0.2, "time between attempts", minimum=0.001, maximum=3600
+        ),
+        ParamSpec("timeout", "duration", 2.0, "wait for each handshake", minimum=0.001, maximum=60),
     )
 
-    def measure(self, target: str, params: Mapping[str, Any],
-                context: MeasureContext) -> Measurement:
+    def measure(
+        self, target: str, params: Mapping[str, Any], context: MeasureContext
+    ) -> Measurement:
         clock = context.clock
         started_at = clock.wall()
         start_ns = clock.monotonic_ns()
         interval_ns = int(params["interval"] * 1e9)
         timeout_ns = int(params["timeout"] * 1e9)
 
-        def finish(status: Status, error: str | None, probes: tuple[ProbeSample, ...],
-                   details: Mapping[str, Any] | None = None) -> Measurement:
-            result = RttResult(probes=probes, interval_s=params["interval"],
-                               timeout_s=params["timeout"], details=details or {})
-            return self.record(target=target, context=context, started_at=started_at,
-                               start_ns=start_ns, status=status, params=params, result=result,
-                               error=error)
+        def finish(
+            status: Status,
+            error: str | None,
+            probes: tuple[ProbeSample, ...],
+            details: Mapping[str, Any] | None = None,
+        ) -> Measurement:
+            result = RttResult(
+                probes=probes,
+                interval_s=params["interval"],
+                timeout_s=params["timeout"],
+                details=details or {},
+            )
+            return self.record(
+                target=target,
+                context=context,
+                started_at=started_at,
+                start_ns=start_ns,
+                status=status,
+                params=params,
+                result=result,
+                error=error,
+            )
 
         try:
             host, port = split_host_port(target)
@@ -95,8 +117,10 @@ class TcpConnectCollector(Collector):
         try:
             family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
         except (socket.gaierror, UnicodeError) as exc:
-            lost = tuple(ProbeSample(seq=i, send_offset_s=i * params["interval"], rtt_s=None)
-                         for i in range(params["count"]))
+            lost = tuple(
+                ProbeSample(seq=i, send_offset_s=i * params["interval"], rtt_s=None)
+                for i in range(params["count"])
+            )
             return finish(Status.UNREACHABLE, f"cannot resolve {host!r}: {exc}", lost)
 
         selector = selectors.DefaultSelector()
@@ -108,8 +132,9 @@ class TcpConnectCollector(Collector):
                 if len(attempts) < params["count"] and not context.stop.is_set():
                     due = t0 + len(attempts) * interval_ns
                     if now >= due:
-                        attempts.append(self._start(family, sockaddr, len(attempts), clock,
-                                                    selector))
+                        attempts.append(
+                            self._start(family, sockaddr, len(attempts), clock, selector)
+                        )
                         continue
                     wait_ns = due - now
                 else:
@@ -130,13 +155,15 @@ class TcpConnectCollector(Collector):
             selector.close()
 
         probes = tuple(
-            ProbeSample(seq=a.seq, send_offset_s=(a.started_ns - t0) / 1e9,
-                        rtt_s=None if a.rtt_ns is None else a.rtt_ns / 1e9)
+            ProbeSample(
+                seq=a.seq,
+                send_offset_s=(a.started_ns - t0) / 1e9,
+                rtt_s=None if a.rtt_ns is None else a.rtt_ns / 1e9,
+            )
             for a in attempts
         )
         errors = [a.error for a in attempts if a.error]
-        details = {"address": sockaddr[0], "port": port,
-                   "errors": sorted(set(errors))}
+        details = {"address": sockaddr[0], "port": port, "errors": sorted(set(errors))}
         if any(p.rtt_s is not None for p in probes):
             return finish(Status.OK, None, probes, details)
         if not attempts:
@@ -146,8 +173,9 @@ class TcpConnectCollector(Collector):
         return finish(status, f"{sockaddr[0]} port {port}: {reason}", probes, details)
 
     @staticmethod
-    def _start(family: int, sockaddr: Any, seq: int, clock: Any,
-               selector: selectors.BaseSelector) -> _Attempt:
+    def _start(
+        family: int, sockaddr: Any, seq: int, clock: Any, selector: selectors.BaseSelector
+    ) -> _Attempt:
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         started = clock.monotonic_ns()
@@ -184,9 +212,7 @@ class TcpConnectCollector(Collector):
     def _close(attempt: _Attempt, selector: selectors.BaseSelector) -> None:
         attempt.done = True
         if attempt.sock is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 selector.unregister(attempt.sock)
-            except (KeyError, ValueError):
-                pass
             attempt.sock.close()
             attempt.sock = None

@@ -10,16 +10,19 @@ from __future__ import annotations
 import argparse
 
 from qos.errors import ConfigError, QosError
+from qos.suggest import unknown_name_hint
 from qos_agent import collectors
 from qos_agent.commands.common import add_config_arguments, config_from_args
 from qos_agent.reference import PREFIX, service_names
-from qos.suggest import unknown_name_hint
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("check-config", help="validate a config file",
-                                   description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "check-config",
+        help="validate a config file",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_arguments(parser, positional=True)
     parser.set_defaults(func=run)
 
@@ -37,17 +40,23 @@ def run(args: argparse.Namespace) -> int:
         except QosError as exc:
             raise ConfigError(str(exc), file=config.source, key=f"{where}.params") from None
         if job.target.startswith(PREFIX):
-            service = job.target[len(PREFIX):]
+            service = job.target[len(PREFIX) :]
             if service not in service_names():
-                raise ConfigError(f"unknown reference service '{service}'", file=config.source,
-                                  key=f"{where}.target",
-                                  hint=unknown_name_hint(service, service_names()))
+                raise ConfigError(
+                    f"unknown reference service '{service}'",
+                    file=config.source,
+                    key=f"{where}.target",
+                    hint=unknown_name_hint(service, service_names()),
+                )
     for index, stream in enumerate(config.streams):
         try:
             collectors.get(stream.collector)
         except QosError as exc:
-            raise ConfigError(str(exc), file=config.source,
-                              key=f"streams[{index}].collector") from None
-    print(f"{config.source}: ok ({len(config.jobs)} jobs, {len(config.streams)} streams, "
-          f"{len(config.exporters)} exporters)")
+            raise ConfigError(
+                str(exc), file=config.source, key=f"streams[{index}].collector"
+            ) from None
+    print(
+        f"{config.source}: ok ({len(config.jobs)} jobs, {len(config.streams)} streams, "
+        f"{len(config.exporters)} exporters)"
+    )
     return 0

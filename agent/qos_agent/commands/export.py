@@ -16,8 +16,9 @@ from qos_agent.export import FORMATS, export_store
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("export", help="export the store to Parquet, CSV or JSONL",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "export", help="export the store to Parquet, CSV or JSONL", description=__doc__
+    )
     parser.add_argument("--format", "-f", choices=FORMATS, default="parquet")
     parser.add_argument("--output", "-o", required=True, help="output directory")
     parser.add_argument("--since", default=None, help="ISO 8601 start (inclusive), UTC if naive")
@@ -43,8 +44,13 @@ def _when(text: str | None, option: str) -> datetime | None:
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     with SqliteStore(config.store.resolved_path(), readonly=True) as store:
-        counts = export_store(store, Path(args.output), args.format,
-                              since=_when(args.since, "--since"), until=_when(args.until, "--until"))
+        counts = export_store(
+            store,
+            Path(args.output),
+            args.format,
+            since=_when(args.since, "--since"),
+            until=_when(args.until, "--until"),
+        )
     summary = ", ".join(f"{table}: {n}" for table, n in counts.items())
     print(f"exported to {args.output} ({args.format}): {summary}")
     return 0

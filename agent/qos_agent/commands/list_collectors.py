@@ -11,7 +11,9 @@ from qos_agent import collectors
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("list", help="list collectors and whether each can run here")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
-    parser.add_argument("--params", action="store_true", help="also list each collector's parameters")
+    parser.add_argument(
+        "--params", action="store_true", help="also list each collector's parameters"
+    )
     parser.set_defaults(func=run)
 
 
@@ -21,19 +23,30 @@ def describe() -> list[dict[str, object]]:
         try:
             collector = collectors.get(name)
         except ImportError as exc:
-            rows.append({"name": name, "can_run": False, "reasons": [f"cannot load: {exc}"],
-                         "description": "", "params": []})
+            rows.append(
+                {
+                    "name": name,
+                    "can_run": False,
+                    "reasons": [f"cannot load: {exc}"],
+                    "description": "",
+                    "params": [],
+                }
+            )
             continue
         reasons = collector.check()
-        rows.append({
-            "name": name,
-            "can_run": not reasons,
-            "reasons": reasons,
-            "description": collector.description,
-            "heavy": collector.heavy,
-            "params": [{"name": p.name, "kind": p.kind, "default": p.default, "help": p.help}
-                       for p in collector.param_specs],
-        })
+        rows.append(
+            {
+                "name": name,
+                "can_run": not reasons,
+                "reasons": reasons,
+                "description": collector.description,
+                "heavy": collector.heavy,
+                "params": [
+                    {"name": p.name, "kind": p.kind, "default": p.default, "help": p.help}
+                    for p in collector.param_specs
+                ],
+            }
+        )
     return rows
 
 
@@ -51,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(line)
         if args.params:
             for p in r["params"]:  # type: ignore[attr-defined]
-                print(f"{'':{width}}       --param {p['name']}=… ({p['kind']}, default "
-                      f"{p['default']!r}): {p['help']}")
+                print(
+                    f"{'':{width}}       --param {p['name']}=… ({p['kind']}, default "
+                    f"{p['default']!r}): {p['help']}"
+                )
     return 0

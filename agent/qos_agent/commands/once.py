@@ -19,15 +19,27 @@ from qos_agent.summary import summarize, table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("once", help="run one measurement now and store it",
-                                   description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "once",
+        help="run one measurement now and store it",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("collector", help="collector name (see 'qos-agent list')")
     parser.add_argument("target", help="target, e.g. 127.0.0.1 or HOST:PORT or @reference/tcp")
-    parser.add_argument("--param", "-p", action="append", default=[], metavar="KEY=VALUE",
-                        help="collector parameter, e.g. count=200 or interval=10ms")
-    parser.add_argument("--json", action="store_true",
-                        help="print the full record (every probe) and its summary as JSON")
+    parser.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="collector parameter, e.g. count=200 or interval=10ms",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the full record (every probe) and its summary as JSON",
+    )
     parser.add_argument("--no-store", action="store_true", help="do not store the record")
     add_config_arguments(parser)
     parser.set_defaults(func=run)
@@ -45,8 +57,9 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
-    job = JobConfig(name="once", collector=args.collector, target=args.target,
-                    params=parse_params(args.param))
+    job = JobConfig(
+        name="once", collector=args.collector, target=args.target, params=parse_params(args.param)
+    )
     runtime = AgentRuntime(config)
     try:
         measurement = runtime.run_job(job)

@@ -25,14 +25,24 @@ log = logging.getLogger(__name__)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("run", help="run the measurement daemon",
-                                   description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "run",
+        help="run the measurement daemon",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_config_arguments(parser)
-    parser.add_argument("--once", action="store_true",
-                        help="run every enabled job once, print a summary table and exit")
-    parser.add_argument("--max-runs", type=int, default=None,
-                        help="stop after this many job runs (testing, soak runs)")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="run every enabled job once, print a summary table and exit",
+    )
+    parser.add_argument(
+        "--max-runs",
+        type=int,
+        default=None,
+        help="stop after this many job runs (testing, soak runs)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -73,17 +83,25 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         runtime.commit(measurement)
         records.append(measurement)
     print(table(records))
-    print(f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
-          f"{runtime.store.path}")
+    print(
+        f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
+        f"{runtime.store.path}"
+    )
     return 0
 
 
 def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | None) -> int:
     streams = _start_streams(runtime, stop)
     scheduler = Scheduler(
-        runtime.config.jobs, runtime.run_job, runtime.commit, skipped=runtime.skipped,
-        is_heavy=runtime.is_heavy, gates=_gates(runtime), monotonic=time.monotonic,
-        wall=runtime.clock.wall, wait=interruptible_wait(stop),
+        runtime.config.jobs,
+        runtime.run_job,
+        runtime.commit,
+        skipped=runtime.skipped,
+        is_heavy=runtime.is_heavy,
+        gates=_gates(runtime),
+        monotonic=time.monotonic,
+        wall=runtime.clock.wall,
+        wait=interruptible_wait(stop),
     )
     produced = scheduler.run(stop, max_runs=max_runs)
     stop.set()
