@@ -196,9 +196,10 @@ def _bool(value: Any) -> bool:
 
 
 def _int(value: Any) -> int:
-    if isinstance(value, bool):
+    # int() would silently truncate 1.9 to 1 and accept "1"; a TOML integer is required.
+    if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"expected an integer, got {value!r}")
-    return int(value)
+    return value
 
 
 def _str_map(value: Any) -> Mapping[str, str]:

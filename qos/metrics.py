@@ -139,7 +139,11 @@ def rtt_min_s(rtts: Sequence[float | None]) -> float | None:
 def rtt_mean_s(rtts: Sequence[float | None]) -> float | None:
     """Arithmetic mean over received probes (Y.1540 mean IPTD, conditional; STANDARDS.md §1.1)."""
     defined = [r for r in rtts if r is not None]
-    return math.fsum(defined) / len(defined) if defined else None
+    if not defined:
+        return None
+    # fsum(…)/n can overshoot by one ulp (three samples of 0.1 s give 0.10000000000000002);
+    # the true mean lies in [min, max], so clamping only moves the result towards it.
+    return min(max(math.fsum(defined) / len(defined), min(defined)), max(defined))
 
 
 def rtt_median_s(rtts: Sequence[float | None]) -> float | None:

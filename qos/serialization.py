@@ -84,6 +84,8 @@ def result_to_dict(result: Result) -> dict[str, Any]:
 
 
 def result_from_dict(data: Mapping[str, Any]) -> Result:
+    if not isinstance(data, Mapping):  # e.g. "result": "x" in a hand-edited document
+        raise SerializationError(f"a result must be a JSON object, got {type(data).__name__}")
     kind = data.get("kind")
     try:
         if kind == "rtt":
@@ -144,7 +146,7 @@ def measurement_to_dict(m: Measurement) -> dict[str, Any]:
 def _upgrade(data: dict[str, Any]) -> dict[str, Any]:
     """Bring an older document to the current schema (one place for every upgrade)."""
     version = data.get("schema_version")
-    if not isinstance(version, int):
+    if not isinstance(version, int) or isinstance(version, bool):  # JSON true is not 1
         raise SerializationError("document has no integer 'schema_version'")
     if version > SCHEMA_VERSION:
         raise SerializationError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,7 +154,9 @@ class SqliteStore:
             if readonly:
                 if not self.path.exists():
                     raise StoreError(f"{self.path}: no such store")
-                uri = f"file:{self.path}?mode=ro"
+                # Percent-encode: an unquoted '#' or '?' in the path would end the file
+                # name and drop mode=ro, opening (and creating) another file read-write.
+                uri = f"file:{urllib.parse.quote(str(self.path))}?mode=ro"
                 self._conn = sqlite3.connect(
                     uri, uri=True, timeout=timeout_s, check_same_thread=False
                 )
@@ -167,26 +170,38 @@ class SqliteStore:
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             if not readonly:
+                # Refuse a newer or foreign file before touching it: journal_mode=WAL is
+                # persistent and would change a file that we then refuse to use.
+                self._refuse_unknown(self.schema_version)
                 mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
                 self._conn.execute("PRAGMA synchronous = FULL")
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
+        except BaseException as exc:
+            if hasattr(self, "_conn"):  # a refused file must not stay open
+                self._conn.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
+            raise
 
     # -- schema ----------------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
         return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
 
-    def _migrate(self) -> None:
-        version = self.schema_version
+    def _refuse_unknown(self, version: int) -> None:
         if version > STORE_SCHEMA_VERSION:
             raise SchemaVersionError(
                 f"{self.path}: store schema version {version} is newer than this qos-toolkit "
                 f"supports ({STORE_SCHEMA_VERSION}); upgrade qos-toolkit to read it"
             )
+        if version == 0 and self._has_foreign_tables():
+            raise StoreError(f"{self.path}: not a qos-toolkit store (unknown tables)")
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        self._refuse_unknown(version)
         if version == STORE_SCHEMA_VERSION:
             return
         if self.readonly:
@@ -207,7 +222,7 @@ class SqliteStore:
                 self._conn.execute(f"PRAGMA user_version = {version}")
                 self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                self._rollback()
                 raise
 
     def _has_foreign_tables(self) -> bool:
@@ -233,6 +248,13 @@ class SqliteStore:
         except sqlite3.Error as exc:
             raise StoreError(f"{self.path}: write failed: {exc}") from exc
 
+    def _rollback(self) -> None:
+        """Roll back unless SQLite already did: after SQLITE_FULL or SQLITE_IOERR it may have
+        rolled back itself, and a second ROLLBACK would replace the real error ("database or
+        disk is full") with "cannot rollback - no transaction is active"."""
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
     def _ensure_writable(self) -> None:
         if self.readonly:
             raise StoreError(f"{self.path}: store was opened read-only")
@@ -254,7 +276,7 @@ class SqliteStore:
                     count += 1
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                self._rollback()
                 raise
         except sqlite3.IntegrityError as exc:
             raise StoreError(f"{self.path}: measurement rejected: {exc}") from exc
@@ -331,7 +353,7 @@ class SqliteStore:
             cur = self._conn.execute("DELETE FROM measurements WHERE started_at_us < ?", (cutoff,))
             self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            self._rollback()
             raise
         return cur.rowcount
 
