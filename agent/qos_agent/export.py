@@ -112,12 +112,12 @@ _ARROW_TYPES = {
     "backward_delay_s": "float64",
     "reflector_residence_s": "float64",
     "lost_direction": "string",
-    "one_way_valid": "bool",
+    "one_way_valid": "bool_",
     "reflector_ttl": "int16",
     "stream": "int32",
     "start_offset_s": "float64",
     "bytes": "int64",
-    "warmup": "bool",
+    "warmup": "bool_",
     "timezone": "string",
 }
 
