@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "qos_agent.commands.export",
     "qos_agent.commands.prune",
     "qos_agent.commands.reflector",
+    "qos_agent.commands.server",
 )
 
 EXIT_OK = 0

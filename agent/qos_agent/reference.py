@@ -33,6 +33,7 @@ class RunningService:
 #: service name → "module:function"; the function takes ``bind`` and returns RunningService
 _SERVICES: dict[str, str] = {
     "tcp": "qos_agent.reference:start_tcp_listener",
+    "http": "qos_agent.refserver.server:start_reference_service",
     "stamp": "qos_agent.stamp.reflector:start_reference_reflector",
 }
 
