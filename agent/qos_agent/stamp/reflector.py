@@ -291,13 +291,14 @@ class ReflectorServer:
     ) -> None:
         self.reflector = reflector if reflector is not None else Reflector()
         self.sock = open_udp_socket(bind, port)
+        host, bound_port = self.sock.getsockname()[:2]
+        self._address: Address = (host, bound_port)
         self.stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
     def address(self) -> Address:
-        host, port = self.sock.getsockname()[:2]
-        return host, port
+        return self._address
 
     @property
     def target(self) -> str:
