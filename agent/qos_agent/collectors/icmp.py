@@ -32,6 +32,8 @@ from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 
 _SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
+#: Linux <linux/in.h> value; Python 3.11 does not export it on every build
+IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
 _ICMP_ERROR_TYPES_V4 = {3: "destination unreachable", 11: "time exceeded"}
 _ICMP_ERROR_TYPES_V6 = {1: "destination unreachable", 3: "time exceeded"}
 
@@ -254,7 +256,7 @@ class IcmpCollector(Collector):
         sock.setblocking(False)
         v4 = family == socket.AF_INET
         if v4 and not privileged:
-            sock.setsockopt(socket.IPPROTO_IP, socket.IP_RECVTTL, 1)
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
         if not v4:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
         probe_id = random.randrange(1, 0xFFFF)
