@@ -7,11 +7,10 @@ import random
 import threading
 from datetime import UTC, datetime
 
-from qos_agent.gates import GateDecision, JobInfo
-from qos_agent.scheduler import Scheduler, skipped_record
-
 from qos.config import JobConfig
 from qos.records import Measurement, Status
+from qos_agent.gates import GateDecision, JobInfo
+from qos_agent.scheduler import Scheduler, skipped_record
 
 
 class FakeTime:
