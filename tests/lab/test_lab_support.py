@@ -1,0 +1,122 @@
+"""Pure tests of the lab's parsers and statistics (no root needed, not marked ``lab``)."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tests.lab import peers
+from tests.lab.stats import (
+    clopper_pearson,
+    expected_abs_diff_one_way,
+    expected_abs_diff_rtt,
+    expected_abs_sum_uniform,
+    rfc3550_running,
+)
+from tests.lab.tunbridge import DirectionParams
+
+
+def test_parse_fping_vcount() -> None:
+    text = "198.18.2.2 : 20.2 - 0.094 1.51\n198.18.2.3 : - -\nICMP Host Unreachable junk\n"
+    parsed = peers.parse_fping_vcount(text)
+    assert parsed["198.18.2.2"] == pytest.approx([0.0202, None, 0.000094, 0.00151])
+    assert parsed["198.18.2.3"] == [None, None]
+    assert len(parsed) == 2
+
+
+def test_fping_argv_always_has_timeout() -> None:
+    argv = peers.fping_argv("198.18.2.2", count=5, period_s=0.02, timeout_s=1.5)
+    assert argv[argv.index("-t") + 1] == "1500"
+    assert argv[argv.index("-p") + 1] == "20"
+    assert argv[argv.index("-C") + 1] == "5"
+
+
+def test_parse_irtt_json_units_and_loss() -> None:
+    doc = {
+        "stats": {
+            "ipdv_round_trip": {"n": 1, "mean": 2_500_000},
+            "rtt": {"n": 0},
+            "upstream_loss_percent": 25.0,
+            "downstream_loss_percent": 0,
+        },
+        "round_trips": [
+            {
+                "seqno": 0,
+                "lost": "false",
+                "delay": {"rtt": 20_000_000, "send": 12_000_000, "receive": 8_000_000},
+                "timestamps": {"client": {"receive": {"monotonic": 50}}},
+            },
+            {"seqno": 1, "lost": "true_up", "delay": {}, "timestamps": {}},
+        ],
+    }
+    res = peers.parse_irtt_json(json.dumps(doc))
+    assert res.rtts_s == [0.020, None]
+    assert res.round_trips[0].send_delay_s == 0.012
+    assert res.stat_s("ipdv_round_trip", "mean") == 0.0025
+    assert res.stat_s("rtt", "mean") is None  # n == 0
+    assert res.upstream_loss_ratio == 0.25
+    doc["round_trips"][0]["delay"]["rtt"] = 2.5  # irtt never prints fractional ns
+    with pytest.raises(peers.PeerOutputError):
+        peers.parse_irtt_json(json.dumps(doc))
+
+
+def test_parse_iperf3_json() -> None:
+    tcp = {"end": {"sum_received": {"bits_per_second": 4.7e7}, "sum_sent": {"retransmits": 3}}}
+    assert peers.parse_iperf3_json(json.dumps(tcp)).bits_per_second == 4.7e7
+    with pytest.raises(peers.PeerOutputError, match="busy"):
+        peers.parse_iperf3_json(json.dumps({"error": "the server is busy"}))
+
+
+def test_clopper_pearson_vector() -> None:
+    # STANDARDS.md §9.1 (SciPy docs example)
+    lo, hi = clopper_pearson(7, 50)
+    assert lo == pytest.approx(0.058191700, abs=1e-9)
+    assert hi == pytest.approx(0.267396002, abs=1e-9)
+    assert clopper_pearson(0, 10)[0] == 0.0
+    assert clopper_pearson(10, 10)[1] == 1.0
+    with pytest.raises(ValueError):
+        clopper_pearson(3, 2)
+
+
+def test_uniform_theory_closed_forms() -> None:
+    assert expected_abs_sum_uniform((1.0,)) == pytest.approx(0.5, rel=1e-3)
+    assert expected_abs_sum_uniform((1.0, 1.0)) == pytest.approx(2 / 3, rel=1e-3)
+    assert expected_abs_diff_rtt(1.0, 1.0) == pytest.approx(14 / 15, rel=1e-3)
+    assert expected_abs_diff_one_way(0.003) == pytest.approx(0.002)
+    assert expected_abs_diff_rtt(0.0, 0.0) == 0.0
+
+
+def test_uniform_theory_against_simulation() -> None:
+    rng = random.Random(7)
+    jf, jb, n = 0.005, 0.002, 200_000
+    sim = (
+        sum(
+            abs(
+                rng.uniform(-jf, jf)
+                - rng.uniform(-jf, jf)
+                + rng.uniform(-jb, jb)
+                - rng.uniform(-jb, jb)
+            )
+            for _ in range(n)
+        )
+        / n
+    )
+    assert expected_abs_diff_rtt(jf, jb) == pytest.approx(sim, rel=0.01)
+
+
+def test_rfc3550_running_matches_vector_a() -> None:
+    # STANDARDS.md §6.1 vector A, transit in ms: R − S
+    transit = [100 - 0, 120 - 20, 145 - 40, 160 - 60, 180 - 80, 205 - 100]
+    assert rfc3550_running([float(t) for t in transit]) == pytest.approx(
+        [0.0, 0.3125, 0.60546875, 0.567626953125, 0.8446502685546875]
+    )
+
+
+def test_bridge_params_validation() -> None:
+    with pytest.raises(ValueError, match="jitter"):
+        DirectionParams(delay_s=0.001, jitter_s=0.002)
+    with pytest.raises(ValueError, match="unknown"):
+        DirectionParams().updated({"delay": 1})
+    assert DirectionParams().updated({"loss": 0.5}).loss == 0.5

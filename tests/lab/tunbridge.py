@@ -1,0 +1,320 @@
+"""Userspace delay/jitter/loss/rate emulator bridging two TUN devices (STANDARDS.md §12.3).
+
+The kernel on these machines has no netem (STANDARDS.md §12.1), so delay and jitter come
+from this process.  It creates two TUN devices in its own network namespace (the lab moves
+one of them into the server namespace afterwards; the open descriptor keeps working) and
+copies every IP packet read from one device to the other after
+
+    release = departure + delay + U(-jitter, +jitter)
+
+where ``departure`` is the arrival instant, or the end of serialisation when a rate limit is
+set (a token-free "link busy until" model with a tail-drop byte limit, so a rate limit
+builds queueing delay the way a real bottleneck does).  Packets leave strictly in FIFO
+order per direction (``release`` is clamped to the previous packet's release), so the
+emulator never reorders; with a packet spacing of at least ``2 * jitter`` the clamp never
+binds and the added delay is exactly uniform.  Random drop is Bernoulli per packet.
+
+Timing: the process sets its timer slack to 1 ns and (with ``--realtime``) asks for
+SCHED_FIFO, then sleeps in ``select`` (microsecond timeouts) until the next release and
+spins for the last ``--spin`` microseconds.  On an idle core the release error is a few
+tens of microseconds.
+
+Run it as its own process (``python -m tests.lab.tunbridge``) so it never shares a GIL with
+the code under test.  Protocol on stdio: after both devices exist it prints one line
+``READY``; each JSON object line on stdin updates parameters
+(``{"a2b": {"delay_s": 0.01}, "b2a": {...}}``) and is answered with ``OK``; the line
+``STATS`` is answered with one JSON line of counters.  EOF on stdin or SIGTERM stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import ctypes
+import fcntl
+import json
+import os
+import random
+import select
+import signal
+import struct
+import sys
+import time
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+TUNSETIFF = 0x400454CA
+IFF_TUN = 0x0001
+IFF_NO_PI = 0x1000
+PR_SET_TIMERSLACK = 29
+MAX_PACKET = 65535
+
+
+@dataclass(frozen=True, slots=True)
+class DirectionParams:
+    """Impairment of one direction of the bridge (all in base units)."""
+
+    delay_s: float = 0.0
+    jitter_s: float = 0.0  # uniform in [-jitter, +jitter]
+    loss: float = 0.0  # Bernoulli drop probability
+    rate_bps: float = 0.0  # 0 = unlimited
+    queue_bytes: int = 1_000_000  # tail-drop limit of the rate limiter's queue
+
+    def __post_init__(self) -> None:
+        if self.delay_s < 0 or self.jitter_s < 0:
+            raise ValueError("delay_s and jitter_s must be >= 0")
+        if self.jitter_s > self.delay_s:
+            raise ValueError("jitter_s must not exceed delay_s (delay would become negative)")
+        if not 0.0 <= self.loss <= 1.0:
+            raise ValueError("loss must be a probability in [0, 1]")
+        if self.rate_bps < 0 or self.queue_bytes < 0:
+            raise ValueError("rate_bps and queue_bytes must be >= 0")
+
+    def updated(self, changes: dict[str, Any]) -> DirectionParams:
+        known = {f.name for f in fields(self)}
+        unknown = set(changes) - known
+        if unknown:
+            raise ValueError(f"unknown direction parameter(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+
+@dataclass(slots=True)
+class _Counters:
+    received: int = 0
+    forwarded: int = 0
+    dropped_random: int = 0
+    dropped_queue: int = 0
+    write_errors: int = 0
+    max_late_s: float = 0.0
+
+
+class Direction:
+    """One FIFO delay line from ``in_fd`` to ``out_fd``."""
+
+    def __init__(self, in_fd: int, out_fd: int, params: DirectionParams, rng: random.Random):
+        self.in_fd = in_fd
+        self.out_fd = out_fd
+        self.params = params
+        self.rng = rng
+        self.queue: collections.deque[tuple[float, bytes]] = collections.deque()
+        self.link_free = 0.0
+        self.last_release = 0.0
+        self.counters = _Counters()
+
+    def accept(self, packet: bytes, now: float) -> None:
+        p = self.params
+        self.counters.received += 1
+        if p.loss > 0.0 and self.rng.random() < p.loss:
+            self.counters.dropped_random += 1
+            return
+        departure = now
+        if p.rate_bps > 0.0:
+            start = max(now, self.link_free)
+            if (start - now) * p.rate_bps / 8.0 + len(packet) > p.queue_bytes:
+                self.counters.dropped_queue += 1
+                return
+            self.link_free = start + len(packet) * 8.0 / p.rate_bps
+            departure = self.link_free
+        release = departure + p.delay_s
+        if p.jitter_s > 0.0:
+            release += self.rng.uniform(-p.jitter_s, p.jitter_s)
+        release = max(release, self.last_release)  # FIFO: never reorder
+        self.last_release = release
+        self.queue.append((release, packet))
+
+    def flush(self, now: float) -> None:
+        queue = self.queue
+        while queue and queue[0][0] <= now:
+            release, packet = queue.popleft()
+            late = now - release
+            if late > self.counters.max_late_s:
+                self.counters.max_late_s = late
+            try:
+                os.write(self.out_fd, packet)
+                self.counters.forwarded += 1
+            except OSError:
+                self.counters.write_errors += 1
+
+    def next_release(self) -> float | None:
+        return self.queue[0][0] if self.queue else None
+
+
+def open_tun(name: str) -> int:
+    """Create (or attach to) TUN device ``name`` without packet info; non-blocking fd."""
+    if not name or len(name) > 15:
+        raise ValueError(f"invalid interface name {name!r}")
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK)
+    try:
+        fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _tune_timing(realtime: bool) -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if realtime:
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
+        except (OSError, AttributeError):
+            print(
+                "tunbridge: SCHED_FIFO not permitted, running with normal priority", file=sys.stderr
+            )
+
+
+def _drain(fd: int, direction: Direction) -> None:
+    for _ in range(256):  # bounded so the other direction is served too
+        try:
+            packet = os.read(fd, MAX_PACKET)
+        except BlockingIOError:
+            return
+        except OSError:
+            return
+        if not packet:
+            return
+        direction.accept(packet, time.monotonic())
+
+
+def _handle_control(line: str, dirs: dict[str, Direction]) -> str:
+    line = line.strip()
+    if not line:
+        return ""
+    if line == "STATS":
+        return json.dumps(
+            {k: asdict(d.counters) | {"queued": len(d.queue)} for k, d in dirs.items()}
+        )
+    try:
+        changes = json.loads(line)
+        if not isinstance(changes, dict) or set(changes) - set(dirs):
+            raise ValueError("expected an object with keys a2b/b2a")
+        new = {k: dirs[k].params.updated(v) for k, v in changes.items()}
+    except (ValueError, TypeError) as exc:
+        return f"ERROR {exc}"
+    for key, params in new.items():
+        dirs[key].params = params
+    return "OK"
+
+
+def run(
+    dev_a: str,
+    dev_b: str,
+    a2b: DirectionParams,
+    b2a: DirectionParams,
+    *,
+    seed: int | None,
+    realtime: bool,
+    spin_s: float,
+) -> int:
+    # one generator per direction: a seeded run drops/jitters the n-th packet of a
+    # direction the same way whatever the interleaving with the other direction
+    rng_a2b = random.Random(None if seed is None else 2 * seed)
+    rng_b2a = random.Random(None if seed is None else 2 * seed + 1)
+    fd_a = open_tun(dev_a)
+    fd_b = open_tun(dev_b)
+    dirs = {"a2b": Direction(fd_a, fd_b, a2b, rng_a2b), "b2a": Direction(fd_b, fd_a, b2a, rng_b2a)}
+    by_fd = {fd_a: dirs["a2b"], fd_b: dirs["b2a"]}
+    stdin_fd = sys.stdin.fileno()
+    os.set_blocking(stdin_fd, False)
+    control_buf = b""
+    stop = False
+
+    def _on_signal(signum: int, frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    _tune_timing(realtime)
+    print("READY", flush=True)
+    readers = [fd_a, fd_b, stdin_fd]
+    while not stop:
+        now = time.monotonic()
+        for d in dirs.values():
+            d.flush(now)
+        pending = [t for t in (d.next_release() for d in dirs.values()) if t is not None]
+        timeout: float | None = None
+        if pending:
+            timeout = max(0.0, min(pending) - now - spin_s)
+        try:
+            ready, _, _ = select.select(readers, [], [], timeout)
+        except InterruptedError:
+            continue
+        for fd in ready:
+            if fd == stdin_fd:
+                try:
+                    chunk = os.read(stdin_fd, 65536)
+                except BlockingIOError:
+                    continue
+                if not chunk:
+                    stop = True
+                    break
+                control_buf += chunk
+                while b"\n" in control_buf:
+                    raw, control_buf = control_buf.split(b"\n", 1)
+                    answer = _handle_control(raw.decode(errors="replace"), dirs)
+                    if answer:
+                        print(answer, flush=True)
+            else:
+                _drain(fd, by_fd[fd])
+        if not ready and pending:
+            # woke up early by design: spin until the earliest release is due
+            target = min(pending)
+            while time.monotonic() < target:
+                pass
+    os.close(fd_a)
+    os.close(fd_b)
+    return 0
+
+
+def _direction_arg(text: str) -> DirectionParams:
+    try:
+        data = json.loads(text) if text else {}
+        return DirectionParams().updated(data)
+    except (ValueError, TypeError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.lab.tunbridge",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("dev_a", help="first TUN device (created in this namespace)")
+    parser.add_argument("dev_b", help="second TUN device (created in this namespace)")
+    parser.add_argument(
+        "--a2b",
+        type=_direction_arg,
+        default=DirectionParams(),
+        help='JSON parameters a->b, e.g. {"delay_s": 0.01, "jitter_s": 0.002}',
+    )
+    parser.add_argument(
+        "--b2a", type=_direction_arg, default=DirectionParams(), help="JSON parameters b->a"
+    )
+    parser.add_argument("--seed", type=int, default=None, help="random seed (loss, jitter)")
+    parser.add_argument("--realtime", action="store_true", help="request SCHED_FIFO priority")
+    parser.add_argument(
+        "--spin-us",
+        type=float,
+        default=200.0,
+        help="busy-wait this long before each release for accuracy",
+    )
+    args = parser.parse_args(argv)
+    return run(
+        args.dev_a,
+        args.dev_b,
+        args.a2b,
+        args.b2a,
+        seed=args.seed,
+        realtime=args.realtime,
+        spin_s=args.spin_us / 1e6,
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
