@@ -31,7 +31,13 @@ from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.collectors.stamp import parse_target
 from qos_agent.reference import ReferenceServices
 from qos_agent.stamp.codec import ReflectorPacket, decode_reflector, decode_sender
-from qos_agent.stamp.reflector import Reflector, ReflectorConfig, ReflectorServer, receive
+from qos_agent.stamp.reflector import (
+    SO_TIMESTAMPNS,
+    Reflector,
+    ReflectorConfig,
+    ReflectorServer,
+    receive,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,9 +61,9 @@ class ScriptedReflector:
         self.mangle = mangle
         self.reflector = Reflector(config=ReflectorConfig(rate_limit_pps=1e6, burst=10**6))
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, 35, 1)  # SO_TIMESTAMPNS
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         self.sock.bind(("127.0.0.1", 0))
-        self.target = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.target = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self._stop = threading.Event()
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._n = 0
@@ -264,7 +270,7 @@ def test_closed_port_is_unreachable() -> None:
 def test_silent_peer_times_out_with_every_probe_lost() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
-        m = run("127.0.0.1:%d" % silent.getsockname()[1], count=5, interval="10ms", timeout="200ms")
+        m = run(f"127.0.0.1:{silent.getsockname()[1]}", count=5, interval="10ms", timeout="200ms")
     assert m.status is Status.TIMEOUT
     r = m.result
     assert r is not None and r.sent == 5 and r.received == 0
