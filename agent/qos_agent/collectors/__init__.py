@@ -28,6 +28,7 @@ def register(name: str, path: str) -> None:
 register("icmp", "qos_agent.collectors.icmp:IcmpCollector")
 register("tcp_connect", "qos_agent.collectors.tcp_connect:TcpConnectCollector")
 register("http_throughput", "qos_agent.collectors.http_throughput:HttpThroughputCollector")
+register("speedtest", "qos_agent.collectors.speedtest:SpeedtestCollector")
 
 
 def names() -> list[str]:

@@ -1,0 +1,545 @@
+"""speedtest collector: speedtest-cli 2.1.3 as a library (issue 5, item 4; STANDARDS.md §12.7).
+
+The target is a self-hosted speedtest "mini" server (``http://host:port/``, e.g. the
+reference server, ``@reference/http``) or ``auto`` for speedtest.net's public servers, of
+which the one with the lowest HTTP latency among the five nearest is chosen (speedtest-cli's
+``get_best_server``).  speedtest-cli's constructor always downloads speedtest.net's config,
+so it fails offline; :func:`_speedtest_class` builds a subclass whose ``get_config`` reads the
+config from the mini server (``/speedtest/speedtest-config.php``), falling back to
+speedtest.net's published defaults when a mini server has none (§12.7).
+
+What it measures is speedtest-cli's own figure: body bytes read (download) or handed to
+``http.client`` (upload) by 8 (download) or 2 (upload) threads over the test length, divided
+by the elapsed time, *without* excluding slow start.  Its "ping" is half the mean time of
+three HTTP GETs of ``latency.txt`` including TCP connect — **not** an RTT (§12.7), so it is
+stored as ``details["speedtest_latency_figure_s"]`` and never as an RTT result.  Aggregate
+bytes are sampled every ``interval`` as intervals with ``stream=-1``.
+
+Public servers block frequent clients: runs against one server are spaced by at least
+``min_interval`` (skipped records say so), and an HTTP 403 or 429 starts an exponential
+backoff (honouring ``Retry-After``), both persisted in a small JSON state file.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import math
+import os
+import sys
+import threading
+import time
+import urllib.error
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
+from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.refserver.speedtest_compat import config_xml
+
+_ONLINE_TARGETS = {"auto", "speedtest.net"}
+_BLOCKING_CODES = {403, 429}
+_IMPORT_LOCK = threading.Lock()
+LATENCY_NOTE = (
+    "speedtest-cli 'ping': half the mean time of 3 HTTP GETs of latency.txt including TCP "
+    "connect; not a round-trip time (STANDARDS.md §12.7)"
+)
+
+
+def import_speedtest() -> Any:
+    """Import speedtest-cli lazily, without letting it take over fds 1 and 2.
+
+    At import time speedtest-cli wraps file descriptors 1 and 2 in ``FileIO(closefd=True)``
+    objects that close the process's stdout and stderr when collected; with a stdout that
+    has no ``fileno`` it falls back to plain ``sys.stdout``.
+    """
+    with _IMPORT_LOCK:
+        if "speedtest" in sys.modules:
+            return sys.modules["speedtest"]
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = io.StringIO()
+        try:
+            import speedtest  # type: ignore[import-untyped]
+        finally:
+            sys.stdout, sys.stderr = saved
+        return speedtest
+
+
+def parse_config_xml(xml: bytes) -> dict[str, Any]:
+    """A speedtest.net config document → speedtest-cli's ``config`` dict (its get_config logic)."""
+    root = ET.fromstring(xml)
+    elements = {tag: root.find(tag) for tag in ("server-config", "download", "upload", "client")}
+    missing = [tag for tag, el in elements.items() if el is None]
+    if missing:
+        raise ValueError(f"speedtest config lacks <{'>, <'.join(missing)}>")
+    server_config, download, upload, client = (el.attrib for el in elements.values())  # type: ignore[union-attr]
+    ratio = int(upload["ratio"])
+    if not 1 <= ratio <= 7:
+        raise ValueError(f"upload ratio {ratio} outside 1..7")
+    up_sizes = [32768, 65536, 131072, 262144, 524288, 1048576, 7340032][ratio - 1 :]
+    upload_count = math.ceil(int(upload["maxchunkcount"]) / len(up_sizes))
+    return {
+        "client": dict(client),
+        "ignore_servers": [int(i) for i in server_config.get("ignoreids", "").split(",") if i],
+        "sizes": {
+            "upload": up_sizes,
+            "download": [350, 500, 750, 1000, 1500, 2000, 2500, 3000, 3500, 4000],
+        },
+        "counts": {"upload": upload_count, "download": int(download["threadsperurl"])},
+        "threads": {
+            "upload": int(upload["threads"]),
+            "download": int(server_config["threadcount"]) * 2,
+        },
+        "length": {"upload": int(upload["testlength"]), "download": int(download["testlength"])},
+        "upload_max": upload_count * len(up_sizes),
+    }
+
+
+def mini_base_url(target: str) -> str:
+    """``http://h:p/``, ``http://h:p/speedtest/`` or ``…/upload.php`` → the mini server root."""
+    parts = urlsplit(target.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"target {target!r}: expected http://host[:port]/ or 'auto'")
+    path = parts.path
+    if path.endswith(".php"):
+        path = path.rsplit("/", 1)[0]
+    path = path.rstrip("/")
+    if path.endswith("/speedtest"):
+        path = path[: -len("/speedtest")]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class _ShutdownEvent(threading.Event):
+    """speedtest-cli polls ``isSet()``, deprecated on threading.Event since Python 3.10."""
+
+    def isSet(self) -> bool:
+        return self.is_set()
+
+
+class _Traffic:
+    """Counts bytes speedtest-cli moves and the HTTP errors it would otherwise swallow."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.downloaded = 0
+        self.upload_bodies: list[Any] = []
+        self.http_errors: dict[int, int] = {}
+        self.retry_after_s: float | None = None
+
+    def uploaded(self) -> int:
+        with self.lock:
+            return sum(sum(body.total) for body in self.upload_bodies)
+
+    def note_error(self, exc: urllib.error.HTTPError) -> None:
+        with self.lock:
+            self.http_errors[exc.code] = self.http_errors.get(exc.code, 0) + 1
+            retry = exc.headers.get("Retry-After") if exc.headers else None
+            if retry and retry.strip().isdigit():
+                self.retry_after_s = float(retry)
+
+
+class _CountingResponse:
+    def __init__(self, response: Any, traffic: _Traffic) -> None:
+        self._response = response
+        self._traffic = traffic
+
+    def read(self, *args: Any) -> bytes:
+        data: bytes = self._response.read(*args)
+        with self._traffic.lock:
+            self._traffic.downloaded += len(data)
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._response, name)
+
+
+class _RecordingOpener:
+    """Wraps speedtest-cli's urllib opener: counts download bytes, notes HTTP errors."""
+
+    def __init__(self, opener: Any, traffic: _Traffic) -> None:
+        self._opener = opener
+        self._traffic = traffic
+
+    def open(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        url = request if isinstance(request, str) else request.get_full_url()
+        data = getattr(request, "data", None)
+        if data is not None and hasattr(data, "total"):
+            with self._traffic.lock:
+                self._traffic.upload_bodies.append(data)
+        try:
+            response = self._opener.open(request, *args, **kwargs)
+        except urllib.error.HTTPError as exc:
+            self._traffic.note_error(exc)
+            raise
+        if "/random" in url:
+            return _CountingResponse(response, self._traffic)
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._opener, name)
+
+
+def _speedtest_class(module: Any) -> Any:
+    """speedtest.Speedtest with a ``get_config`` that works against a self-hosted server."""
+
+    class SelfHostedSpeedtest(module.Speedtest):  # type: ignore[misc,name-defined]
+        def __init__(self, mini_base: str | None, traffic: _Traffic, **kwargs: Any) -> None:
+            self._mini_base = mini_base
+            self._traffic = traffic
+            self.config_source = "speedtest.net"
+            super().__init__(**kwargs)
+            self._opener = _RecordingOpener(self._opener, traffic)
+
+        def get_config(self) -> Any:
+            if self._mini_base is None:
+                try:
+                    return super().get_config()
+                except module.ConfigRetrievalError as exc:
+                    if exc.args and isinstance(exc.args[0], urllib.error.HTTPError):
+                        self._traffic.note_error(exc.args[0])
+                    raise
+            url = f"{self._mini_base}/speedtest/speedtest-config.php"
+            try:
+                response = self._opener.open(url)
+                xml = response.read(1 << 20)
+                response.close()
+                config = parse_config_xml(xml)
+                self.config_source = url
+            except urllib.error.HTTPError as exc:
+                if exc.code in _BLOCKING_CODES:
+                    self._traffic.note_error(exc)
+                    raise
+                config = parse_config_xml(config_xml(client_ip="", test_length_s=10))
+                self.config_source = "built-in speedtest.net defaults"
+            except (OSError, ValueError, ET.ParseError, KeyError):
+                config = parse_config_xml(config_xml(client_ip="", test_length_s=10))
+                self.config_source = "built-in speedtest.net defaults"
+            config["client"].update(lat="0", lon="0")
+            self.config.update(config)
+            self.lat_lon = (0.0, 0.0)
+            return self.config
+
+    return SelfHostedSpeedtest
+
+
+@dataclass
+class _ServerState:
+    last_run: float | None = None  # POSIX seconds
+    blocked_until: float | None = None
+    consecutive_blocks: int = 0
+
+
+class RunState:
+    """Per-server run history in a small JSON file (min interval and backoff survive restarts)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.servers: dict[str, _ServerState] = {}
+        try:
+            raw = json.loads(path.read_text())
+            for key, value in raw.get("servers", {}).items():
+                self.servers[key] = _ServerState(**value)
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError, TypeError, AttributeError):
+            self.servers = {}  # a corrupt file must not block measurements forever
+
+    def get(self, key: str) -> _ServerState:
+        return self.servers.setdefault(key, _ServerState())
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
+        body = {"schema_version": 1, "servers": {k: vars(v) for k, v in self.servers.items()}}
+        tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
+        os.replace(tmp, self.path)
+
+
+def default_state_path() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "qos-toolkit" / "speedtest-state.json"
+
+
+class SpeedtestCollector(Collector):
+    """speedtest-cli against a self-hosted mini server or (``auto``) speedtest.net."""
+
+    name = "speedtest"
+    description = "speedtest-cli download/upload against a self-hosted mini server or speedtest.net"
+    heavy = True
+    param_specs = (
+        ParamSpec(
+            "direction", "str", "download", "download or upload", choices=("download", "upload")
+        ),
+        ParamSpec(
+            "threads",
+            "int",
+            0,
+            "parallel requests (0: as the server config says)",
+            minimum=0,
+            maximum=32,
+        ),
+        ParamSpec(
+            "timeout", "duration", 10.0, "socket timeout of each request", minimum=0.5, maximum=60
+        ),
+        ParamSpec(
+            "interval",
+            "duration",
+            0.1,
+            "sampling interval of the stored samples",
+            minimum=0.01,
+            maximum=10,
+        ),
+        ParamSpec(
+            "min_interval",
+            "duration",
+            3600.0,
+            "least time between runs against one server",
+            minimum=0,
+            maximum=7 * 86400,
+        ),
+        ParamSpec(
+            "backoff",
+            "duration",
+            3600.0,
+            "first wait after HTTP 403/429 (doubles each time)",
+            minimum=0,
+            maximum=7 * 86400,
+        ),
+        ParamSpec(
+            "backoff_max", "duration", 86400.0, "longest backoff", minimum=0, maximum=30 * 86400
+        ),
+        ParamSpec("state_file", "str", "", "run-history file (default: XDG state dir)"),
+    )
+
+    def check(self) -> list[str]:
+        try:
+            import_speedtest()
+        except ImportError:
+            return ["speedtest-cli is not installed (pip install 'qos-toolkit[agent]')"]
+        return []
+
+    def measure(
+        self, target: str, params: Mapping[str, Any], context: MeasureContext
+    ) -> Measurement:
+        started_at = context.clock.wall()
+        start_ns = context.clock.monotonic_ns()
+
+        def finish(
+            status: Status, error: str | None, result: ThroughputResult | None = None
+        ) -> Measurement:
+            return self.record(
+                target=target,
+                context=context,
+                started_at=started_at,
+                start_ns=start_ns,
+                status=status,
+                params=params,
+                result=result,
+                error=error,
+            )
+
+        online = target.strip().lower() in _ONLINE_TARGETS
+        try:
+            mini = None if online else mini_base_url(target)
+        except ValueError as exc:
+            return finish(Status.ERROR, str(exc))
+        key = "speedtest.net" if online else mini or target
+        state = RunState(
+            Path(params["state_file"]) if params["state_file"] else default_state_path()
+        )
+        server = state.get(key)
+        now = started_at.timestamp()
+        if server.blocked_until is not None and now < server.blocked_until:
+            until = _iso(server.blocked_until)
+            return finish(
+                Status.SKIPPED,
+                f"backing off: {key} refused us (HTTP 403/429); next try after {until}",
+            )
+        if server.last_run is not None and now - server.last_run < params["min_interval"]:
+            until = _iso(server.last_run + params["min_interval"])
+            return finish(
+                Status.SKIPPED,
+                f"min_interval: last run against {key} was too recent; next run after {until}",
+            )
+        server.last_run = now
+        state.save()
+
+        outcome = _execute(mini, params, context)
+        blocked = {c for c in outcome.traffic.http_errors if c in _BLOCKING_CODES}
+        if blocked:
+            server.consecutive_blocks += 1
+            wait = min(
+                params["backoff_max"], params["backoff"] * 2 ** (server.consecutive_blocks - 1)
+            )
+            if outcome.traffic.retry_after_s is not None:
+                wait = max(wait, min(outcome.traffic.retry_after_s, params["backoff_max"]))
+            server.blocked_until = now + wait
+            codes = ", ".join(str(c) for c in sorted(blocked))
+            outcome.status, outcome.error = (
+                Status.ERROR,
+                f"server refused requests (HTTP {codes}); backing off until {_iso(now + wait)}",
+            )
+            outcome.rate_bps = None
+        else:
+            server.consecutive_blocks = 0
+            server.blocked_until = None
+        state.save()
+        return finish(outcome.status, outcome.error, outcome.result(params["direction"]))
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts).astimezone().isoformat(timespec="seconds")
+
+
+@dataclass
+class _Outcome:
+    traffic: _Traffic
+    status: Status = Status.OK
+    error: str | None = None
+    rate_bps: float | None = None
+    bytes_total: int = 0
+    elapsed_s: float = 0.0
+    threads: int = 0
+    intervals: tuple[ThroughputInterval, ...] = ()
+    details: dict[str, Any] | None = None
+
+    def result(self, direction: str) -> ThroughputResult:
+        details = dict(self.details or {})
+        if self.traffic.http_errors:
+            details["http_errors"] = {
+                str(k): v for k, v in sorted(self.traffic.http_errors.items())
+            }
+        if self.status is not Status.OK and self.rate_bps is not None:
+            details["partial_goodput_bps"] = self.rate_bps
+        return ThroughputResult(
+            direction=direction,
+            streams=self.threads,
+            duration_s=self.elapsed_s,
+            warmup_s=0.0,
+            bytes_total=self.bytes_total,
+            goodput_bps=self.rate_bps if self.status is Status.OK else None,
+            intervals=self.intervals,
+            details=details,
+        )
+
+
+def _execute(mini: str | None, params: Mapping[str, Any], context: MeasureContext) -> _Outcome:
+    """Run speedtest-cli in a worker thread, sampling its byte counters; bounded in time."""
+    module = import_speedtest()
+    traffic = _Traffic()
+    outcome = _Outcome(traffic=traffic, details={})
+    shutdown = _ShutdownEvent()
+    box: dict[str, Any] = {}
+    upload = params["direction"] == "upload"
+
+    def run() -> None:
+        try:
+            cls = _speedtest_class(module)
+            st = cls(mini, traffic, timeout=params["timeout"], shutdown_event=shutdown)
+            box["st"] = st
+            if mini is not None:
+                st.get_best_server(st.set_mini_server(mini))
+            else:
+                st.get_servers()
+                st.get_best_server()
+            threads = params["threads"] or st.config["threads"]["upload" if upload else "download"]
+            box["threads"] = threads
+            box["length"] = st.config["length"]["upload" if upload else "download"]
+            box["t0"] = time.monotonic_ns()
+            box["rate"] = st.upload(threads=threads) if upload else st.download(threads=threads)
+        except Exception as exc:  # speedtest-cli raises many unrelated types
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="qos-speedtest", daemon=True)
+    worker.start()
+    counter = traffic.uploaded if upload else (lambda: traffic.downloaded)
+    interval_ns = int(params["interval"] * 1e9)
+    samples: list[tuple[int, int]] = []
+    next_tick: int | None = None
+    # setup (config, server choice) needs a few requests; the test itself lasts its test
+    # length plus at most one socket timeout for the requests still in flight
+    deadline_ns = time.monotonic_ns() + int(6 * params["timeout"] * 1e9)
+    while worker.is_alive():
+        if next_tick is None and "t0" in box:
+            samples.append((box["t0"], 0))
+            next_tick = box["t0"] + interval_ns
+            deadline_ns = box["t0"] + int((box["length"] + params["timeout"] + 2) * 1e9)
+        now = time.monotonic_ns()
+        if context.stop.is_set() or now > deadline_ns:
+            shutdown.set()
+            worker.join(timeout=1.0)
+            outcome.status = Status.ERROR if context.stop.is_set() else Status.TIMEOUT
+            outcome.error = (
+                "stopped by agent shutdown"
+                if context.stop.is_set()
+                else "speedtest did not finish before its deadline"
+            )
+            break
+        wait_ns = min(next_tick - now if next_tick else 50_000_000, deadline_ns - now)
+        worker.join(timeout=max(0.0, wait_ns / 1e9))
+        now = time.monotonic_ns()
+        if next_tick is not None and now >= next_tick:
+            samples.append((now, counter()))
+            while next_tick <= now:
+                next_tick += interval_ns
+    if samples:
+        samples.append((time.monotonic_ns(), counter()))
+    st = box.get("st")
+    t0 = box.get("t0")
+    outcome.threads = int(box.get("threads", 0))
+    if t0 is not None:
+        outcome.intervals = tuple(
+            ThroughputInterval(
+                stream=-1, start_offset_s=(a - t0) / 1e9, duration_s=(b - a) / 1e9, bytes=cb - ca
+            )
+            for (a, ca), (b, cb) in itertools.pairwise(samples)
+            if b > a
+        )
+    if st is not None:
+        results = st.results
+        outcome.bytes_total = (
+            int(results.bytes_sent if upload else results.bytes_received) or counter()
+        )
+        outcome.details = {
+            "config_source": st.config_source,
+            "server_url": (
+                st.servers[0]["url"]
+                if isinstance(st.servers, list) and st.servers
+                else (results.server or {}).get("url")
+            ),
+            "server_sponsor": (results.server or {}).get("sponsor"),
+            "speedtest_latency_figure_s": results.ping / 1000 if results.ping else None,
+            "latency_note": LATENCY_NOTE,
+            "test_length_s": box.get("length"),
+            "counting": "body bytes handed to http.client (upload)"
+            if upload
+            else "body bytes read (download)",
+        }
+    if "error" in box and outcome.status is Status.OK:
+        exc = box["error"]
+        outcome.status = Status.UNREACHABLE if _is_unreachable(module, exc) else Status.ERROR
+        outcome.error = f"speedtest failed: {type(exc).__name__}: {exc}"
+    rate = box.get("rate")
+    if rate is not None and outcome.bytes_total > 0:
+        outcome.rate_bps = float(rate)
+        outcome.elapsed_s = outcome.bytes_total * 8 / rate
+    elif outcome.status is Status.OK:
+        outcome.status = Status.ERROR
+        outcome.error = "speedtest moved no data (server refused or closed every request)"
+    return outcome
+
+
+def _is_unreachable(module: Any, exc: BaseException) -> bool:
+    unreachable = (
+        module.SpeedtestMiniConnectFailure,
+        module.ConfigRetrievalError,
+        module.SpeedtestBestServerFailure,
+        ConnectionRefusedError,
+    )
+    return isinstance(exc, unreachable)
