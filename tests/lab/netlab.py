@@ -226,6 +226,7 @@ class Lab:
         self.router_ns = f"{tag}-r"
         self.server_ns = f"{tag}-s"
         self._processes: list[subprocess.Popen[str]] = []
+        self._named: dict[str, subprocess.Popen[str]] = {}
         self._bridge: subprocess.Popen[str] | None = None
         self._created: list[str] = []
         self._delays: dict[str, Delay] = {d: Delay() for d in DIRECTIONS}
@@ -257,6 +258,7 @@ class Lab:
         for proc in reversed(self._processes):
             _stop_process(proc)
         self._processes.clear()
+        self._named.clear()
         if self._bridge is not None:
             _stop_process(self._bridge)
             self._bridge = None
@@ -538,16 +540,28 @@ class Lab:
         return proc
 
     def spawn_server(
-        self, argv: Sequence[str], *, wait_port: tuple[str, int] | None = None, **kwargs: object
+        self,
+        argv: Sequence[str],
+        *,
+        wait_port: tuple[str, int] | None = None,
+        name: str | None = None,
+        **kwargs: object,
     ) -> subprocess.Popen[str]:
         """Start a server inside the server namespace, optionally waiting for its port.
 
         ``wait_port=("udp"|"tcp", port)`` polls ``ss`` in the server namespace until the
-        socket is bound (at most 5 s).
+        socket is bound (at most 5 s).  With ``name``, a server of that name that is still
+        running is reused instead of started twice (handy with the shared fixtures).
         """
+        if name is not None:
+            running = self._named.get(name)
+            if running is not None and running.poll() is None:
+                return running
         proc = self.spawn(self.server_ns, argv, **kwargs)  # type: ignore[arg-type]
         if wait_port is not None:
             self.wait_listening(self.server_ns, *wait_port, proc=proc)
+        if name is not None:
+            self._named[name] = proc
         return proc
 
     def spawn_client(self, argv: Sequence[str], **kwargs: object) -> subprocess.Popen[str]:

@@ -172,7 +172,9 @@ IRTT_PORT = 2112
 def start_irtt_server(lab: Lab, port: int = IRTT_PORT) -> Any:
     """``irtt server`` bound to the server address, waiting until it listens."""
     return lab.spawn_server(
-        ["irtt", "server", "-b", f"{lab.server_addr}:{port}", "-i", "0"], wait_port=("udp", port)
+        ["irtt", "server", "-b", f"{lab.server_addr}:{port}", "-i", "0"],
+        wait_port=("udp", port),
+        name=f"irtt:{port}",
     )
 
 
@@ -252,7 +254,9 @@ IPERF3_PORT = 5201
 
 def start_iperf3_server(lab: Lab, port: int = IPERF3_PORT) -> Any:
     return lab.spawn_server(
-        ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)], wait_port=("tcp", port)
+        ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)],
+        wait_port=("tcp", port),
+        name=f"iperf3:{port}",
     )
 
 

@@ -1,0 +1,90 @@
+"""Lab acceptance for issue 5: HTTP and speedtest goodput against Debian's iperf3 (§12.2, §12.5).
+
+A 50 Mbit/s tbf bottleneck sits in the router namespace; the reference server
+(``qos-agent server``) and ``iperf3 -s`` run in the server namespace, the collectors and the
+``iperf3`` client in the client namespace.  In the same test, on the same link, our HTTP
+collector and speedtest-cli (through our collector) must each report goodput within 5 % of
+iperf3's receiver-side figure, and never more than the set rate.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from qos.records import Status, ThroughputResult
+from tests.lab import peers
+from tests.lab.netlab import Lab, Rate, python_env
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+RATE_BPS = 50e6
+REF_PORT = 8080
+SPEEDTEST_LENGTH_S = 8
+
+
+def _start_reference_server(lab: Lab) -> str:
+    argv = [
+        sys.executable,
+        "-m",
+        "qos_agent.cli",
+        "server",
+        "--bind",
+        lab.server_addr,
+        "--port",
+        str(REF_PORT),
+        "--speedtest-test-length",
+        str(SPEEDTEST_LENGTH_S),
+    ]
+    lab.spawn_server(argv, wait_port=("tcp", REF_PORT), name="refserver", env=python_env())
+    return f"http://{lab.server_addr}:{REF_PORT}"
+
+
+def _goodput(measurement: object) -> float:
+    assert measurement.status is Status.OK, measurement.error  # type: ignore[attr-defined]
+    result = measurement.result  # type: ignore[attr-defined]
+    assert isinstance(result, ThroughputResult)
+    assert result.goodput_bps is not None
+    return result.goodput_bps
+
+
+@pytest.mark.parametrize("direction", ["download", "upload"])
+def test_goodput_within_5_percent_of_iperf3_at_50mbit(
+    shared_lab: Lab, tmp_path: object, direction: str
+) -> None:
+    lab = shared_lab
+    download = direction == "download"
+    lab.set_rate("backward" if download else "forward", Rate(RATE_BPS))
+    url = _start_reference_server(lab)
+    peers.start_iperf3_server(lab)
+
+    iperf = peers.run_iperf3(
+        lab, lab.server_addr, seconds=8, omit_s=2, reverse=download, extra=["-P", "4"]
+    )
+    http = _goodput(
+        lab.run_collector(
+            "http_throughput",
+            url,
+            {"direction": direction, "streams": 4, "duration": "8s", "warmup": "2s"},
+        )
+    )
+    speedtest = _goodput(
+        lab.run_collector(
+            "speedtest",
+            url + "/",
+            {"direction": direction, "min_interval": 0, "state_file": f"{tmp_path}/st.json"},
+        )
+    )
+
+    print(
+        f"\n{direction} at {RATE_BPS / 1e6:g} Mbit/s tbf: iperf3 {iperf.bits_per_second / 1e6:.3f}"
+        f", http_throughput {http / 1e6:.3f} ({http / iperf.bits_per_second:.4f}), "
+        f"speedtest {speedtest / 1e6:.3f} ({speedtest / iperf.bits_per_second:.4f}) Mbit/s"
+    )
+    assert iperf.bits_per_second <= RATE_BPS
+    for name, value in (("http_throughput", http), ("speedtest", speedtest)):
+        assert value <= RATE_BPS, f"{name} reports {value / 1e6:.3f} Mbit/s above the set rate"
+        assert abs(value / iperf.bits_per_second - 1) <= 0.05, (
+            f"{name} {value / 1e6:.3f} Mbit/s vs iperf3 {iperf.bits_per_second / 1e6:.3f}"
+        )
