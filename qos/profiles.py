@@ -67,31 +67,111 @@ _SPEED_STATS = ("mean", "median", "percentile", "share", "days_meeting", "days_n
 METRICS: dict[str, MetricSpec] = {
     m.name: m
     for m in (
-        MetricSpec("one_way_delay", "duration", "probes", "<=", _DELAY_STATS, True,
-                   description="one-way delay (Y.1540 IPTD, RFC 7679); RTT data needs a rule"),
-        MetricSpec("rtt", "duration", "probes", "<=", _DELAY_STATS, False,
-                   description="round-trip delay (RFC 2681)"),
-        MetricSpec("ipdv", "duration", "probes", "<=", ("pseudo_range",), True,
-                   description="Y.1541 IPDV pseudo-range: (1−10⁻³) quantile − minimum delay"),
-        MetricSpec("pdv", "duration", "probes", "<=", ("percentile",), True,
-                   description="RFC 5481 PDV D(i) − D(min), at a percentile"),
-        MetricSpec("jitter_rfc3550", "duration", "probes", "<=", ("mean", "max"), True,
-                   description="RFC 3550 §6.4.1 interarrival jitter per measurement"),
-        MetricSpec("loss_ratio", "ratio", "probes", "<=", ("ratio",), True,
-                   description="packet loss ratio (Y.1540 IPLR, RFC 7680 / RFC 6673)"),
-        MetricSpec("error_ratio", "ratio", "probes", "<=", ("ratio",), True, observable=False,
-                   description="Y.1540 IPER: errored packets are not recorded by the toolkit"),
-        MetricSpec("download_speed", "rate", "throughput", ">=", _SPEED_STATS, False,
-                   description="transport-payload goodput per download test (BEREC)"),
-        MetricSpec("upload_speed", "rate", "throughput", ">=", _SPEED_STATS, False,
-                   description="transport-payload goodput per upload test (BEREC)"),
-        MetricSpec("transaction_time", "duration", "timing", "<=", _DELAY_STATS, False,
-                   description="total time of a timed transaction (web page, DNS lookup)"),
+        MetricSpec(
+            "one_way_delay",
+            "duration",
+            "probes",
+            "<=",
+            _DELAY_STATS,
+            True,
+            description="one-way delay (Y.1540 IPTD, RFC 7679); RTT data needs a rule",
+        ),
+        MetricSpec(
+            "rtt",
+            "duration",
+            "probes",
+            "<=",
+            _DELAY_STATS,
+            False,
+            description="round-trip delay (RFC 2681)",
+        ),
+        MetricSpec(
+            "ipdv",
+            "duration",
+            "probes",
+            "<=",
+            ("pseudo_range",),
+            True,
+            description="Y.1541 IPDV pseudo-range: (1−10⁻³) quantile − minimum delay",
+        ),
+        MetricSpec(
+            "pdv",
+            "duration",
+            "probes",
+            "<=",
+            ("percentile",),
+            True,
+            description="RFC 5481 PDV D(i) − D(min), at a percentile",
+        ),
+        MetricSpec(
+            "jitter_rfc3550",
+            "duration",
+            "probes",
+            "<=",
+            ("mean", "max"),
+            True,
+            description="RFC 3550 §6.4.1 interarrival jitter per measurement",
+        ),
+        MetricSpec(
+            "loss_ratio",
+            "ratio",
+            "probes",
+            "<=",
+            ("ratio",),
+            True,
+            description="packet loss ratio (Y.1540 IPLR, RFC 7680 / RFC 6673)",
+        ),
+        MetricSpec(
+            "error_ratio",
+            "ratio",
+            "probes",
+            "<=",
+            ("ratio",),
+            True,
+            observable=False,
+            description="Y.1540 IPER: errored packets are not recorded by the toolkit",
+        ),
+        MetricSpec(
+            "download_speed",
+            "rate",
+            "throughput",
+            ">=",
+            _SPEED_STATS,
+            False,
+            description="transport-payload goodput per download test (BEREC)",
+        ),
+        MetricSpec(
+            "upload_speed",
+            "rate",
+            "throughput",
+            ">=",
+            _SPEED_STATS,
+            False,
+            description="transport-payload goodput per upload test (BEREC)",
+        ),
+        MetricSpec(
+            "transaction_time",
+            "duration",
+            "timing",
+            "<=",
+            _DELAY_STATS,
+            False,
+            description="total time of a timed transaction (web page, DNS lookup)",
+        ),
     )
 }
 
-STATISTICS = ("mean", "median", "percentile", "max", "share", "pseudo_range", "ratio",
-              "days_meeting", "days_not_meeting")
+STATISTICS = (
+    "mean",
+    "median",
+    "percentile",
+    "max",
+    "share",
+    "pseudo_range",
+    "ratio",
+    "days_meeting",
+    "days_not_meeting",
+)
 ONE_WAY_RULES = ("rtt-half", "refuse")
 DECISIONS = ("confidence", "literal")
 FAILED_TESTS = ("count", "exclude")
@@ -240,15 +320,19 @@ class Profile:
     def verified(self) -> bool:
         return self.source.verified and all(o.verified for o in self.objectives)
 
-    def parameter_values(self, overrides: Mapping[str, str | float] | None = None
-                         ) -> dict[str, float | None]:
+    def parameter_values(
+        self, overrides: Mapping[str, str | float] | None = None
+    ) -> dict[str, float | None]:
         """Parameter values with ``overrides`` (strings with units, e.g. ``"100Mbit/s"``)."""
         values: dict[str, float | None] = {n: p.value for n, p in self.parameters.items()}
         for name, raw in (overrides or {}).items():
             if name not in self.parameters:
                 raise ProfileError(
-                    f"unknown parameter '{name}'", file=self.path, key=f"parameters.{name}",
-                    hint=unknown_name_hint(name, self.parameters))
+                    f"unknown parameter '{name}'",
+                    file=self.path,
+                    key=f"parameters.{name}",
+                    hint=unknown_name_hint(name, self.parameters),
+                )
             try:
                 values[name] = _parse_quantity(raw, self.parameters[name].dimension)
             except UnitError as exc:
@@ -263,19 +347,61 @@ class Profile:
 
 # --- loading ---------------------------------------------------------------------------------
 
-_TOP_KEYS = {"schema_version", "title", "description", "source", "defaults", "periods",
-             "parameters", "campaign", "objectives", "variants"}
-_SOURCE_KEYS = {"document", "edition", "clause", "verified", "standards_ref", "secondary",
-                "url", "notes"}
+_TOP_KEYS = {
+    "schema_version",
+    "title",
+    "description",
+    "source",
+    "defaults",
+    "periods",
+    "parameters",
+    "campaign",
+    "objectives",
+    "variants",
+}
+_SOURCE_KEYS = {
+    "document",
+    "edition",
+    "clause",
+    "verified",
+    "standards_ref",
+    "secondary",
+    "url",
+    "notes",
+}
 _DEFAULT_KEYS = {"window", "confidence", "decision", "one_way_rule", "failed_tests"}
 _PERIOD_KEYS = {"start", "end", "days"}
 _PARAM_KEYS = {"dimension", "value", "description"}
-_CAMPAIGN_KEYS = {"days", "tests_per_day", "min_test_spacing", "min_free_days_between",
-                  "max_span_days", "pause_after_test", "pause"}
+_CAMPAIGN_KEYS = {
+    "days",
+    "tests_per_day",
+    "min_test_spacing",
+    "min_free_days_between",
+    "max_span_days",
+    "pause_after_test",
+    "pause",
+}
 _VARIANT_KEYS = {"title", "description", "objectives", "defaults", "source"}
-_OBJECTIVE_KEYS = {"id", "title", "metric", "statistic", "percentile", "threshold", "limit",
-                   "comparison", "min_samples", "clause", "verified", "window", "period",
-                   "confidence", "decision", "one_way_rule", "lost", "note"}
+_OBJECTIVE_KEYS = {
+    "id",
+    "title",
+    "metric",
+    "statistic",
+    "percentile",
+    "threshold",
+    "limit",
+    "comparison",
+    "min_samples",
+    "clause",
+    "verified",
+    "window",
+    "period",
+    "confidence",
+    "decision",
+    "one_way_rule",
+    "lost",
+    "note",
+}
 _LIMIT_KEYS = {"parameter", "factor"}
 
 
@@ -285,24 +411,31 @@ class _Ctx:
     def __init__(self, path: str) -> None:
         self.path = path
 
-    def error(self, message: str, key: str | None = None, hint: str | None = None
-              ) -> ProfileError:
+    def error(self, message: str, key: str | None = None, hint: str | None = None) -> ProfileError:
         return ProfileError(message, file=self.path, key=key, hint=hint)
 
     def check_keys(self, table: Mapping[str, Any], allowed: set[str], where: str) -> None:
         for key in table:
             if key not in allowed:
                 name = f"{where}.{key}" if where else key
-                raise self.error(f"unknown key '{key}'", key=name,
-                                 hint=unknown_name_hint(key, allowed))
+                raise self.error(
+                    f"unknown key '{key}'", key=name, hint=unknown_name_hint(key, allowed)
+                )
 
     def table(self, value: Any, key: str) -> Mapping[str, Any]:
         if not isinstance(value, Mapping):
             raise self.error(f"must be a table, got {type(value).__name__}", key=key)
         return value
 
-    def string(self, table: Mapping[str, Any], key: str, where: str, *, required: bool = True,
-               default: str = "") -> str:
+    def string(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        *,
+        required: bool = True,
+        default: str = "",
+    ) -> str:
         if key not in table:
             if required:
                 raise self.error("missing required key", key=_join(where, key))
@@ -312,8 +445,9 @@ class _Ctx:
             raise self.error("must be a non-empty string", key=_join(where, key))
         return value
 
-    def boolean(self, table: Mapping[str, Any], key: str, where: str, *,
-                default: bool | None = None) -> bool:
+    def boolean(
+        self, table: Mapping[str, Any], key: str, where: str, *, default: bool | None = None
+    ) -> bool:
         if key not in table:
             if default is None:
                 raise self.error("missing required key (true or false)", key=_join(where, key))
@@ -323,27 +457,45 @@ class _Ctx:
             raise self.error(f"must be true or false, got {value!r}", key=_join(where, key))
         return value
 
-    def choice(self, table: Mapping[str, Any], key: str, where: str, choices: Iterable[str],
-               default: str | None) -> str | None:
+    def choice(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        choices: Iterable[str],
+        default: str | None,
+    ) -> str | None:
         if key not in table:
             return default
         value = table[key]
         options = tuple(choices)
         if value not in options:
-            raise self.error(f"invalid value {value!r}", key=_join(where, key),
-                             hint=unknown_name_hint(str(value), options))
+            raise self.error(
+                f"invalid value {value!r}",
+                key=_join(where, key),
+                hint=unknown_name_hint(str(value), options),
+            )
         return str(value)
 
-    def integer(self, table: Mapping[str, Any], key: str, where: str, *, minimum: int = 0,
-                required: bool = True, default: int | None = None) -> int | None:
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        where: str,
+        *,
+        minimum: int = 0,
+        required: bool = True,
+        default: int | None = None,
+    ) -> int | None:
         if key not in table:
             if required:
                 raise self.error("missing required key", key=_join(where, key))
             return default
         value = table[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self.error(f"must be an integer ≥ {minimum}, got {value!r}",
-                             key=_join(where, key))
+            raise self.error(
+                f"must be an integer ≥ {minimum}, got {value!r}", key=_join(where, key)
+            )
         return value
 
     def duration(self, value: Any, key: str) -> float:
@@ -399,8 +551,7 @@ def _parse_time(text: Any, key: str, ctx: _Ctx) -> int:
     except ValueError:
         raise ctx.error(f"invalid time {text!r}, expected 'HH:MM'", key=key) from None
     if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
-        raise ctx.error(f"invalid time {text!r}, expected 'HH:MM' between 00:00 and 24:00",
-                        key=key)
+        raise ctx.error(f"invalid time {text!r}, expected 'HH:MM' between 00:00 and 24:00", key=key)
     return hours * 60 + minutes
 
 
@@ -438,8 +589,11 @@ def _load_periods(raw: Any, ctx: _Ctx) -> dict[str, Period]:
         days = []
         for day in days_raw:
             if day not in WEEKDAYS:
-                raise ctx.error(f"unknown weekday {day!r}", key=f"{key}.days",
-                                hint=unknown_name_hint(str(day), WEEKDAYS))
+                raise ctx.error(
+                    f"unknown weekday {day!r}",
+                    key=f"{key}.days",
+                    hint=unknown_name_hint(str(day), WEEKDAYS),
+                )
             days.append(WEEKDAYS.index(day))
         periods[name] = Period(name, time(start // 60, start % 60), end, tuple(sorted(days)))
     return periods
@@ -460,8 +614,9 @@ def _load_parameters(raw: Any, ctx: _Ctx) -> dict[str, Parameter]:
                 quantity = _parse_quantity(table["value"], dimension)
             except UnitError as exc:
                 raise ctx.error(str(exc), key=f"{key}.value") from exc
-        params[name] = Parameter(name, dimension, quantity,
-                                 ctx.string(table, "description", key, required=False))
+        params[name] = Parameter(
+            name, dimension, quantity, ctx.string(table, "description", key, required=False)
+        )
     return params
 
 
@@ -474,14 +629,17 @@ def _load_campaign(raw: Any, ctx: _Ctx) -> Campaign:
     return Campaign(
         days=days,
         tests_per_day=per_day,
-        min_test_spacing_s=ctx.duration(table.get("min_test_spacing", "0s"),
-                                        "campaign.min_test_spacing"),
-        min_free_days_between=ctx.integer(table, "min_free_days_between", "campaign",
-                                          required=False, default=0) or 0,
-        max_span_days=ctx.integer(table, "max_span_days", "campaign", minimum=1,
-                                  required=False),
-        pause_after_test=ctx.integer(table, "pause_after_test", "campaign", minimum=1,
-                                     required=False),
+        min_test_spacing_s=ctx.duration(
+            table.get("min_test_spacing", "0s"), "campaign.min_test_spacing"
+        ),
+        min_free_days_between=ctx.integer(
+            table, "min_free_days_between", "campaign", required=False, default=0
+        )
+        or 0,
+        max_span_days=ctx.integer(table, "max_span_days", "campaign", minimum=1, required=False),
+        pause_after_test=ctx.integer(
+            table, "pause_after_test", "campaign", minimum=1, required=False
+        ),
         pause_s=ctx.duration(table.get("pause", "0s"), "campaign.pause"),
     )
 
@@ -494,8 +652,11 @@ def _load_defaults(raw: Any, ctx: _Ctx, key: str, base: dict[str, Any]) -> dict[
         out["window_s"] = _parse_window(table["window"], f"{key}.window", ctx)
     if "confidence" in table:
         out["confidence"] = _parse_confidence(table["confidence"], f"{key}.confidence", ctx)
-    for name, choices in (("decision", DECISIONS), ("one_way_rule", ONE_WAY_RULES),
-                          ("failed_tests", FAILED_TESTS)):
+    for name, choices in (
+        ("decision", DECISIONS),
+        ("one_way_rule", ONE_WAY_RULES),
+        ("failed_tests", FAILED_TESTS),
+    ):
         if name in table:
             out[name] = ctx.choice(table, name, key, choices, None)
     return out
@@ -506,35 +667,47 @@ def _parse_window(value: Any, key: str, ctx: _Ctx) -> float | None:
         return None
     seconds = ctx.duration(value, key)
     if seconds <= 0:
-        raise ctx.error("window must be positive (or \"all\")", key=key)
+        raise ctx.error('window must be positive (or "all")', key=key)
     return seconds
 
 
 def _parse_confidence(value: Any, key: str, ctx: _Ctx) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
-        raise ctx.error(f"confidence must be a number strictly between 0 and 1, got {value!r}",
-                        key=key)
+        raise ctx.error(
+            f"confidence must be a number strictly between 0 and 1, got {value!r}", key=key
+        )
     return float(value)
 
 
-def _parse_limit(value: Any, dimension: str, key: str, ctx: _Ctx,
-                 params: Mapping[str, Parameter]) -> Limit:
+def _parse_limit(
+    value: Any, dimension: str, key: str, ctx: _Ctx, params: Mapping[str, Parameter]
+) -> Limit:
     if isinstance(value, Mapping):
         ctx.check_keys(value, _LIMIT_KEYS, key)
         name = value.get("parameter")
         if not isinstance(name, str):
             raise ctx.error("missing 'parameter' name", key=f"{key}.parameter")
         if name not in params:
-            raise ctx.error(f"unknown parameter '{name}'", key=f"{key}.parameter",
-                            hint=unknown_name_hint(name, params))
+            raise ctx.error(
+                f"unknown parameter '{name}'",
+                key=f"{key}.parameter",
+                hint=unknown_name_hint(name, params),
+            )
         if params[name].dimension != dimension:
-            raise ctx.error(f"parameter '{name}' is a {params[name].dimension}, "
-                            f"this limit needs a {dimension}", key=key)
+            raise ctx.error(
+                f"parameter '{name}' is a {params[name].dimension}, this limit needs a {dimension}",
+                key=key,
+            )
         factor = value.get("factor", 1.0)
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0 \
-                or not math.isfinite(factor):
-            raise ctx.error(f"factor must be a positive number, got {factor!r}",
-                            key=f"{key}.factor")
+        if (
+            isinstance(factor, bool)
+            or not isinstance(factor, int | float)
+            or factor <= 0
+            or not math.isfinite(factor)
+        ):
+            raise ctx.error(
+                f"factor must be a positive number, got {factor!r}", key=f"{key}.factor"
+            )
         return Limit(parameter=name, factor=float(factor), text=f"{factor:g} × {name}")
     try:
         quantity = _parse_quantity(value, dimension)
@@ -543,9 +716,16 @@ def _parse_limit(value: Any, dimension: str, key: str, ctx: _Ctx,
     return Limit(value=quantity, text=str(value))
 
 
-def _load_objective(raw: Any, index: int, where: str, ctx: _Ctx,
-                    params: Mapping[str, Parameter], periods: Mapping[str, Period],
-                    default_clause: str, default_verified: bool) -> Objective:
+def _load_objective(
+    raw: Any,
+    index: int,
+    where: str,
+    ctx: _Ctx,
+    params: Mapping[str, Parameter],
+    periods: Mapping[str, Period],
+    default_clause: str,
+    default_verified: bool,
+) -> Objective:
     key = f"{where}[{index}]"
     table = ctx.table(raw, key)
     ctx.check_keys(table, _OBJECTIVE_KEYS, key)
@@ -553,25 +733,44 @@ def _load_objective(raw: Any, index: int, where: str, ctx: _Ctx,
     key = f"{where}.{oid}"
     metric = ctx.string(table, "metric", key)
     if metric not in METRICS:
-        raise ctx.error(f"unknown metric '{metric}'", key=f"{key}.metric",
-                        hint=unknown_name_hint(metric, METRICS))
+        raise ctx.error(
+            f"unknown metric '{metric}'",
+            key=f"{key}.metric",
+            hint=unknown_name_hint(metric, METRICS),
+        )
     spec = METRICS[metric]
-    statistic = ctx.string(table, "statistic", key, required=False,
-                           default=spec.statistics[0] if len(spec.statistics) == 1 else "")
+    statistic = ctx.string(
+        table,
+        "statistic",
+        key,
+        required=False,
+        default=spec.statistics[0] if len(spec.statistics) == 1 else "",
+    )
     if not statistic:
-        raise ctx.error("missing required key", key=f"{key}.statistic",
-                        hint=f"one of: {', '.join(spec.statistics)}")
+        raise ctx.error(
+            "missing required key",
+            key=f"{key}.statistic",
+            hint=f"one of: {', '.join(spec.statistics)}",
+        )
     if statistic not in STATISTICS:
-        raise ctx.error(f"unknown statistic '{statistic}'", key=f"{key}.statistic",
-                        hint=unknown_name_hint(statistic, STATISTICS))
+        raise ctx.error(
+            f"unknown statistic '{statistic}'",
+            key=f"{key}.statistic",
+            hint=unknown_name_hint(statistic, STATISTICS),
+        )
     if statistic not in spec.statistics:
-        raise ctx.error(f"statistic '{statistic}' is not defined for metric '{metric}'",
-                        key=f"{key}.statistic", hint=f"one of: {', '.join(spec.statistics)}")
+        raise ctx.error(
+            f"statistic '{statistic}' is not defined for metric '{metric}'",
+            key=f"{key}.statistic",
+            hint=f"one of: {', '.join(spec.statistics)}",
+        )
     percentile = None
     if statistic == "percentile":
         if "percentile" not in table:
-            raise ctx.error("statistic 'percentile' needs a 'percentile' such as \"95%\"",
-                            key=f"{key}.percentile")
+            raise ctx.error(
+                "statistic 'percentile' needs a 'percentile' such as \"95%\"",
+                key=f"{key}.percentile",
+            )
         try:
             percentile = _parse_fraction(table["percentile"])
         except (ValueError, ZeroDivisionError) as exc:
@@ -579,21 +778,27 @@ def _load_objective(raw: Any, index: int, where: str, ctx: _Ctx,
     elif statistic == "pseudo_range":
         percentile = Fraction(999, 1000)  # Y.1541: (1 − 10⁻³) quantile − minimum
     elif "percentile" in table:
-        raise ctx.error(f"'percentile' only applies to statistic 'percentile', "
-                        f"not '{statistic}'", key=f"{key}.percentile")
+        raise ctx.error(
+            f"'percentile' only applies to statistic 'percentile', not '{statistic}'",
+            key=f"{key}.percentile",
+        )
 
     threshold = None
     threshold_comparison = None
     if statistic in ("share", "days_meeting", "days_not_meeting"):
         if "threshold" not in table:
-            raise ctx.error(f"statistic '{statistic}' needs a per-sample 'threshold'",
-                            key=f"{key}.threshold")
-        threshold = _parse_limit(table["threshold"], spec.dimension, f"{key}.threshold", ctx,
-                                 params)
+            raise ctx.error(
+                f"statistic '{statistic}' needs a per-sample 'threshold'", key=f"{key}.threshold"
+            )
+        threshold = _parse_limit(
+            table["threshold"], spec.dimension, f"{key}.threshold", ctx, params
+        )
         threshold_comparison = spec.comparison
     elif "threshold" in table:
-        raise ctx.error(f"'threshold' only applies to share/day statistics, not '{statistic}'",
-                        key=f"{key}.threshold")
+        raise ctx.error(
+            f"'threshold' only applies to share/day statistics, not '{statistic}'",
+            key=f"{key}.threshold",
+        )
 
     if statistic == "share":
         limit_dimension, default_cmp = "ratio", ">="
@@ -620,37 +825,60 @@ def _load_objective(raw: Any, index: int, where: str, ctx: _Ctx,
     if "period" in table:
         period = table["period"]
         if period not in periods:
-            raise ctx.error(f"unknown period '{period}'", key=f"{key}.period",
-                            hint=unknown_name_hint(str(period), periods))
+            raise ctx.error(
+                f"unknown period '{period}'",
+                key=f"{key}.period",
+                hint=unknown_name_hint(str(period), periods),
+            )
     confidence = None
     if "confidence" in table:
         confidence = _parse_confidence(table["confidence"], f"{key}.confidence", ctx)
     lost = ctx.choice(table, "lost", key, ("exclude", "infinite"), "exclude")
     assert lost is not None
     return Objective(
-        id=oid, metric=metric, statistic=statistic, limit=limit, comparison=comparison,
+        id=oid,
+        metric=metric,
+        statistic=statistic,
+        limit=limit,
+        comparison=comparison,
         min_samples=min_samples,
         clause=ctx.string(table, "clause", key, required=False, default=default_clause),
         verified=ctx.boolean(table, "verified", key, default=default_verified),
-        percentile=percentile, threshold=threshold, threshold_comparison=threshold_comparison,
-        window_s=window_s, window_all=window_all, period=period, confidence=confidence,
+        percentile=percentile,
+        threshold=threshold,
+        threshold_comparison=threshold_comparison,
+        window_s=window_s,
+        window_all=window_all,
+        period=period,
+        confidence=confidence,
         decision=ctx.choice(table, "decision", key, DECISIONS, None),
         one_way_rule=ctx.choice(table, "one_way_rule", key, ONE_WAY_RULES, None),
-        lost=lost, title=ctx.string(table, "title", key, required=False),
+        lost=lost,
+        title=ctx.string(table, "title", key, required=False),
         note=ctx.string(table, "note", key, required=False),
     )
 
 
-def _load_objectives(raw: Any, where: str, ctx: _Ctx, params: Mapping[str, Parameter],
-                     periods: Mapping[str, Period], source: Source) -> tuple[Objective, ...]:
+def _load_objectives(
+    raw: Any,
+    where: str,
+    ctx: _Ctx,
+    params: Mapping[str, Parameter],
+    periods: Mapping[str, Period],
+    source: Source,
+) -> tuple[Objective, ...]:
     if not isinstance(raw, list):
-        raise ctx.error("must be an array of tables [[objectives]] (use [] when the source "
-                        "specifies no objective)", key=where)
+        raise ctx.error(
+            "must be an array of tables [[objectives]] (use [] when the source "
+            "specifies no objective)",
+            key=where,
+        )
     objectives = []
     seen: set[str] = set()
     for index, item in enumerate(raw):
-        objective = _load_objective(item, index, where, ctx, params, periods, source.clause,
-                                    source.verified)
+        objective = _load_objective(
+            item, index, where, ctx, params, periods, source.clause, source.verified
+        )
         if objective.id in seen:
             raise ctx.error(f"duplicate objective id '{objective.id}'", key=where)
         seen.add(objective.id)
@@ -662,20 +890,26 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
     """Validate a parsed TOML document; returns ``{profile id: Profile}``."""
     ctx = _Ctx(path or name)
     if "schema_version" not in data:
-        raise ctx.error("missing required key", key="schema_version",
-                        hint=f"add 'schema_version = {PROFILE_SCHEMA_VERSION}'")
+        raise ctx.error(
+            "missing required key",
+            key="schema_version",
+            hint=f"add 'schema_version = {PROFILE_SCHEMA_VERSION}'",
+        )
     version = data["schema_version"]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ctx.error(f"must be a positive integer, got {version!r}", key="schema_version")
     if version > PROFILE_SCHEMA_VERSION:
         raise ctx.error(
             f"profile schema_version {version} is newer than this qos-toolkit supports "
-            f"({PROFILE_SCHEMA_VERSION})", key="schema_version",
-            hint="upgrade qos-toolkit to use this profile")
+            f"({PROFILE_SCHEMA_VERSION})",
+            key="schema_version",
+            hint="upgrade qos-toolkit to use this profile",
+        )
     ctx.check_keys(data, _TOP_KEYS, "")
     if "source" not in data:
-        raise ctx.error("missing required table [source] (document, edition, clause, verified)",
-                        key="source")
+        raise ctx.error(
+            "missing required table [source] (document, edition, clause, verified)", key="source"
+        )
     source = _load_source(data["source"], ctx, "source")
     periods = _load_periods(data.get("periods", {}), ctx)
     params = _load_parameters(data.get("parameters", {}), ctx)
@@ -683,18 +917,35 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
     defaults = _load_defaults(data.get("defaults", {}), ctx, "defaults", {"window_s": None})
     title = ctx.string(data, "title", "")
     description = ctx.string(data, "description", "", required=False)
-    common = {"periods": periods, "parameters": params, "campaign": campaign, "path": path,
-              "schema_version": version}
+    common = {
+        "periods": periods,
+        "parameters": params,
+        "campaign": campaign,
+        "path": path,
+        "schema_version": version,
+    }
 
     has_obj, has_var = "objectives" in data, "variants" in data
     if has_obj == has_var:
-        raise ctx.error("a profile needs either [[objectives]] or [variants.<name>] (not both)",
-                        key="objectives")
+        raise ctx.error(
+            "a profile needs either [[objectives]] or [variants.<name>] (not both)",
+            key="objectives",
+        )
     if has_obj:
-        objectives = _load_objectives(data["objectives"], "objectives", ctx, params, periods,
-                                      source)
-        return {name: Profile(id=name, title=title, source=source, objectives=objectives,
-                              description=description, **defaults, **common)}
+        objectives = _load_objectives(
+            data["objectives"], "objectives", ctx, params, periods, source
+        )
+        return {
+            name: Profile(
+                id=name,
+                title=title,
+                source=source,
+                objectives=objectives,
+                description=description,
+                **defaults,
+                **common,
+            )
+        }
     profiles: dict[str, Profile] = {}
     variants = ctx.table(data["variants"], "variants")
     if not variants:
@@ -703,19 +954,25 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
         key = f"variants.{vname}"
         table = ctx.table(raw, key)
         ctx.check_keys(table, _VARIANT_KEYS, key)
-        vsource = _load_source(table["source"], ctx, f"{key}.source") \
-            if "source" in table else source
+        vsource = (
+            _load_source(table["source"], ctx, f"{key}.source") if "source" in table else source
+        )
         vdefaults = _load_defaults(table.get("defaults", {}), ctx, f"{key}.defaults", defaults)
         if "objectives" not in table:
             raise ctx.error("missing required key", key=f"{key}.objectives")
-        objectives = _load_objectives(table["objectives"], f"{key}.objectives", ctx, params,
-                                      periods, vsource)
+        objectives = _load_objectives(
+            table["objectives"], f"{key}.objectives", ctx, params, periods, vsource
+        )
         vtitle = ctx.string(table, "title", key, required=False, default=f"{title} — {vname}")
         profiles[f"{name}/{vname}"] = Profile(
-            id=f"{name}/{vname}", title=vtitle, source=vsource, objectives=objectives,
-            description=ctx.string(table, "description", key, required=False,
-                                   default=description),
-            **vdefaults, **common)
+            id=f"{name}/{vname}",
+            title=vtitle,
+            source=vsource,
+            objectives=objectives,
+            description=ctx.string(table, "description", key, required=False, default=description),
+            **vdefaults,
+            **common,
+        )
     return profiles
 
 
@@ -773,13 +1030,19 @@ def get_profile(ref: str | Path, *, dirs: Iterable[Path] | None = None) -> Profi
         if variant:
             key = f"{candidate.name.removesuffix('.toml')}/{variant}"
             if key not in profiles:
-                raise ProfileError(f"no variant '{variant}'", file=str(candidate),
-                                   hint=unknown_name_hint(key, profiles))
+                raise ProfileError(
+                    f"no variant '{variant}'",
+                    file=str(candidate),
+                    hint=unknown_name_hint(key, profiles),
+                )
             return profiles[key]
         if len(profiles) == 1:
             return next(iter(profiles.values()))
-        raise ProfileError("file defines several profiles; choose one with '#variant'",
-                           file=str(candidate), hint=", ".join(sorted(profiles)))
+        raise ProfileError(
+            "file defines several profiles; choose one with '#variant'",
+            file=str(candidate),
+            hint=", ".join(sorted(profiles)),
+        )
     catalogue = available_profiles(dirs)
     if text not in catalogue:
         raise ProfileError(f"unknown profile '{text}'", hint=unknown_name_hint(text, catalogue))

@@ -1,0 +1,21 @@
+"""qos_analysis: load → statistics → QoE models → scoring (ARCHITECTURE.md §2).
+
+``qos_analysis.load(paths)`` reads stores and exports into tidy frames,
+``qos_analysis.score(data, profile)`` turns them into verdicts against a threshold
+profile; :mod:`qos_analysis.stats` and :mod:`qos_analysis.qoe` hold the formulas of
+``../shared/STANDARDS.md``.  Depends on ``qos`` and the scientific stack; never on the
+agent package.
+"""
+
+from qos_analysis.load import DataError, Dataset, from_measurements, load
+from qos_analysis.scoring import VERDICT_COLUMNS, overall, score
+
+__all__ = [
+    "VERDICT_COLUMNS",
+    "DataError",
+    "Dataset",
+    "from_measurements",
+    "load",
+    "overall",
+    "score",
+]

@@ -1,0 +1,192 @@
+"""Sample populations for scoring: which probes and tests count, and how failures count.
+
+ARCHITECTURE.md §2: "Unreachable is 100 % loss, not a gap".  Rules applied here, and
+reported with every verdict:
+
+* Probes of ``timeout``/``unreachable`` measurements count (their probes are recorded lost).
+  A failed probe measurement with *no* probe rows contributes ``params.count`` lost probes
+  (1 when the count is unknown) — it never vanishes.
+* ``error`` and ``skipped`` measurements are excluded (the collector or the agent failed,
+  not necessarily the network) and counted in ``excluded_tests``.
+* A status-``ok`` measurement without probes is counted in ``empty_ok`` and named in the
+  verdict notes.
+* With ``failed_tests = "exclude"`` (BNetzA: only completed measurements are valid),
+  timeout/unreachable tests are excluded too, and counted.
+* A failed throughput test counts as speed 0; a failed timed transaction as +∞.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from qos.records import Status
+from qos_analysis.load import Dataset
+
+FAILED = (str(Status.TIMEOUT), str(Status.UNREACHABLE))
+EXCLUDED = (str(Status.ERROR), str(Status.SKIPPED))
+US_PER_S = 1_000_000
+
+
+@dataclass(frozen=True)
+class Population:
+    """Row-aligned arrays of one population plus per-scope bookkeeping."""
+
+    scope: np.ndarray  # int64 code into ``scopes``
+    t_us: np.ndarray  # int64 epoch µs (probe send time or test start)
+    timezone: np.ndarray  # object, IANA zone or None
+    values: dict[str, np.ndarray]
+    measurement: np.ndarray  # int64 row of data.measurements (-1 for synthesised)
+    scopes: pd.DataFrame  # agent_id, collector, target (+ excluded/empty counts)
+    notes: tuple[str, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.scope)
+
+
+def epoch_us(series: pd.Series) -> np.ndarray:
+    """UTC timestamps → int64 microseconds since the Unix epoch."""
+    delta = series - pd.Timestamp(0, tz="UTC")
+    return (delta // pd.Timedelta(1, "us")).to_numpy(dtype=np.int64)
+
+
+def _scopes(meas: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    keys = meas[["agent_id", "collector", "target"]]
+    codes, uniques = pd.MultiIndex.from_frame(keys).factorize()
+    scopes = uniques.to_frame(index=False)
+    scopes.columns = ["agent_id", "collector", "target"]
+    return np.asarray(codes, dtype=np.int64), scopes
+
+
+def _count_by_scope(codes: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes[mask], minlength=n)[:n].astype(np.int64)
+
+
+def probe_population(data: Dataset, *, failed_tests: str = "count") -> Population:
+    """Probes of RTT measurements with time, scope and delays (see module rules)."""
+    meas = data.measurements
+    scope_of_meas, scopes = _scopes(meas)
+    n_scopes = len(scopes)
+    status = meas["status"].to_numpy(dtype=object)
+    kind = meas["kind"].to_numpy(dtype=object)
+    rtt_collectors = set(meas.loc[meas["kind"] == "rtt", "collector"])
+    is_probe_kind = (kind == "rtt") | (
+        pd.isna(kind) & meas["collector"].isin(list(rtt_collectors)).to_numpy()
+    )
+    failed = np.isin(status, FAILED)
+    excluded = np.isin(status, EXCLUDED) | (failed & (failed_tests == "exclude"))
+    usable = is_probe_kind & ~excluded
+    sent = meas["probes_sent"].to_numpy(dtype=np.int64)
+    empty_ok = is_probe_kind & (status == str(Status.OK)) & (sent == 0)
+    scopes = scopes.assign(
+        excluded_tests=_count_by_scope(scope_of_meas, is_probe_kind & excluded, n_scopes),
+        empty_ok=_count_by_scope(scope_of_meas, empty_ok, n_scopes),
+        tests=_count_by_scope(scope_of_meas, usable, n_scopes),
+    )
+    probes = data.probes
+    m_code = (
+        probes["measurement_id"].cat.codes.to_numpy().astype(np.int64)
+        if len(probes)
+        else np.empty(0, np.int64)
+    )
+    keep = usable[m_code] if len(m_code) else np.empty(0, bool)
+    all_kept = bool(keep.all()) if len(keep) else True
+    sel = slice(None) if all_kept else keep
+    m_code = m_code[sel]
+    started_us = epoch_us(meas["started_at"])
+    send = probes["send_offset_s"].to_numpy(np.float64)[sel]
+    t_us = started_us[m_code] + np.round(send * US_PER_S).astype(np.int64)
+    values = {
+        "rtt_s": probes["rtt_s"].to_numpy(np.float64)[sel],
+        "forward_delay_s": probes["forward_delay_s"].to_numpy(np.float64)[sel],
+        "one_way_valid": probes["one_way_valid"].to_numpy(dtype=bool, na_value=False)[sel],
+        "send_offset_s": send,
+    }
+    # Failed measurements without any probe row: synthesise their lost probes.
+    ghost = usable & failed & (sent == 0)
+    notes: list[str] = []
+    if ghost.any():
+        expected = meas["probes_expected"].to_numpy(dtype=object)
+        counts = np.array(
+            [
+                int(e) if e is not None and not pd.isna(e) and int(e) > 0 else 1
+                for e in expected[ghost]
+            ],
+            dtype=np.int64,
+        )
+        rows = np.repeat(np.flatnonzero(ghost), counts)
+        notes.append(
+            f"{int(ghost.sum())} failed measurement(s) without probe rows counted as "
+            f"{int(counts.sum())} lost probe(s) (params.count, else 1)"
+        )
+        m_code = np.concatenate([m_code, rows])
+        t_us = np.concatenate([t_us, started_us[rows]])
+        for name in ("rtt_s", "forward_delay_s", "send_offset_s"):
+            values[name] = np.concatenate([values[name], np.full(rows.size, np.nan)])
+        values["one_way_valid"] = np.concatenate(
+            [values["one_way_valid"], np.zeros(rows.size, bool)]
+        )
+    tz = meas["timezone"].to_numpy(dtype=object)
+    return Population(
+        scope=scope_of_meas[m_code],
+        t_us=t_us,
+        timezone=tz[m_code],
+        values=values,
+        measurement=m_code,
+        scopes=scopes,
+        notes=tuple(notes),
+    )
+
+
+def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") -> Population:
+    """One row per test for ``download_speed``/``upload_speed``/``transaction_time``."""
+    meas = data.measurements
+    scope_of_meas, scopes = _scopes(meas)
+    n_scopes = len(scopes)
+    status = meas["status"].to_numpy(dtype=object)
+    if metric in ("download_speed", "upload_speed"):
+        direction = metric.split("_")[0]
+        relevant = ((meas["kind"] == "throughput") & (meas["direction"] == direction)).to_numpy()
+        raw = meas["goodput_bps"].to_numpy(np.float64)
+        fail_value = 0.0
+    elif metric == "transaction_time":
+        relevant = (meas["kind"] == "timing").to_numpy()
+        raw = meas["transaction_time_s"].to_numpy(np.float64)
+        fail_value = np.inf
+    else:  # pragma: no cover - guarded by the profile catalogue
+        raise ValueError(f"{metric} is not a per-test metric")
+    failed = np.isin(status, FAILED)
+    excluded = np.isin(status, EXCLUDED) | (failed & (failed_tests == "exclude"))
+    ok = status == str(Status.OK)
+    missing_value = relevant & ok & np.isnan(raw)
+    usable = relevant & ~excluded & ~missing_value
+    values = np.where(failed, fail_value, raw)
+    notes = []
+    if missing_value.any():
+        notes.append(f"{int(missing_value.sum())} ok test(s) without a {metric} value excluded")
+    if failed_tests == "count" and (usable & failed).any():
+        notes.append(
+            f"{int((usable & failed).sum())} failed test(s) counted as "
+            f"{'0 bit/s' if fail_value == 0 else 'infinitely slow'}"
+        )
+    scopes = scopes.assign(
+        excluded_tests=_count_by_scope(
+            scope_of_meas, relevant & (excluded | missing_value), n_scopes
+        ),
+        empty_ok=np.zeros(n_scopes, dtype=np.int64),
+        tests=_count_by_scope(scope_of_meas, usable, n_scopes),
+    )
+    rows = np.flatnonzero(usable)
+    started_us = epoch_us(meas["started_at"])
+    tz = meas["timezone"].to_numpy(dtype=object)
+    return Population(
+        scope=scope_of_meas[rows],
+        t_us=started_us[rows],
+        timezone=tz[rows],
+        values={"value": values[rows]},
+        measurement=rows,
+        scopes=scopes,
+        notes=tuple(notes),
+    )

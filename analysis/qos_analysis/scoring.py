@@ -1,0 +1,683 @@
+"""Scoring: a threshold profile × windowed statistics → one verdict per (scope, window,
+objective) (ARCHITECTURE.md §2.7).
+
+Outcomes (STANDARDS.md §9):
+
+* ``decision = "confidence"`` (default): for "statistic ≤ limit" the verdict is ``pass``
+  when the one-sided upper confidence bound is ≤ limit, ``fail`` when the one-sided lower
+  bound is > limit, otherwise ``inconclusive`` (mirrored for "≥").  Bounds: Clopper–Pearson
+  for ratios and shares (§9.1), distribution-free order statistics for percentiles and the
+  IPDV pseudo-range (§9.3), Student t for means (a normal approximation, named as such).
+  So IPLR ≤ 10⁻³ passes only with ≥ 2995 loss-free packets (§9.2).
+* ``decision = "literal"``: regulator counting rules are legal tests and are applied
+  literally to the sample; the Clopper–Pearson interval of the underlying proportion is
+  reported next to them (§9.4).
+* Always ``inconclusive``: fewer samples than ``min_samples``, no samples, a metric the
+  toolkit cannot observe, a campaign that breaks the regulator's rules, a one-way
+  objective on round-trip data with ``one_way_rule = "refuse"``.  Never a silent pass.
+
+Round-trip data against a one-way objective uses the named rule (``rtt-half``: one-way
+delay ≈ RTT/2, IPDV/jitter of RTT/2; loss counted over the round trip) and the verdict is
+flagged ``approximate``.  STAMP probes with a valid one-way forward delay are used as
+measured, without approximation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from qos.errors import ProfileError
+from qos.profiles import Campaign, Objective, Profile, get_profile
+from qos.units import parse_duration_s
+from qos_analysis.load import Dataset
+from qos_analysis.populations import Population, probe_population, test_population
+from qos_analysis.stats.delay import jitter_rfc3550
+from qos_analysis.stats.grouped import group_mean_std, sort_groups
+from qos_analysis.stats.proportions import (
+    clopper_pearson,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+)
+from qos_analysis.stats.timebase import (
+    US_PER_S,
+    in_period,
+    local_day,
+    local_epoch_us,
+    window_index,
+)
+
+VERDICT_COLUMNS = (
+    "profile",
+    "objective",
+    "title",
+    "metric",
+    "statistic",
+    "scope",
+    "agent_id",
+    "collector",
+    "target",
+    "window",
+    "window_start",
+    "window_end",
+    "period",
+    "value",
+    "unit",
+    "comparison",
+    "limit",
+    "outcome",
+    "reason",
+    "lower_bound",
+    "upper_bound",
+    "bound_method",
+    "confidence",
+    "ci_low",
+    "ci_high",
+    "n_samples",
+    "min_samples",
+    "n_tests",
+    "excluded_tests",
+    "clause",
+    "source",
+    "verified",
+    "approximate",
+    "rule",
+    "decision",
+    "note",
+)
+OUTCOMES = ("pass", "fail", "inconclusive")
+_UNITS = {"duration": "s", "rate": "bit/s", "ratio": "ratio"}
+RULE_RTT_HALF = "rtt-half: one-way ≈ RTT/2 (assumes symmetric paths)"
+RULE_RT_LOSS = "round-trip loss counted against the one-way objective (both directions)"
+RULE_FORWARD = "measured one-way forward delay (synchronised clocks)"
+
+
+@dataclass
+class _Stat:
+    """Per-group statistic arrays for one objective."""
+
+    value: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: np.ndarray
+    bound_method: str
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    literal_only: bool = False
+    extra_reason: dict[int, str] = field(default_factory=dict)
+
+
+def score(
+    data: Dataset,
+    profile: Profile | str,
+    *,
+    window: str | float | None = None,
+    params: Mapping[str, str | float] | None = None,
+    confidence: float | None = None,
+) -> pd.DataFrame:
+    """Verdicts of ``profile`` on ``data`` (columns :data:`VERDICT_COLUMNS`).
+
+    ``window`` ("1h", seconds, or "all") overrides the profile's default window for
+    objectives that do not fix their own; ``params`` supplies profile parameters such as
+    contracted speeds (strings with units).
+    """
+    prof = get_profile(profile) if isinstance(profile, str) else profile
+    if params:
+        prof = prof.with_parameters(params)
+    param_values = prof.parameter_values()
+    override = _parse_window_arg(window)
+    rows: list[dict[str, Any]] = []
+    probe_pops: dict[str, Population] = {}
+    for objective in prof.objectives:
+        conf = confidence or objective.confidence or prof.confidence
+        window_s = _objective_window(prof, objective, override)
+        spec = objective.spec
+        if spec.source == "probes":
+            if prof.failed_tests not in probe_pops:
+                probe_pops[prof.failed_tests] = probe_population(
+                    data, failed_tests=prof.failed_tests
+                )
+            pop = probe_pops[prof.failed_tests]
+        else:
+            pop = test_population(data, objective.metric, failed_tests=prof.failed_tests)
+        rows.extend(_score_objective(prof, objective, pop, window_s, conf, param_values))
+    frame = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
+    frame["window_end"] = pd.to_datetime(frame["window_end"], utc=True)
+    return frame
+
+
+def _parse_window_arg(window: str | float | None) -> float | str | None:
+    if window is None:
+        return "profile"
+    if window == "all":
+        return None
+    seconds = float(window) if isinstance(window, int | float) else parse_duration_s(window)
+    if seconds <= 0:
+        raise ProfileError("window must be positive or 'all'")
+    return seconds
+
+
+def _objective_window(
+    prof: Profile, objective: Objective, override: float | str | None
+) -> float | None:
+    if objective.window_all:
+        return None
+    if objective.window_s is not None:
+        return objective.window_s
+    if override != "profile":
+        return override  # type: ignore[return-value]
+    return prof.window_s
+
+
+def _format_window(window_s: float | None) -> str:
+    if window_s is None:
+        return "all"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if window_s % size == 0:
+            return f"{int(window_s // size)}{unit}"
+    return f"{window_s:g}s"
+
+
+# --- one objective ---------------------------------------------------------------------------
+
+
+def _score_objective(
+    prof: Profile,
+    obj: Objective,
+    pop: Population,
+    window_s: float | None,
+    conf: float,
+    params: Mapping[str, float | None],
+) -> list[dict[str, Any]]:
+    limit = obj.limit.resolve(params)
+    threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
+    decision = obj.decision or prof.decision
+    base = _base_row(prof, obj, window_s, limit, conf, decision)
+    notes = list(pop.notes)
+    if not obj.spec.observable:
+        return [
+            {
+                **base,
+                "scope": "*",
+                "outcome": "inconclusive",
+                "reason": f"metric '{obj.metric}' is not observable by this toolkit "
+                f"({obj.spec.description})",
+                "n_samples": 0,
+            }
+        ]
+    # Local time, period filter and windows.
+    local_us, tz_unknown = local_epoch_us(pop.t_us, pop.timezone)
+    mask = np.ones(len(pop), dtype=bool)
+    if obj.period is not None:
+        mask &= in_period(local_us, prof.periods[obj.period])
+    needs_local = (
+        obj.period is not None
+        or obj.statistic.startswith("days_")
+        or (window_s is not None and window_s % 86400 == 0)
+        or prof.campaign is not None
+    )
+    if tz_unknown and needs_local:
+        notes.append("agent time zone unknown for some data: local-time rules evaluated in UTC")
+    # Which values, under which rule.
+    values, rule, approximate, refuse = _values_for(prof, obj, pop)
+    if refuse:
+        return [
+            {
+                **base,
+                "scope": "*",
+                "outcome": "inconclusive",
+                "rule": rule,
+                "approximate": True,
+                "reason": "round-trip data cannot be scored against a one-way objective "
+                "(one_way_rule = refuse)",
+                "n_samples": 0,
+            }
+        ]
+    sel = np.flatnonzero(mask)
+    if sel.size == 0:
+        why = "no samples for this metric in the data"
+        if obj.period is not None and len(pop):
+            why = f"no samples inside period '{obj.period}'"
+        return [
+            {
+                **base,
+                "scope": "*",
+                "outcome": "inconclusive",
+                "reason": why,
+                "n_samples": 0,
+                "rule": rule,
+                "approximate": approximate,
+                "note": _join_notes(obj.note, notes),
+            }
+        ]
+    t_sel = pop.t_us[sel]
+    win = window_index(t_sel, local_us[sel], window_s)
+    keys = pd.MultiIndex.from_arrays([pop.scope[sel], win])
+    codes, uniques = keys.factorize()
+    codes = np.asarray(codes, dtype=np.int64)
+    n_groups = len(uniques)
+    g_scope = uniques.get_level_values(0).to_numpy(dtype=np.int64)
+    g_win = uniques.get_level_values(1).to_numpy(dtype=np.int64)
+    vals = {k: v[sel] for k, v in values.items()}
+    stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel)
+    # Group time ranges.
+    t_min = np.full(n_groups, np.iinfo(np.int64).max)
+    t_max = np.full(n_groups, np.iinfo(np.int64).min)
+    np.minimum.at(t_min, codes, t_sel)
+    np.maximum.at(t_max, codes, t_sel)
+    tests = _group_tests(codes, n_groups, pop.measurement[sel])
+    campaign_problems = _campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
+    rows = []
+    for g in range(n_groups):
+        scope_row = pop.scopes.iloc[int(g_scope[g])]
+        if window_s is None:
+            start_us, end_us = int(t_min[g]), int(t_max[g])
+        else:
+            start_us = int(g_win[g])
+            end_us = start_us + round(window_s * US_PER_S)
+        outcome, reason = _decide(obj, stat, g, limit, decision, campaign_problems.get(g))
+        extra = []
+        if int(scope_row["empty_ok"]):
+            extra.append(f"{int(scope_row['empty_ok'])} ok measurement(s) without probes")
+        rows.append(
+            {
+                **base,
+                "scope": f"{scope_row['agent_id']}|{scope_row['collector']}|{scope_row['target']}",
+                "agent_id": scope_row["agent_id"],
+                "collector": scope_row["collector"],
+                "target": scope_row["target"],
+                "window_start": pd.Timestamp(start_us, unit="us", tz="UTC"),
+                "window_end": pd.Timestamp(end_us, unit="us", tz="UTC"),
+                "value": _f(stat.value[g]),
+                "lower_bound": _f(stat.lower[g]),
+                "upper_bound": _f(stat.upper[g]),
+                "bound_method": stat.bound_method,
+                "ci_low": None if stat.ci_low is None else _f(stat.ci_low[g]),
+                "ci_high": None if stat.ci_high is None else _f(stat.ci_high[g]),
+                "n_samples": int(stat.n[g]),
+                "n_tests": int(tests[g]),
+                "excluded_tests": int(scope_row["excluded_tests"]),
+                "outcome": outcome,
+                "reason": reason,
+                "rule": rule,
+                "approximate": approximate,
+                "note": _join_notes(obj.note, [*notes, *extra]),
+            }
+        )
+    return rows
+
+
+def _f(x: Any) -> float | None:
+    if x is None:
+        return None
+    value = float(x)
+    return None if math.isnan(value) else value
+
+
+def _join_notes(first: str, rest: list[str]) -> str:
+    return "; ".join(n for n in [first, *rest] if n)
+
+
+def _base_row(
+    prof: Profile, obj: Objective, window_s: float | None, limit: float, conf: float, decision: str
+) -> dict[str, Any]:
+    if obj.statistic == "share":
+        unit = "ratio"
+    elif obj.statistic.startswith("days_"):
+        unit = "days"
+    else:
+        unit = _UNITS[obj.spec.dimension]
+    return {
+        "profile": prof.id,
+        "objective": obj.id,
+        "title": obj.title,
+        "metric": obj.metric,
+        "statistic": obj.statistic
+        if obj.percentile is None or obj.statistic != "percentile"
+        else f"p{float(obj.percentile * 100):g}",
+        "scope": "*",
+        "agent_id": None,
+        "collector": None,
+        "target": None,
+        "window": _format_window(window_s),
+        "window_start": None,
+        "window_end": None,
+        "period": obj.period,
+        "value": None,
+        "unit": unit,
+        "comparison": obj.comparison,
+        "limit": limit,
+        "outcome": "inconclusive",
+        "reason": "",
+        "lower_bound": None,
+        "upper_bound": None,
+        "bound_method": "",
+        "confidence": conf,
+        "ci_low": None,
+        "ci_high": None,
+        "n_samples": 0,
+        "min_samples": obj.min_samples,
+        "n_tests": 0,
+        "excluded_tests": 0,
+        "clause": obj.clause,
+        "source": f"{prof.source.document} ({prof.source.edition})",
+        "verified": bool(obj.verified and prof.source.verified),
+        "approximate": False,
+        "rule": "",
+        "decision": decision,
+        "note": obj.note,
+    }
+
+
+def _values_for(
+    prof: Profile, obj: Objective, pop: Population
+) -> tuple[dict[str, np.ndarray], str, bool, bool]:
+    """Sample arrays for an objective and the one-way rule applied (name, approximate)."""
+    if obj.spec.source != "probes":
+        return {"value": pop.values["value"]}, "", False, False
+    rtt = pop.values["rtt_s"]
+    if obj.metric == "rtt":
+        return {"delay": rtt}, "", False, False
+    if obj.metric == "loss_ratio":
+        return {"delay": rtt}, RULE_RT_LOSS, True, False
+    # One-way delay metrics.
+    received = ~np.isnan(rtt)
+    forward = pop.values["forward_delay_s"]
+    valid = pop.values["one_way_valid"]
+    if received.any() and bool(np.all(valid[received] & ~np.isnan(forward[received]))):
+        delay = np.where(received, forward, np.nan)
+        return {"delay": delay, "send": pop.values["send_offset_s"]}, RULE_FORWARD, False, False
+    rule = obj.one_way_rule or prof.one_way_rule
+    if rule == "refuse":
+        return {}, "refuse", True, True
+    return {"delay": rtt / 2.0, "send": pop.values["send_offset_s"]}, RULE_RTT_HALF, True, False
+
+
+def _group_tests(codes: np.ndarray, n_groups: int, measurement: np.ndarray) -> np.ndarray:
+    if codes.size == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    pairs = pd.DataFrame({"g": codes, "m": measurement}).drop_duplicates()
+    return np.bincount(pairs["g"].to_numpy(), minlength=n_groups).astype(np.int64)
+
+
+# --- statistics ------------------------------------------------------------------------------
+
+
+def _compute(
+    obj: Objective,
+    codes: np.ndarray,
+    n_groups: int,
+    vals: dict[str, np.ndarray],
+    conf: float,
+    threshold: float | None,
+    local_us: np.ndarray,
+    pop: Population,
+    sel: np.ndarray,
+) -> _Stat:
+    st = obj.statistic
+    nan = np.full(n_groups, np.nan)
+    if obj.metric == "loss_ratio":
+        lost = np.isnan(vals["delay"])
+        n = np.bincount(codes, minlength=n_groups).astype(np.int64)
+        k = np.bincount(codes[lost], minlength=n_groups).astype(np.int64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = k / n
+        ci_low, ci_high = clopper_pearson(k, n, conf)
+        return _Stat(
+            value,
+            np.asarray(clopper_pearson_lower(k, n, conf)),
+            np.asarray(clopper_pearson_upper(k, n, conf)),
+            n,
+            f"one-sided {conf:.0%} Clopper–Pearson",
+            np.asarray(ci_low),
+            np.asarray(ci_high),
+        )
+    if obj.metric == "jitter_rfc3550":
+        return _jitter_per_test(obj, codes, n_groups, vals, pop, sel)
+    sample = vals["delay"] if "delay" in vals else vals["value"]
+    if st == "mean":
+        n, mean, sd = group_mean_std(codes, sample, n_groups)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tq = sps.t.ppf(conf, np.maximum(n - 1, 1))
+            half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
+        lower, upper = mean - half, mean + half
+        # A failed transaction counts as +inf: the mean is then +inf, with certainty.
+        infinite = _group_has(codes, n_groups, np.isinf(sample))
+        mean = np.where(infinite, np.inf, mean)
+        lower = np.where(infinite, np.inf, lower)
+        upper = np.where(infinite, np.inf, upper)
+        return _Stat(
+            mean,
+            lower,
+            upper,
+            n,
+            f"one-sided {conf:.0%} Student t on the mean (normal approximation)",
+        )
+    if st in ("percentile", "median", "pseudo_range"):
+        lost_mode = obj.lost if obj.metric in ("rtt", "one_way_delay") else "exclude"
+        sg = sort_groups(codes, sample, n_groups, lost=lost_mode)
+        p: Fraction = obj.percentile if obj.percentile is not None else Fraction(1, 2)
+        value = sg.median_rfc7679() if st == "median" else sg.quantile(p)
+        lower = sg.lower_bound(p, conf)
+        upper = sg.upper_bound(p, conf)
+        method = f"one-sided {conf:.0%} distribution-free order statistic (§9.3)"
+        if st == "pseudo_range" or obj.metric == "pdv":
+            d_min = sg.minimum()
+            value, lower, upper = value - d_min, lower - d_min, upper - d_min
+            method += ", minus the sample minimum"
+        return _Stat(value, lower, upper, sg.counts, method)
+    if st == "max":
+        sg = sort_groups(codes, sample, n_groups, lost="exclude")
+        return _Stat(sg.maximum(), nan, nan, sg.counts, "none (sample maximum)", literal_only=True)
+    if st in ("share", "days_meeting", "days_not_meeting"):
+        assert threshold is not None
+        counted = np.where(np.isnan(sample), np.inf, sample) if obj.lost == "infinite" else sample
+        defined = ~np.isnan(counted)
+        c, v = codes[defined], counted[defined]
+        meets = v <= threshold if obj.threshold_comparison == "<=" else v >= threshold
+        n = np.bincount(c, minlength=n_groups).astype(np.int64)
+        k = np.bincount(c[meets], minlength=n_groups).astype(np.int64)
+        ci_low, ci_high = clopper_pearson(k, n, conf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = k / n
+        if st == "share":
+            return _Stat(
+                share,
+                np.asarray(clopper_pearson_lower(k, n, conf)),
+                np.asarray(clopper_pearson_upper(k, n, conf)),
+                n,
+                f"one-sided {conf:.0%} Clopper–Pearson on the share; CI = two-sided",
+                np.asarray(ci_low),
+                np.asarray(ci_high),
+            )
+        day = local_day(local_us[defined])
+        frame = pd.DataFrame({"g": c, "day": day, "meets": meets})
+        per_day = frame.groupby(["g", "day"])["meets"].agg(["any", "all"]).reset_index()
+        flag = per_day["any"] if st == "days_meeting" else ~per_day["all"]
+        days = np.bincount(per_day["g"].to_numpy()[flag.to_numpy()], minlength=n_groups)
+        return _Stat(
+            days.astype(np.float64),
+            nan,
+            nan,
+            n,
+            "none (regulator counting rule); CI = two-sided Clopper–Pearson of the "
+            "share of tests meeting the threshold",
+            np.asarray(ci_low),
+            np.asarray(ci_high),
+            literal_only=True,
+        )
+    raise ValueError(f"statistic {st} not implemented for {obj.metric}")  # pragma: no cover
+
+
+def _group_has(codes: np.ndarray, n_groups: int, flag: np.ndarray) -> np.ndarray:
+    return np.bincount(codes[flag], minlength=n_groups)[:n_groups] > 0
+
+
+def _jitter_per_test(
+    obj: Objective,
+    codes: np.ndarray,
+    n_groups: int,
+    vals: dict[str, np.ndarray],
+    pop: Population,
+    sel: np.ndarray,
+) -> _Stat:
+    """RFC 3550 jitter per measurement in arrival order (§6.1), then mean or max per group."""
+    frame = pd.DataFrame(
+        {"g": codes, "m": pop.measurement[sel], "d": vals["delay"], "send": vals["send"]}
+    ).dropna(subset=["d"])
+    frame["arrival"] = frame["send"] + frame["d"]
+    frame = frame.sort_values(["m", "arrival"], kind="stable")
+    per_test = frame.groupby(["g", "m"])["d"].agg(lambda s: jitter_rfc3550(s.to_numpy()))
+    per_test = per_test.dropna()
+    out = np.full(n_groups, np.nan)
+    n = np.zeros(n_groups, dtype=np.int64)
+    how = "max" if obj.statistic == "max" else "mean"
+    if len(per_test):
+        agg = per_test.groupby(level=0).agg([how, "count"])
+        idx = agg.index.to_numpy(dtype=np.int64)
+        out[idx] = agg[how].to_numpy()
+        n[idx] = agg["count"].to_numpy()
+    return _Stat(
+        out,
+        np.full(n_groups, np.nan),
+        np.full(n_groups, np.nan),
+        n,
+        f"none ({how} of per-measurement RFC 3550 jitter)",
+        literal_only=True,
+    )
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+def _decide(
+    obj: Objective, stat: _Stat, g: int, limit: float, decision: str, campaign: list[str] | None
+) -> tuple[str, str]:
+    n = int(stat.n[g])
+    value = float(stat.value[g])
+    if n == 0 or math.isnan(value):
+        return "inconclusive", "no usable samples in this window"
+    if n < obj.min_samples:
+        return "inconclusive", f"{n} sample(s) < min_samples {obj.min_samples}"
+    if campaign:
+        return "inconclusive", "campaign does not meet the rules: " + "; ".join(campaign)
+    le = obj.comparison == "<="
+    sym = "≤" if le else "≥"
+    if decision == "literal" or stat.literal_only:
+        ok = value <= limit if le else value >= limit
+        return (
+            "pass" if ok else "fail",
+            f"value {value:.6g} {'meets' if ok else 'violates'} {sym} {limit:.6g} (literal rule)",
+        )
+    lower, upper = float(stat.lower[g]), float(stat.upper[g])
+    if le:
+        if upper <= limit:
+            return "pass", f"upper bound {upper:.6g} ≤ limit {limit:.6g}"
+        if lower > limit:
+            return "fail", f"lower bound {lower:.6g} > limit {limit:.6g}"
+    else:
+        if lower >= limit:
+            return "pass", f"lower bound {lower:.6g} ≥ limit {limit:.6g}"
+        if upper < limit:
+            return "fail", f"upper bound {upper:.6g} < limit {limit:.6g}"
+    if math.isnan(lower) or math.isnan(upper):
+        return "inconclusive", "not enough samples for a confidence bound"
+    return (
+        "inconclusive",
+        f"confidence interval [{lower:.6g}, {upper:.6g}] contains the limit {limit:.6g}: "
+        "the sample cannot support a pass or a fail",
+    )
+
+
+# --- regulator campaigns -----------------------------------------------------------------------
+
+
+def _campaign_problems(
+    campaign: Campaign | None,
+    codes: np.ndarray,
+    n_groups: int,
+    pop: Population,
+    sel: np.ndarray,
+    local_us: np.ndarray,
+) -> dict[int, list[str]]:
+    """Per group: how the tests break the campaign rules (STANDARDS.md §8.2)."""
+    if campaign is None:
+        return {}
+    out: dict[int, list[str]] = {}
+    frame = pd.DataFrame(
+        {"g": codes, "m": pop.measurement[sel], "t": pop.t_us[sel], "local": local_us[sel]}
+    ).drop_duplicates(["g", "m"])
+    for g, tests in frame.groupby("g"):
+        problems = check_campaign(campaign, tests["t"].to_numpy(), tests["local"].to_numpy())
+        if problems:
+            out[int(g)] = problems
+    return out
+
+
+def check_campaign(campaign: Campaign, t_us: np.ndarray, local_us: np.ndarray) -> list[str]:
+    """Rule breaches of one campaign's tests (start times, µs) — empty list when valid."""
+    problems: list[str] = []
+    order = np.argsort(t_us, kind="stable")
+    t_us, local_us = t_us[order], local_us[order]
+    days = local_day(local_us)
+    unique_days, per_day = np.unique(days, return_counts=True)
+    if len(unique_days) != campaign.days:
+        problems.append(f"tests on {len(unique_days)} day(s), {campaign.days} required")
+    bad = [int(c) for c in per_day if c != campaign.tests_per_day]
+    if bad:
+        problems.append(
+            f"{campaign.tests_per_day} tests per day required, found "
+            f"{', '.join(str(int(c)) for c in per_day)}"
+        )
+    if campaign.min_free_days_between and len(unique_days) > 1:
+        gaps = np.diff(unique_days) - 1
+        if np.any(gaps < campaign.min_free_days_between):
+            problems.append(
+                f"measurement days need ≥ {campaign.min_free_days_between} free "
+                "calendar day(s) between them"
+            )
+    if (
+        campaign.max_span_days
+        and len(unique_days)
+        and unique_days[-1] - unique_days[0] + 1 > campaign.max_span_days
+    ):
+        problems.append(f"all days must lie within {campaign.max_span_days} calendar days")
+    if campaign.min_test_spacing_s and len(t_us) > 1:
+        spacing = np.diff(t_us) / US_PER_S
+        if np.any(spacing < campaign.min_test_spacing_s):
+            problems.append(f"tests closer than {campaign.min_test_spacing_s:g} s apart")
+    if campaign.pause_after_test and campaign.pause_s:
+        k = campaign.pause_after_test
+        for day in unique_days:
+            times = t_us[days == day]
+            if len(times) > k and (times[k] - times[k - 1]) / US_PER_S < campaign.pause_s:
+                problems.append(
+                    f"pause between test {k} and {k + 1} of a day must be ≥ "
+                    f"{campaign.pause_s / 3600:g} h"
+                )
+                break
+    return problems
+
+
+# --- summary ---------------------------------------------------------------------------------
+
+
+def overall(verdicts: pd.DataFrame) -> str:
+    """``fail`` if any verdict fails, ``pass`` only if every verdict passes, else
+    ``inconclusive`` (an empty table is inconclusive, never a pass)."""
+    if verdicts.empty:
+        return "inconclusive"
+    outcomes = set(verdicts["outcome"])
+    if "fail" in outcomes:
+        return "fail"
+    if outcomes == {"pass"}:
+        return "pass"
+    return "inconclusive"
