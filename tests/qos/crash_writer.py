@@ -1,0 +1,100 @@
+"""Child process for tests/qos/test_store_crash.py: writes measurements until it is killed.
+
+``python -m tests.qos.crash_writer STORE ROUND`` opens the store, prints ``ready`` and then
+appends deterministic measurements (see :func:`build`), printing each id on its own line
+right after ``append`` returned — so every printed id is a measurement the store promised
+to keep.  The parent SIGKILLs it at a random moment and checks that promise.  Standard
+library and ``qos`` only, so that it starts quickly.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+from qos.records import (
+    LossDirection,
+    Measurement,
+    ProbeSample,
+    RttResult,
+    Status,
+    ThroughputInterval,
+    ThroughputResult,
+)
+from qos.store import SqliteStore
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+MAX_RUNTIME_S = 30.0  # a child that somehow escapes the kill still ends by itself
+
+
+def build(round_no: int, i: int) -> Measurement:
+    """The i-th measurement of a round; every fifth is a throughput record."""
+    mid = f"{round_no:04x}{i:028x}"
+    started = T0 + timedelta(seconds=round_no * 100_000 + i, microseconds=i % 997)
+    if i % 5 == 4:
+        n = 10 + i % 11
+        return Measurement(
+            "crash-agent",
+            "iperf3",
+            "127.0.0.1:5201",
+            started,
+            10.0,
+            Status.OK,
+            id=mid,
+            result=ThroughputResult(
+                "download",
+                1,
+                10.0,
+                2.0,
+                n * 125_000,
+                1e6,
+                intervals=tuple(
+                    ThroughputInterval(0, float(k), 1.0, 125_000, k < 2) for k in range(n)
+                ),
+            ),
+            labels={"round": str(round_no), "intervals": str(n)},
+        )
+    n = 45 + i % 11  # about 50 probes, varying so that a truncated record would show
+    probes = tuple(
+        ProbeSample(
+            seq=k,
+            send_offset_s=k * 0.02,
+            rtt_s=None if (i + k) % 13 == 0 else 0.001 + (i * 31 + k) % 97 * 1e-5,
+            ttl=64,
+            lost_direction=LossDirection.UNKNOWN if (i + k) % 13 == 0 else None,
+        )
+        for k in range(n)
+    )
+    return Measurement(
+        "crash-agent",
+        "icmp",
+        "127.0.0.1",
+        started,
+        1.0,
+        Status.OK,
+        id=mid,
+        result=RttResult(probes=probes, interval_s=0.02, timeout_s=1.0),
+        params={"count": n},
+        labels={"round": str(round_no), "probes": str(n)},
+    )
+
+
+def main(argv: list[str]) -> int:
+    path, round_no = argv[1], int(argv[2])
+    store = SqliteStore(path)
+    print("ready", flush=True)
+    deadline = time.monotonic() + MAX_RUNTIME_S
+    i = 0
+    while time.monotonic() < deadline:
+        m = build(round_no, i)
+        store.append(m)
+        sys.stdout.write(m.id + "\n")
+        sys.stdout.flush()
+        i += 1
+    store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
