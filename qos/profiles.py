@@ -928,7 +928,9 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
     has_obj, has_var = "objectives" in data, "variants" in data
     if has_obj == has_var:
         raise ctx.error(
-            "a profile needs either [[objectives]] or [variants.<name>] (not both)",
+            "a profile has both [[objectives]] and [variants.<name>]; keep one"
+            if has_obj
+            else "a profile needs [[objectives]] or [variants.<name>] with objectives",
             key="objectives",
         )
     if has_obj:
