@@ -65,7 +65,7 @@ def _rtt_measurement() -> Measurement:
 
 
 @given(strategies.measurements)
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 def test_round_trip_is_exact_for_every_kind(m: Measurement) -> None:
     text = dumps(m)
     back = loads(text)
@@ -76,7 +76,7 @@ def test_round_trip_is_exact_for_every_kind(m: Measurement) -> None:
 
 
 @given(strategies.measurements)
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_document_is_plain_json_with_version(m: Measurement) -> None:
     doc = json.loads(dumps(m, indent=2))
     assert doc["schema_version"] == SCHEMA_VERSION

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -482,6 +483,7 @@ def test_reader_sees_committed_rows_while_a_writer_keeps_writing(tmp_path: Path)
                     m = rtt(i, probes=20 + i % 30)
                     w.append(m)
                     written.append(m.id)
+                    time.sleep(0.002)  # an agent writes at a cadence, not in one burst
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 

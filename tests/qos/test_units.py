@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qos.errors import QosError, UnitError
@@ -179,6 +179,7 @@ def test_unit_error_is_part_of_the_error_tree() -> None:
 
 
 @given(st.integers(min_value=0, max_value=10**9))
+@settings(deadline=None)  # timing-independent: the machine is shared
 def test_millisecond_integers_parse_exactly(ms: int) -> None:
     assert parse_duration_s(f"{ms}ms") == pytest.approx(ms / 1000, rel=1e-15)
 
@@ -235,6 +236,7 @@ def test_format_ratio_and_bytes() -> None:
 
 
 @given(st.floats(min_value=1e-3, max_value=119.0))
+@settings(deadline=None)  # timing-independent: the machine is shared
 def test_formatted_duration_parses_back(seconds: float) -> None:
     value, unit = format_duration(seconds).split(" ")
     assert parse_duration_s(f"{value}{unit}") == pytest.approx(seconds, rel=1e-3, abs=1e-6)
