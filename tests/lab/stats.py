@@ -83,33 +83,60 @@ def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, fl
     return lower, upper
 
 
+def _uniform_sum_density(
+    half_widths: tuple[float, ...], steps: int
+) -> tuple[list[float], list[float], float]:
+    """Grid, density and cell width of Σ Uᵢ, Uᵢ ~ U(−wᵢ, +wᵢ) independent (all wᵢ > 0)."""
+    span = sum(half_widths)
+    dx = 2.0 * span / steps
+    grid = [-span + (i + 0.5) * dx for i in range(steps)]
+    dens = [1.0 / (2 * half_widths[0]) if abs(x) <= half_widths[0] else 0.0 for x in grid]
+    for w in half_widths[1:]:
+        k = max(1, round(w / dx))
+        # convolving with U(-w, w) = moving average over ±w, via prefix sums
+        prefix = [0.0]
+        for v in dens:
+            prefix.append(prefix[-1] + v)
+        dens = [
+            (prefix[min(steps, i + k + 1)] - prefix[max(0, i - k)]) / (2 * k + 1)
+            for i in range(steps)
+        ]
+    total = sum(dens) * dx
+    return grid, [v / total for v in dens], dx
+
+
 def expected_abs_sum_uniform(half_widths: tuple[float, ...], steps: int = 20000) -> float:
     """E|Σ Uᵢ| for independent Uᵢ ~ U(−wᵢ, +wᵢ), by numeric convolution of the densities.
 
     Exact closed forms used by the tests: one term → w/2; two equal terms → 2w/3;
     four equal terms → 14w/15 (Irwin–Hall, n = 4).
     """
-    widths = [w for w in half_widths if w > 0]
+    widths = tuple(w for w in half_widths if w > 0)
     if not widths:
         return 0.0
-    span = sum(widths)
-    dx = 2.0 * span / steps
-    grid = [-span + (i + 0.5) * dx for i in range(steps)]
-    # density of the running sum on the grid, starting with the first uniform
-    dens = [1.0 / (2 * widths[0]) if abs(x) <= widths[0] else 0.0 for x in grid]
-    for w in widths[1:]:
-        k = max(1, round(w / dx))
-        # convolving with U(-w, w) = moving average over ±w, via prefix sums
-        prefix = [0.0]
-        for v in dens:
-            prefix.append(prefix[-1] + v)
-        new = []
-        for i in range(steps):
-            lo, hi = max(0, i - k), min(steps, i + k + 1)
-            new.append((prefix[hi] - prefix[lo]) / (2 * k + 1))
-        dens = new
-    total = sum(dens) * dx
-    return sum(abs(x) * v for x, v in zip(grid, dens, strict=True)) * dx / total
+    grid, dens, dx = _uniform_sum_density(widths, steps)
+    return sum(abs(x) * v for x, v in zip(grid, dens, strict=True)) * dx
+
+
+def uniform_sum_quantile(half_widths: tuple[float, ...], q: float, steps: int = 20000) -> float:
+    """q-quantile of Σ Uᵢ (Uᵢ ~ U(−wᵢ, +wᵢ) independent): the set value of RTT percentiles.
+
+    Two equal terms (a round trip with ±J each way) give a triangle on [−2J, 2J]:
+    the 95th percentile is 2J·(1 − √0.1) ≈ 1.368·J.
+    """
+    if not 0.0 <= q <= 1.0:
+        raise ValueError("q must be in [0, 1]")
+    widths = tuple(w for w in half_widths if w > 0)
+    if not widths:
+        return 0.0
+    grid, dens, dx = _uniform_sum_density(widths, steps)
+    acc = 0.0
+    for x, v in zip(grid, dens, strict=True):
+        if acc + v * dx >= q:
+            # linear interpolation inside the cell
+            return x - dx / 2 + dx * (q - acc) / (v * dx)
+        acc += v * dx
+    return sum(widths)
 
 
 def expected_abs_diff_rtt(jitter_forward_s: float, jitter_backward_s: float) -> float:

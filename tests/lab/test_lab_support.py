@@ -120,3 +120,12 @@ def test_bridge_params_validation() -> None:
     with pytest.raises(ValueError, match="unknown"):
         DirectionParams().updated({"delay": 1})
     assert DirectionParams().updated({"loss": 0.5}).loss == 0.5
+
+
+def test_uniform_sum_quantile_triangle() -> None:
+    from tests.lab.stats import uniform_sum_quantile
+
+    # triangle on [-2, 2]: P(X > x) = (2 - x)^2 / 8 → q95 = 2(1 - sqrt(0.1))
+    assert uniform_sum_quantile((1.0, 1.0), 0.95) == pytest.approx(2 * (1 - 0.1**0.5), abs=1e-3)
+    assert uniform_sum_quantile((1.0, 1.0), 0.5) == pytest.approx(0.0, abs=1e-3)
+    assert uniform_sum_quantile((0.004,), 0.75) == pytest.approx(0.002, rel=1e-3)

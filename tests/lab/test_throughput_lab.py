@@ -73,7 +73,7 @@ def test_goodput_within_5_percent_of_iperf3_at_50mbit(
         lab.run_collector(
             "speedtest",
             url + "/",
-            {"direction": direction, "min_interval": 0, "state_file": f"{tmp_path}/st.json"},
+            {"direction": direction, "min_interval": 0, "warmup": 2, "state_file": f"{tmp_path}/st.json"},
         )
     )
 

@@ -78,6 +78,10 @@ class DirectionParams:
         return replace(self, **changes)
 
 
+class _Stop(Exception):
+    """SIGTERM/SIGINT or EOF on stdin: leave the loop and close the devices."""
+
+
 @dataclass(slots=True)
 class _Counters:
     received: int = 0
@@ -221,51 +225,49 @@ def run(
     stdin_fd = sys.stdin.fileno()
     os.set_blocking(stdin_fd, False)
     control_buf = b""
-    stop = False
 
     def _on_signal(signum: int, frame: object) -> None:
-        nonlocal stop
-        stop = True
+        # raising interrupts select(); a flag alone would not (PEP 475 retries the call)
+        raise _Stop
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
     _tune_timing(realtime)
     print("READY", flush=True)
     readers = [fd_a, fd_b, stdin_fd]
-    while not stop:
-        now = time.monotonic()
-        for d in dirs.values():
-            d.flush(now)
-        pending = [t for t in (d.next_release() for d in dirs.values()) if t is not None]
-        timeout: float | None = None
-        if pending:
-            timeout = max(0.0, min(pending) - now - spin_s)
-        try:
+    try:
+        while True:
+            now = time.monotonic()
+            for d in dirs.values():
+                d.flush(now)
+            pending = [t for t in (d.next_release() for d in dirs.values()) if t is not None]
+            timeout: float | None = None
+            if pending:
+                timeout = max(0.0, min(pending) - now - spin_s)
             ready, _, _ = select.select(readers, [], [], timeout)
-        except InterruptedError:
-            continue
-        for fd in ready:
-            if fd == stdin_fd:
+            for fd in ready:
+                if fd != stdin_fd:
+                    _drain(fd, by_fd[fd])
+                    continue
                 try:
                     chunk = os.read(stdin_fd, 65536)
                 except BlockingIOError:
                     continue
                 if not chunk:
-                    stop = True
-                    break
+                    raise _Stop  # the lab closed our stdin: shut down
                 control_buf += chunk
                 while b"\n" in control_buf:
                     raw, control_buf = control_buf.split(b"\n", 1)
                     answer = _handle_control(raw.decode(errors="replace"), dirs)
                     if answer:
                         print(answer, flush=True)
-            else:
-                _drain(fd, by_fd[fd])
-        if not ready and pending:
-            # woke up early by design: spin until the earliest release is due
-            target = min(pending)
-            while time.monotonic() < target:
-                pass
+            if not ready and pending:
+                # woke up early by design: spin until the earliest release is due
+                target = min(pending)
+                while time.monotonic() < target:
+                    pass
+    except _Stop:
+        pass
     os.close(fd_a)
     os.close(fd_b)
     return 0
