@@ -42,7 +42,7 @@ class EModelParams:
     STMR: float = 15.0  # sidetone masking rating, dB
     LSTR: float = 18.0  # listener sidetone rating, dB
     Ds: float = 3.0  # D-value of telephone, send side
-    Dr: float = 3.0  # D-value of telephone, receive side
+    Dr: float = 3.0  # D-value, receive side: enters only via LSTR = STMR + Dr (§4.2)
     TELR: float = 65.0  # talker echo loudness rating, dB
     WEPL: float = 110.0  # weighted echo path loss, dB
     T_ms: float = 0.0  # mean one-way delay of the echo path

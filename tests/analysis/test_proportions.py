@@ -1,0 +1,62 @@
+"""Proportion intervals (STANDARDS.md §9.1, §9.2; vectors V21, V22) against SciPy."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from qos_analysis.stats.proportions import (
+    clopper_pearson,
+    clopper_pearson_lower,
+    clopper_pearson_upper,
+    wilson,
+    wilson_lower,
+    wilson_upper,
+    zero_failure_n,
+)
+
+
+def test_v21_clopper_pearson_7_of_50() -> None:
+    lo, hi = clopper_pearson(7, 50, 0.95)
+    assert lo == pytest.approx(0.058191700, abs=1e-9)
+    assert hi == pytest.approx(0.267396002, abs=1e-9)
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 50, 333, 3000])
+@pytest.mark.parametrize("confidence", [0.9, 0.95, 0.99])
+def test_against_scipy_binomtest(n: int, confidence: float) -> None:
+    ks = sorted({0, 1, n // 3, n // 2, max(0, n - 1), n})
+    for k in ks:
+        ref = binomtest(k, n).proportion_ci(confidence_level=confidence, method="exact")
+        lo, hi = clopper_pearson(k, n, confidence)
+        assert lo == pytest.approx(ref.low, abs=1e-12)
+        assert hi == pytest.approx(ref.high, abs=1e-12)
+        ref_w = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+        wlo, whi = wilson(k, n, confidence)
+        assert wlo == pytest.approx(ref_w.low, abs=1e-12)
+        assert whi == pytest.approx(ref_w.high, abs=1e-12)
+        # One-sided bounds are the two-sided bounds at level 2·confidence − 1.
+        ref1 = binomtest(k, n).proportion_ci(confidence_level=2 * confidence - 1, method="exact")
+        assert clopper_pearson_upper(k, n, confidence) == pytest.approx(ref1.high, abs=1e-12)
+        assert clopper_pearson_lower(k, n, confidence) == pytest.approx(ref1.low, abs=1e-12)
+        ref_w1 = binomtest(k, n).proportion_ci(confidence_level=2 * confidence - 1, method="wilson")
+        assert wilson_upper(k, n, confidence) == pytest.approx(ref_w1.high, abs=1e-12)
+        assert wilson_lower(k, n, confidence) == pytest.approx(ref_w1.low, abs=1e-12)
+
+
+def test_vectorised_and_empty_sample() -> None:
+    lo, hi = clopper_pearson(np.array([0, 7, 0]), np.array([10, 50, 0]))
+    assert math.isnan(lo[2]) and math.isnan(hi[2])  # a ratio of nothing is undefined
+    assert lo[1] == pytest.approx(0.058191700, abs=1e-9)
+    with pytest.raises(ValueError):
+        clopper_pearson(5, 4)
+
+
+def test_v22_zero_failure_sample_size() -> None:
+    assert zero_failure_n(1e-3, 0.95) == 2995
+    # The one-sided Clopper–Pearson bound agrees: 2995 loss-free packets just suffice.
+    assert clopper_pearson_upper(0, 2995, 0.95) <= 1e-3 < clopper_pearson_upper(0, 2994, 0.95)
+    assert zero_failure_n(1e-5, 0.95) == math.ceil(math.log(0.05) / math.log1p(-1e-5))
