@@ -127,9 +127,9 @@ def test_v23_upper_bound_of_p999_needs_2995_samples() -> None:
     assert min_samples_for_upper_bound("99.9%", 0.95) == 2995
     assert int(upper_bound_rank(2995, "99.9%", 0.95)) == 2995  # the sample maximum
     assert int(upper_bound_rank(2994, "99.9%", 0.95)) == 2995  # > n: no bound
-    lo, hi = quantile_bounds(np.arange(2994, dtype=float), "99.9%")
+    _lo, hi = quantile_bounds(np.arange(2994, dtype=float), "99.9%")
     assert hi == math.inf
-    lo, hi = quantile_bounds(np.arange(2995, dtype=float), "99.9%")
+    _lo, hi = quantile_bounds(np.arange(2995, dtype=float), "99.9%")
     assert hi == 2994.0
 
 
