@@ -20,6 +20,7 @@ Wall-clock start times are stored as integer microseconds since the Unix epoch, 
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -312,27 +313,34 @@ class SqliteStore:
         )
         mid = cursor.lastrowid
         if isinstance(m.result, RttResult) and m.result.probes:
+            rows = [
+                (
+                    mid,
+                    p.seq,
+                    p.send_offset_s,
+                    p.rtt_s,
+                    p.ttl,
+                    p.duplicates,
+                    p.size_bytes,
+                    p.forward_delay_s,
+                    p.backward_delay_s,
+                    p.reflector_residence_s,
+                    None if p.lost_direction is None else str(p.lost_direction),
+                    None if p.one_way_valid is None else int(p.one_way_valid),
+                    p.reflector_ttl,
+                )
+                for p in m.result.probes
+            ]
+            # SQLite binds NaN as NULL, so a NaN RTT would read back as a *lost* probe.
+            if any(isinstance(v, float) and math.isnan(v) for row in rows for v in row):
+                raise StoreError(
+                    f"{self.path}: measurement {m.id} has a NaN probe value; "
+                    "a missing value must be None"
+                )
             self._conn.executemany(
                 f"INSERT INTO probes (mid, {', '.join(PROBE_COLUMNS)}) "
                 f"VALUES (?{', ?' * len(PROBE_COLUMNS)})",
-                [
-                    (
-                        mid,
-                        p.seq,
-                        p.send_offset_s,
-                        p.rtt_s,
-                        p.ttl,
-                        p.duplicates,
-                        p.size_bytes,
-                        p.forward_delay_s,
-                        p.backward_delay_s,
-                        p.reflector_residence_s,
-                        None if p.lost_direction is None else str(p.lost_direction),
-                        None if p.one_way_valid is None else int(p.one_way_valid),
-                        p.reflector_ttl,
-                    )
-                    for p in m.result.probes
-                ],
+                rows,
             )
         if isinstance(m.result, ThroughputResult) and m.result.intervals:
             self._conn.executemany(

@@ -7,6 +7,8 @@ read while the agent writes; a full disk is a clear StoreError that loses nothin
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import sqlite3
 import tempfile
 import threading
@@ -323,6 +325,17 @@ def test_a_record_that_cannot_be_stored_leaves_no_trace(store: SqliteStore) -> N
     assert store.count() == 0
     store.append(rtt())  # the connection is not left inside a transaction
     assert store.count() == 1
+
+
+@pytest.mark.parametrize("field", ["rtt_s", "forward_delay_s", "reflector_residence_s"])
+def test_nan_probe_value_is_refused_not_stored_as_lost(store: SqliteStore, field: str) -> None:
+    # SQLite would bind NaN as NULL, i.e. turn a broken value into a lost probe (more loss).
+    probe = dataclasses.replace(ProbeSample(0, 0.0, 0.001), **{field: math.nan})
+    bad = Measurement("a", "icmp", "t", T0, 0.0, "ok", result=RttResult(probes=(probe,)))
+    with pytest.raises(StoreError, match="NaN"):
+        store.append(bad)
+    assert store.count() == 0
+    assert store._conn.execute("SELECT COUNT(*) FROM probes").fetchone()[0] == 0
 
 
 def test_get_unknown_id(store: SqliteStore) -> None:
