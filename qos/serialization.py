@@ -183,7 +183,11 @@ def measurement_from_dict(data: Mapping[str, Any]) -> Measurement:
 
 
 def dumps(m: Measurement, *, indent: int | None = None) -> str:
-    return json.dumps(measurement_to_dict(m), indent=indent, allow_nan=False)
+    """JSON text of a record; NaN/inf are refused (JSON has no such numbers)."""
+    try:
+        return json.dumps(measurement_to_dict(m), indent=indent, allow_nan=False)
+    except ValueError as exc:
+        raise SerializationError(f"measurement {m.id} holds a non-finite number: {exc}") from exc
 
 
 def loads(text: str | bytes) -> Measurement:
