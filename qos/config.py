@@ -406,11 +406,22 @@ def load_config(
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", file=file) from exc
+    origins: dict[str, str] = {}
     for dotted, value in environment_overrides(environ).items():
-        _set_path(doc, dotted, value, "environment QOS_*")
+        origin = "environment QOS_" + dotted.replace(".", "_").upper()
+        _set_path(doc, dotted, value, origin)
+        origins[dotted] = origin
     for dotted, value in (overrides or {}).items():
         _set_path(doc, dotted, value, "command line")
-    return parse_config(doc, file=file)
+        origins[dotted] = f"command line --set {dotted}"
+    try:
+        return parse_config(doc, file=file)
+    except ConfigError as exc:
+        if exc.key in origins:  # the bad value came from an override, not from the file
+            raise ConfigError(
+                exc.message, file=origins[exc.key], key=exc.key, hint=exc.hint
+            ) from None
+        raise
 
 
 def embedded_default_text() -> str:

@@ -26,6 +26,7 @@ class ConfigError(QosError):
         key: str | None = None,
         hint: str | None = None,
     ) -> None:
+        self.message = message
         self.file = file
         self.key = key
         self.hint = hint
