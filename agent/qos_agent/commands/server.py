@@ -27,14 +27,35 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--bind", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port (default 8080; 0: any)")
-    parser.add_argument("--max-request-size", default=str(DEFAULT_MAX_REQUEST_BYTES),
-                        help="largest download or upload per request, e.g. 1GiB (default)")
-    parser.add_argument("--max-connections", type=int, default=32,
-                        help="simultaneous connections before replying 503 (default 32)")
-    parser.add_argument("--io-timeout", type=float, default=10.0,
-                        help="seconds without progress before a connection is dropped")
-    parser.add_argument("--max-request-duration", type=float, default=120.0,
-                        help="seconds any single request may last")
+    parser.add_argument(
+        "--max-request-size",
+        default=str(DEFAULT_MAX_REQUEST_BYTES),
+        help="largest download or upload per request, e.g. 1GiB (default)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        default=32,
+        help="simultaneous connections before replying 503 (default 32)",
+    )
+    parser.add_argument(
+        "--io-timeout",
+        type=float,
+        default=10.0,
+        help="seconds without progress before a connection is dropped",
+    )
+    parser.add_argument(
+        "--max-request-duration",
+        type=float,
+        default=120.0,
+        help="seconds any single request may last",
+    )
+    parser.add_argument(
+        "--speedtest-test-length",
+        type=int,
+        default=10,
+        help="test length (s) the speedtest config advertises (default 10)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.set_defaults(func=run)
 
@@ -50,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
             max_connections=args.max_connections,
             io_timeout_s=args.io_timeout,
             max_request_duration_s=args.max_request_duration,
+            speedtest_test_length_s=args.speedtest_test_length,
         )
     except ValueError as exc:
         raise ConfigError(f"invalid server limit: {exc}") from None
