@@ -211,8 +211,8 @@ def _read_sqlite(path: Path) -> _Part:
             "result_json FROM measurements ORDER BY mid",
             conn,
         )
-        rows = conn.execute(f"SELECT mid, {', '.join(PROBE_COLUMNS)} FROM probes").fetchall()
-        irows = conn.execute(f"SELECT mid, {', '.join(INTERVAL_COLUMNS)} FROM intervals").fetchall()
+        probes = _sqlite_columns(conn, "probes", ("mid", *PROBE_COLUMNS))
+        intervals = _sqlite_columns(conn, "intervals", ("mid", *INTERVAL_COLUMNS))
         agents = pd.read_sql_query("SELECT agent_id, timezone FROM agents", conn)
     except sqlite3.Error as exc:
         raise DataError(f"{path}: cannot read store: {exc}") from None
@@ -223,11 +223,42 @@ def _read_sqlite(path: Path) -> _Part:
     ).astype("datetime64[us, UTC]")
     mids = meas.pop("mid").to_numpy(dtype=np.int64)
     ids = meas["measurement_id"].to_numpy(dtype=object)
-    probes = _frame_from_rows(rows, ("mid", *PROBE_COLUMNS))
     probes.insert(0, "measurement_id", _mid_to_id(probes.pop("mid"), mids, ids, path))
-    intervals = _frame_from_rows(irows, ("mid", *INTERVAL_COLUMNS))
     intervals.insert(0, "measurement_id", _mid_to_id(intervals.pop("mid"), mids, ids, path))
     return _Part(str(path), meas, probes, intervals, agents)
+
+
+def _sqlite_columns(
+    conn: sqlite3.Connection, table: str, columns: Sequence[str]
+) -> pd.DataFrame:
+    """Read a table column-wise with one SELECT, skipping columns that are entirely NULL.
+
+    Python objects per value are the cost of reading SQLite; ICMP data leaves the STAMP
+    columns empty, so a cheap COUNT() pass avoids materialising millions of Nones.
+    """
+    counts = conn.execute(
+        f"SELECT COUNT(*), {', '.join(f'COUNT({c})' for c in columns)} FROM {table}"
+    ).fetchone()
+    total, non_null = counts[0], dict(zip(columns, counts[1:], strict=True))
+    present = [c for c in columns if non_null[c]]
+    out: dict[str, Any] = {}
+    if total and present:
+        rows = conn.execute(f"SELECT {', '.join(present)} FROM {table}").fetchall()
+        for name, values in zip(present, zip(*rows, strict=True), strict=True):
+            if name in _FLOAT_PROBE or name in ("start_offset_s", "duration_s"):
+                out[name] = np.array(values, dtype=np.float64)
+            elif non_null[name] == total and name != "lost_direction":
+                out[name] = np.array(values)
+            else:
+                out[name] = np.array(values, dtype=object)
+    for name in columns:
+        if name not in out:
+            out[name] = (
+                np.full(total, np.nan)
+                if name in _FLOAT_PROBE
+                else np.full(total, None, dtype=object)
+            )
+    return pd.DataFrame(out, columns=list(columns))
 
 
 def _frame_from_rows(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
@@ -513,6 +544,14 @@ def _nullable_int(series: pd.Series) -> pd.Series:
 
 
 def _bool_column(series: pd.Series) -> pd.Series:
+    if series.dtype == bool:
+        return series.astype("boolean")
+    if series.isna().all():
+        return pd.Series(pd.NA, index=series.index, dtype="boolean")
+    if series.dtype != object:
+        numeric = pd.to_numeric(series, errors="coerce")
+        if numeric.dropna().isin([0, 1]).all():
+            return numeric.astype("boolean")
     mapping = {
         True: True,
         False: False,

@@ -133,7 +133,7 @@ def score(
         prof = prof.with_parameters(params)
     param_values = prof.parameter_values()
     override = _parse_window_arg(window)
-    rows: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
     probe_pops: dict[str, Population] = {}
     for objective in prof.objectives:
         conf = confidence or objective.confidence or prof.confidence
@@ -147,8 +147,13 @@ def score(
             pop = probe_pops[prof.failed_tests]
         else:
             pop = test_population(data, objective.metric, failed_tests=prof.failed_tests)
-        rows.extend(_score_objective(prof, objective, pop, window_s, conf, param_values))
-    frame = pd.DataFrame(rows, columns=list(VERDICT_COLUMNS))
+        frames.append(_score_objective(prof, objective, pop, window_s, conf, param_values))
+    frames = [f for f in frames if not f.empty]
+    frame = (
+        pd.concat(frames, ignore_index=True)[list(VERDICT_COLUMNS)]
+        if frames
+        else pd.DataFrame(columns=list(VERDICT_COLUMNS))
+    )
     frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
     frame["window_end"] = pd.to_datetime(frame["window_end"], utc=True)
     return frame
@@ -196,23 +201,25 @@ def _score_objective(
     window_s: float | None,
     conf: float,
     params: Mapping[str, float | None],
-) -> list[dict[str, Any]]:
+) -> pd.DataFrame:
     limit = obj.limit.resolve(params)
     threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
     decision = obj.decision or prof.decision
     base = _base_row(prof, obj, window_s, limit, conf, decision)
     notes = list(pop.notes)
     if not obj.spec.observable:
-        return [
-            {
-                **base,
-                "scope": "*",
-                "outcome": "inconclusive",
-                "reason": f"metric '{obj.metric}' is not observable by this toolkit "
-                f"({obj.spec.description})",
-                "n_samples": 0,
-            }
-        ]
+        return pd.DataFrame(
+            [
+                {
+                    **base,
+                    "scope": "*",
+                    "outcome": "inconclusive",
+                    "reason": f"metric '{obj.metric}' is not observable by this toolkit "
+                    f"({obj.spec.description})",
+                    "n_samples": 0,
+                }
+            ]
+        )
     # Local time, period filter and windows.
     local_us, tz_unknown = local_epoch_us(pop.t_us, pop.timezone)
     mask = np.ones(len(pop), dtype=bool)
@@ -229,90 +236,120 @@ def _score_objective(
     # Which values, under which rule.
     values, rule, approximate, refuse = _values_for(prof, obj, pop)
     if refuse:
-        return [
-            {
-                **base,
-                "scope": "*",
-                "outcome": "inconclusive",
-                "rule": rule,
-                "approximate": True,
-                "reason": "round-trip data cannot be scored against a one-way objective "
-                "(one_way_rule = refuse)",
-                "n_samples": 0,
-            }
-        ]
+        return pd.DataFrame(
+            [
+                {
+                    **base,
+                    "scope": "*",
+                    "outcome": "inconclusive",
+                    "rule": rule,
+                    "approximate": True,
+                    "reason": "round-trip data cannot be scored against a one-way objective "
+                    "(one_way_rule = refuse)",
+                    "n_samples": 0,
+                }
+            ]
+        )
     sel = np.flatnonzero(mask)
     if sel.size == 0:
         why = "no samples for this metric in the data"
         if obj.period is not None and len(pop):
             why = f"no samples inside period '{obj.period}'"
-        return [
-            {
-                **base,
-                "scope": "*",
-                "outcome": "inconclusive",
-                "reason": why,
-                "n_samples": 0,
-                "rule": rule,
-                "approximate": approximate,
-                "note": _join_notes(obj.note, notes),
-            }
-        ]
+        return pd.DataFrame(
+            [
+                {
+                    **base,
+                    "scope": "*",
+                    "outcome": "inconclusive",
+                    "reason": why,
+                    "n_samples": 0,
+                    "rule": rule,
+                    "approximate": approximate,
+                    "note": _join_notes(obj.note, notes),
+                }
+            ]
+        )
     t_sel = pop.t_us[sel]
     win = window_index(t_sel, local_us[sel], window_s)
-    keys = pd.MultiIndex.from_arrays([pop.scope[sel], win])
-    codes, uniques = keys.factorize()
+    w_codes, w_uniques = pd.factorize(win)
+    n_win = max(len(w_uniques), 1)
+    codes, g_keys = pd.factorize(pop.scope[sel] * n_win + w_codes)
     codes = np.asarray(codes, dtype=np.int64)
-    n_groups = len(uniques)
-    g_scope = uniques.get_level_values(0).to_numpy(dtype=np.int64)
-    g_win = uniques.get_level_values(1).to_numpy(dtype=np.int64)
+    g_keys = np.asarray(g_keys, dtype=np.int64)
+    n_groups = len(g_keys)
+    g_scope = g_keys // n_win
+    g_win = np.asarray(w_uniques, dtype=np.int64)[g_keys % n_win]
     vals = {k: v[sel] for k, v in values.items()}
     stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel)
-    # Group time ranges.
-    t_min = np.full(n_groups, np.iinfo(np.int64).max)
-    t_max = np.full(n_groups, np.iinfo(np.int64).min)
-    np.minimum.at(t_min, codes, t_sel)
-    np.maximum.at(t_max, codes, t_sel)
+    if window_s is None:
+        start_us = np.full(n_groups, np.iinfo(np.int64).max)
+        end_us = np.full(n_groups, np.iinfo(np.int64).min)
+        np.minimum.at(start_us, codes, t_sel)
+        np.maximum.at(end_us, codes, t_sel)
+    else:
+        start_us = g_win
+        end_us = g_win + round(window_s * US_PER_S)
     tests = _group_tests(codes, n_groups, pop.measurement[sel])
     campaign_problems = _campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
-    rows = []
+    scopes = pop.scopes
+    agent = scopes["agent_id"].to_numpy(dtype=object)[g_scope]
+    collector = scopes["collector"].to_numpy(dtype=object)[g_scope]
+    target = scopes["target"].to_numpy(dtype=object)[g_scope]
+    excluded = scopes["excluded_tests"].to_numpy()[g_scope]
+    empty_ok = scopes["empty_ok"].to_numpy()[g_scope]
+    n_list, v_list = stat.n.tolist(), stat.value.tolist()
+    lo_list, hi_list = stat.lower.tolist(), stat.upper.tolist()
+    outcomes, reasons, row_notes = [], [], []
     for g in range(n_groups):
-        scope_row = pop.scopes.iloc[int(g_scope[g])]
-        if window_s is None:
-            start_us, end_us = int(t_min[g]), int(t_max[g])
-        else:
-            start_us = int(g_win[g])
-            end_us = start_us + round(window_s * US_PER_S)
-        outcome, reason = _decide(obj, stat, g, limit, decision, campaign_problems.get(g))
-        extra = []
-        if int(scope_row["empty_ok"]):
-            extra.append(f"{int(scope_row['empty_ok'])} ok measurement(s) without probes")
-        rows.append(
-            {
-                **base,
-                "scope": f"{scope_row['agent_id']}|{scope_row['collector']}|{scope_row['target']}",
-                "agent_id": scope_row["agent_id"],
-                "collector": scope_row["collector"],
-                "target": scope_row["target"],
-                "window_start": pd.Timestamp(start_us, unit="us", tz="UTC"),
-                "window_end": pd.Timestamp(end_us, unit="us", tz="UTC"),
-                "value": _f(stat.value[g]),
-                "lower_bound": _f(stat.lower[g]),
-                "upper_bound": _f(stat.upper[g]),
-                "bound_method": stat.bound_method,
-                "ci_low": None if stat.ci_low is None else _f(stat.ci_low[g]),
-                "ci_high": None if stat.ci_high is None else _f(stat.ci_high[g]),
-                "n_samples": int(stat.n[g]),
-                "n_tests": int(tests[g]),
-                "excluded_tests": int(scope_row["excluded_tests"]),
-                "outcome": outcome,
-                "reason": reason,
-                "rule": rule,
-                "approximate": approximate,
-                "note": _join_notes(obj.note, [*notes, *extra]),
-            }
+        outcome, reason = _decide(
+            obj,
+            n_list[g],
+            v_list[g],
+            lo_list[g],
+            hi_list[g],
+            stat.literal_only,
+            limit,
+            decision,
+            campaign_problems.get(g),
         )
-    return rows
+        outcomes.append(outcome)
+        reasons.append(reason)
+        extra = [f"{int(empty_ok[g])} ok measurement(s) without probes"] if empty_ok[g] else []
+        row_notes.append(_join_notes(obj.note, [*notes, *extra]))
+    frame = pd.DataFrame(
+        {
+            "scope": [f"{a}|{c}|{t}" for a, c, t in zip(agent, collector, target, strict=True)],
+            "agent_id": agent,
+            "collector": collector,
+            "target": target,
+            "window_start": pd.to_datetime(start_us, unit="us", utc=True),
+            "window_end": pd.to_datetime(end_us, unit="us", utc=True),
+            "value": _nan_to_none(stat.value),
+            "lower_bound": _nan_to_none(stat.lower),
+            "upper_bound": _nan_to_none(stat.upper),
+            "bound_method": stat.bound_method,
+            "ci_low": None if stat.ci_low is None else _nan_to_none(stat.ci_low),
+            "ci_high": None if stat.ci_high is None else _nan_to_none(stat.ci_high),
+            "n_samples": stat.n.astype(np.int64),
+            "n_tests": tests,
+            "excluded_tests": excluded,
+            "outcome": outcomes,
+            "reason": reasons,
+            "rule": rule,
+            "approximate": approximate,
+            "note": row_notes,
+        }
+    )
+    for key, value in base.items():
+        if key not in frame.columns:
+            frame[key] = value
+    return frame
+
+
+def _nan_to_none(values: np.ndarray) -> np.ndarray:
+    out = np.asarray(values, dtype=object)
+    out[pd.isna(np.asarray(values, dtype=np.float64))] = None
+    return out
 
 
 def _f(x: Any) -> float | None:
@@ -402,10 +439,12 @@ def _values_for(
 
 
 def _group_tests(codes: np.ndarray, n_groups: int, measurement: np.ndarray) -> np.ndarray:
+    """Distinct measurements per group."""
     if codes.size == 0:
         return np.zeros(n_groups, dtype=np.int64)
-    pairs = pd.DataFrame({"g": codes, "m": measurement}).drop_duplicates()
-    return np.bincount(pairs["g"].to_numpy(), minlength=n_groups).astype(np.int64)
+    span = int(measurement.max()) + 1
+    pairs = pd.unique(codes * span + measurement)
+    return np.bincount(pairs // span, minlength=n_groups).astype(np.int64)
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -559,10 +598,16 @@ def _jitter_per_test(
 
 
 def _decide(
-    obj: Objective, stat: _Stat, g: int, limit: float, decision: str, campaign: list[str] | None
+    obj: Objective,
+    n: int,
+    value: float,
+    lower: float,
+    upper: float,
+    literal_only: bool,
+    limit: float,
+    decision: str,
+    campaign: list[str] | None,
 ) -> tuple[str, str]:
-    n = int(stat.n[g])
-    value = float(stat.value[g])
     if n == 0 or math.isnan(value):
         return "inconclusive", "no usable samples in this window"
     if n < obj.min_samples:
@@ -571,13 +616,12 @@ def _decide(
         return "inconclusive", "campaign does not meet the rules: " + "; ".join(campaign)
     le = obj.comparison == "<="
     sym = "≤" if le else "≥"
-    if decision == "literal" or stat.literal_only:
+    if decision == "literal" or literal_only:
         ok = value <= limit if le else value >= limit
         return (
             "pass" if ok else "fail",
             f"value {value:.6g} {'meets' if ok else 'violates'} {sym} {limit:.6g} (literal rule)",
         )
-    lower, upper = float(stat.lower[g]), float(stat.upper[g])
     if le:
         if upper <= limit:
             return "pass", f"upper bound {upper:.6g} ≤ limit {limit:.6g}"
