@@ -146,8 +146,11 @@ def throughput(
 ) -> Measurement:
     duration = 10.0
     total = 0 if goodput_bps is None else int(goodput_bps * duration / 8)
-    intervals = tuple(ThroughputInterval(0, float(i), 1.0, total // 10) for i in range(10)) \
-        if goodput_bps is not None else ()
+    intervals = (
+        tuple(ThroughputInterval(0, float(i), 1.0, total // 10) for i in range(10))
+        if goodput_bps is not None
+        else ()
+    )
     return Measurement(
         agent_id=agent_id,
         collector=collector,

@@ -36,24 +36,44 @@ export_store = pytest.importorskip("qos_agent.export").export_store
 def _sample_measurements() -> list[Measurement]:
     rng = np.random.default_rng(5)
     stamp = Measurement(
-        agent_id="agent-a", collector="stamp", target="198.18.0.9", started_at=T0,
-        duration_s=0.1, status=Status.OK,
-        result=RttResult(probes=(
-            ProbeSample(0, 0.0, 0.010, ttl=64, size_bytes=44, forward_delay_s=0.004,
-                        backward_delay_s=0.006, reflector_residence_s=1e-5,
-                        one_way_valid=True, reflector_ttl=255),
-            ProbeSample(1, 0.02, None, lost_direction=LossDirection.FORWARD,
-                        one_way_valid=True),
-            ProbeSample(2, 0.04, 0.011, duplicates=1, one_way_valid=False),
-        ), interval_s=0.02, timeout_s=1.0),
+        agent_id="agent-a",
+        collector="stamp",
+        target="198.18.0.9",
+        started_at=T0,
+        duration_s=0.1,
+        status=Status.OK,
+        result=RttResult(
+            probes=(
+                ProbeSample(
+                    0,
+                    0.0,
+                    0.010,
+                    ttl=64,
+                    size_bytes=44,
+                    forward_delay_s=0.004,
+                    backward_delay_s=0.006,
+                    reflector_residence_s=1e-5,
+                    one_way_valid=True,
+                    reflector_ttl=255,
+                ),
+                ProbeSample(
+                    1, 0.02, None, lost_direction=LossDirection.FORWARD, one_way_valid=True
+                ),
+                ProbeSample(2, 0.04, 0.011, duplicates=1, one_way_valid=False),
+            ),
+            interval_s=0.02,
+            timeout_s=1.0,
+        ),
         params={"count": 3},
     )
     return [
-        rtt_measurement(rng, T0 + timedelta(minutes=1), 20, base_rtt_s=0.03, jitter_s=0.005,
-                        loss=0.1),
+        rtt_measurement(
+            rng, T0 + timedelta(minutes=1), 20, base_rtt_s=0.03, jitter_s=0.005, loss=0.1
+        ),
         failed_rtt(T0 + timedelta(minutes=2), count=5),
-        failed_rtt(T0 + timedelta(minutes=3), count=7, with_probes=False,
-                   status=Status.UNREACHABLE),
+        failed_rtt(
+            T0 + timedelta(minutes=3), count=7, with_probes=False, status=Status.UNREACHABLE
+        ),
         throughput(T0 + timedelta(minutes=4), 93.5e6),
         throughput(T0 + timedelta(minutes=5), None, status=Status.TIMEOUT, direction="upload"),
         timing(T0 + timedelta(minutes=6), 0.25),
@@ -63,8 +83,9 @@ def _sample_measurements() -> list[Measurement]:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
-    return write_store(tmp_path / "store.sqlite", _sample_measurements(),
-                       {"agent-a": "Europe/Berlin"})
+    return write_store(
+        tmp_path / "store.sqlite", _sample_measurements(), {"agent-a": "Europe/Berlin"}
+    )
 
 
 def test_sqlite_frames_are_tidy_and_typed(store: Path) -> None:
@@ -92,17 +113,18 @@ def test_sqlite_frames_are_tidy_and_typed(store: Path) -> None:
     assert stamp["duplicates"].tolist() == [0, 0, 1]
     assert stamp["reflector_ttl"].iloc[0] == 255 and pd.isna(stamp["reflector_ttl"].iloc[1])
     assert len(i) == 10 and (i["rate_bps"] > 0).all()
-    assert data.agents.to_dict("records") == [{"agent_id": "agent-a",
-                                               "timezone": "Europe/Berlin"}]
+    assert data.agents.to_dict("records") == [{"agent_id": "agent-a", "timezone": "Europe/Berlin"}]
 
 
 def _canonical(data: object) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     m = data.measurements.drop(columns=["source", "result_json", "params_json"])  # type: ignore[attr-defined]
     p = data.probes.assign(measurement_id=data.probes["measurement_id"].astype(str))  # type: ignore[attr-defined]
     i = data.intervals.assign(measurement_id=data.intervals["measurement_id"].astype(str))  # type: ignore[attr-defined]
-    return (m.sort_values("measurement_id").reset_index(drop=True),
-            p.sort_values(["measurement_id", "seq"]).reset_index(drop=True),
-            i.sort_values(["measurement_id", "stream", "start_offset_s"]).reset_index(drop=True))
+    return (
+        m.sort_values("measurement_id").reset_index(drop=True),
+        p.sort_values(["measurement_id", "seq"]).reset_index(drop=True),
+        i.sort_values(["measurement_id", "stream", "start_offset_s"]).reset_index(drop=True),
+    )
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
@@ -112,7 +134,8 @@ def test_exports_load_the_same_as_the_store(store: Path, tmp_path: Path, fmt: st
         export_store(s, out, fmt)
     if fmt == "jsonl":  # JSONL carries no agents table; give the zone next to it
         pd.DataFrame({"agent_id": ["agent-a"], "timezone": ["Europe/Berlin"]}).to_csv(
-            out / "agents.csv", index=False)
+            out / "agents.csv", index=False
+        )
     ref_m, ref_p, ref_i = _canonical(load(store))
     got_m, got_p, got_i = _canonical(load(out))
     pd.testing.assert_frame_equal(got_m, ref_m, check_dtype=False)
@@ -124,17 +147,23 @@ def test_exports_load_the_same_as_the_store(store: Path, tmp_path: Path, fmt: st
 
 def test_many_agents_directories_and_globs(tmp_path: Path) -> None:
     rng = np.random.default_rng(1)
-    a = write_store(tmp_path / "a" / "a.sqlite",
-                    [rtt_measurement(rng, T0, 10, base_rtt_s=0.01, jitter_s=0.0)],
-                    {"agent-a": "UTC"})
-    b = write_store(tmp_path / "b" / "b.sqlite",
-                    [rtt_measurement(rng, T0, 4, base_rtt_s=0.02, jitter_s=0.0,
-                                     agent_id="agent-b")], {"agent-b": "Asia/Kolkata"})
+    a = write_store(
+        tmp_path / "a" / "a.sqlite",
+        [rtt_measurement(rng, T0, 10, base_rtt_s=0.01, jitter_s=0.0)],
+        {"agent-a": "UTC"},
+    )
+    b = write_store(
+        tmp_path / "b" / "b.sqlite",
+        [rtt_measurement(rng, T0, 4, base_rtt_s=0.02, jitter_s=0.0, agent_id="agent-b")],
+        {"agent-b": "Asia/Kolkata"},
+    )
     data = load([a, b])
     assert sorted(data.measurements["agent_id"]) == ["agent-a", "agent-b"]
     assert len(data.probes) == 14
-    assert dict(zip(data.measurements["agent_id"], data.measurements["timezone"],
-                    strict=True)) == {"agent-a": "UTC", "agent-b": "Asia/Kolkata"}
+    assert dict(zip(data.measurements["agent_id"], data.measurements["timezone"], strict=True)) == {
+        "agent-a": "UTC",
+        "agent-b": "Asia/Kolkata",
+    }
     # The same source twice is read once; a directory and a glob find the stores.
     assert len(load([a, a]).probes) == 10
     assert len(load(tmp_path).probes) == 14
@@ -158,8 +187,9 @@ def test_store_is_read_while_the_agent_writes(tmp_path: Path) -> None:
     with SqliteStore(path) as writer:
         writer.append(rtt_measurement(rng, T0, 5, base_rtt_s=0.01, jitter_s=0.0))
         assert len(load(path).probes) == 5
-        writer.append(rtt_measurement(rng, T0 + timedelta(seconds=1), 5, base_rtt_s=0.01,
-                                      jitter_s=0.0))
+        writer.append(
+            rtt_measurement(rng, T0 + timedelta(seconds=1), 5, base_rtt_s=0.01, jitter_s=0.0)
+        )
         assert len(load(path).probes) == 10
 
 
@@ -213,8 +243,9 @@ def test_nan_delay_in_parquet_is_refused(store: Path, tmp_path: Path) -> None:
     table = pq.read_table(out / "probes.parquet")
     rtt = table.column("rtt_s").to_pylist()
     rtt[0] = float("nan")
-    table = table.set_column(table.column_names.index("rtt_s"), "rtt_s",
-                             pa.array(rtt, pa.float64()))
+    table = table.set_column(
+        table.column_names.index("rtt_s"), "rtt_s", pa.array(rtt, pa.float64())
+    )
     pq.write_table(table, out / "probes.parquet")
     with pytest.raises(DataError, match="rtt_s holds NaN"):
         load(out)
