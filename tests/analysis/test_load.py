@@ -194,15 +194,15 @@ def test_store_is_read_while_the_agent_writes(tmp_path: Path) -> None:
 
 
 def test_missing_and_malformed_inputs_name_the_file(tmp_path: Path, store: Path) -> None:
-    with pytest.raises(DataError, match="nowhere.sqlite: no such file"):
+    with pytest.raises(DataError, match=r"nowhere\.sqlite: no such file"):
         load(tmp_path / "nowhere.sqlite")
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"not a database at all")
-    with pytest.raises(DataError, match="junk.sqlite: not a SQLite database"):
+    with pytest.raises(DataError, match=r"junk\.sqlite: not a SQLite database"):
         load(junk)
     other = tmp_path / "other.txt"
     other.write_text("hello")
-    with pytest.raises(DataError, match="other.txt: unknown data format"):
+    with pytest.raises(DataError, match=r"other\.txt: unknown data format"):
         load(other)
     empty_dir = tmp_path / "empty"
     empty_dir.mkdir()
@@ -223,7 +223,7 @@ def test_missing_and_malformed_inputs_name_the_file(tmp_path: Path, store: Path)
     with SqliteStore(store, readonly=True) as s:
         export_store(s, pq_dir, "parquet")
     (pq_dir / "probes.parquet").write_bytes(b"PAR1 garbage")
-    with pytest.raises(DataError, match="probes.parquet: not a readable Parquet file"):
+    with pytest.raises(DataError, match=r"probes\.parquet: not a readable Parquet file"):
         load(pq_dir)
     # JSONL with a bad line: the line number is named.
     jl = tmp_path / "bad.jsonl"
@@ -264,7 +264,7 @@ def test_newer_schemas_are_refused(store: Path, tmp_path: Path) -> None:
     doc["schema_version"] = 99
     jl = tmp_path / "newer.jsonl"
     jl.write_text(json.dumps(doc) + "\n")
-    with pytest.raises(SchemaVersionError, match="newer.jsonl:1"):
+    with pytest.raises(SchemaVersionError, match=r"newer\.jsonl:1"):
         load(jl)
     csv_dir = tmp_path / "csv"
     with SqliteStore(store, readonly=True) as s:
