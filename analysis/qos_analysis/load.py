@@ -228,9 +228,7 @@ def _read_sqlite(path: Path) -> _Part:
     return _Part(str(path), meas, probes, intervals, agents)
 
 
-def _sqlite_columns(
-    conn: sqlite3.Connection, table: str, columns: Sequence[str]
-) -> pd.DataFrame:
+def _sqlite_columns(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> pd.DataFrame:
     """Read a table column-wise with one SELECT, skipping columns that are entirely NULL.
 
     Python objects per value are the cost of reading SQLite; ICMP data leaves the STAMP

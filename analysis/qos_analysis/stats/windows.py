@@ -1,0 +1,174 @@
+"""Windowed aggregates per target/agent/window, and peak vs off-peak in local time.
+
+Every aggregate carries its sample counts and, for loss, the Clopper–Pearson interval
+(STANDARDS.md §9.1), so a reader sees how much a number can be trusted.  Percentiles are
+RFC 2330 exact-rank values over delivered packets (STANDARDS.md §6.4); failed
+measurements count as loss (see :mod:`qos_analysis.populations`).  Windows shorter than a
+day are aligned in UTC, whole days on the agent's local midnight; periods such as peak
+hours are evaluated in the agent's local time zone (from the profile's ``[periods]``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from qos.profiles import Period, Profile
+from qos.units import parse_duration_s
+from qos_analysis.load import Dataset
+from qos_analysis.populations import Population, probe_population, test_population
+from qos_analysis.stats.grouped import group_mean_std, sort_groups
+from qos_analysis.stats.proportions import clopper_pearson
+from qos_analysis.stats.quantiles import as_fraction
+from qos_analysis.stats.timebase import US_PER_S, in_period, local_epoch_us, window_index
+
+DEFAULT_PERCENTILES = ("50%", "95%", "99%", "99.9%")
+
+
+def _window_s(window: str | float | None) -> float | None:
+    if window is None or window == "all":
+        return None
+    return float(window) if isinstance(window, int | float) else parse_duration_s(window)
+
+
+def _groups(
+    pop: Population, window_s: float | None, mask: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, np.ndarray]:
+    """(selected rows, group code per row, group table, window start per group)."""
+    local_us, _ = local_epoch_us(pop.t_us, pop.timezone)
+    sel = np.flatnonzero(mask) if mask is not None else np.arange(len(pop))
+    win = window_index(pop.t_us[sel], local_us[sel], window_s)
+    w_codes, w_uniques = pd.factorize(win)
+    n_win = max(len(w_uniques), 1)
+    codes, keys = pd.factorize(pop.scope[sel] * n_win + w_codes)
+    keys = np.asarray(keys, dtype=np.int64)
+    scope_idx = keys // n_win
+    table = pop.scopes.iloc[scope_idx][["agent_id", "collector", "target"]].reset_index(drop=True)
+    starts = (
+        np.asarray(w_uniques, dtype=np.int64)[keys % n_win] if len(keys) else np.empty(0, np.int64)
+    )
+    return sel, np.asarray(codes, dtype=np.int64), table, starts
+
+
+def _period_mask(pop: Population, period: Period | None, invert: bool) -> np.ndarray | None:
+    if period is None:
+        return None
+    local_us, _ = local_epoch_us(pop.t_us, pop.timezone)
+    inside = in_period(local_us, period)
+    return ~inside if invert else inside
+
+
+def probe_aggregates(
+    data: Dataset,
+    window: str | float | None = "1h",
+    *,
+    percentiles: Sequence[str] = DEFAULT_PERCENTILES,
+    period: Period | None = None,
+    outside_period: bool = False,
+    failed_tests: str = "count",
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """RTT and loss aggregates per (agent, collector, target, window).
+
+    Columns: window_start/window_end (UTC), tests, sent, received, lost, loss_ratio with
+    ``loss_ci_low``/``loss_ci_high``, rtt_min_s, rtt_mean_s, rtt_median_s (RFC 7679),
+    ``rtt_pXX_s`` for each percentile, rtt_max_s, ipdv_pseudo_range_s (Y.1541 on RTT).
+    """
+    window_s = _window_s(window)
+    pop = probe_population(data, failed_tests=failed_tests)
+    sel, codes, table, starts = _groups(pop, window_s, _period_mask(pop, period, outside_period))
+    n_groups = len(table)
+    rtt = pop.values["rtt_s"][sel]
+    sent = np.bincount(codes, minlength=n_groups).astype(np.int64)
+    lost = np.bincount(codes[np.isnan(rtt)], minlength=n_groups).astype(np.int64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        loss = lost / sent
+    lo, hi = clopper_pearson(lost, sent, confidence)
+    out = table.assign(
+        window_start=pd.to_datetime(starts, unit="us", utc=True),
+        window_end=pd.to_datetime(
+            starts + (0 if window_s is None else round(window_s * US_PER_S)), unit="us", utc=True
+        ),
+    )
+    if window_s is None:
+        first = np.full(n_groups, np.iinfo(np.int64).max)
+        last = np.full(n_groups, np.iinfo(np.int64).min)
+        np.minimum.at(first, codes, pop.t_us[sel])
+        np.maximum.at(last, codes, pop.t_us[sel])
+        out["window_start"] = pd.to_datetime(first, unit="us", utc=True)
+        out["window_end"] = pd.to_datetime(last, unit="us", utc=True)
+    span = int(pop.measurement.max()) + 1 if len(pop.measurement) else 1
+    pairs = pd.unique(codes * span + pop.measurement[sel])
+    out["tests"] = np.bincount(pairs // span, minlength=n_groups).astype(np.int64)
+    out["sent"] = sent
+    out["received"] = sent - lost
+    out["lost"] = lost
+    out["loss_ratio"] = loss
+    out["loss_ci_low"] = lo
+    out["loss_ci_high"] = hi
+    sg = sort_groups(codes, rtt, n_groups, lost="exclude")
+    _, mean, _ = group_mean_std(codes, rtt, n_groups)
+    out["rtt_min_s"] = sg.minimum()
+    out["rtt_mean_s"] = mean
+    out["rtt_median_s"] = sg.median_rfc7679()
+    for p in percentiles:
+        label = f"{float(as_fraction(p) * 100):g}".replace(".", "_")
+        out[f"rtt_p{label}_s"] = sg.quantile(p)
+    out["rtt_max_s"] = sg.maximum()
+    out["ipdv_pseudo_range_s"] = sg.quantile("99.9%") - sg.minimum()
+    return out.sort_values(["agent_id", "collector", "target", "window_start"], ignore_index=True)
+
+
+def throughput_aggregates(
+    data: Dataset,
+    window: str | float | None = "1d",
+    *,
+    direction: str = "download",
+    period: Period | None = None,
+    failed_tests: str = "count",
+) -> pd.DataFrame:
+    """Goodput per (agent, collector, target, window): tests, mean, median, p10, p90, min."""
+    window_s = _window_s(window)
+    pop = test_population(data, f"{direction}_speed", failed_tests=failed_tests)
+    sel, codes, table, starts = _groups(pop, window_s, _period_mask(pop, period, False))
+    n_groups = len(table)
+    values = pop.values["value"][sel]
+    sg = sort_groups(codes, values, n_groups)
+    n, mean, _ = group_mean_std(codes, values, n_groups)
+    return table.assign(
+        window_start=pd.to_datetime(starts, unit="us", utc=True),
+        direction=direction,
+        tests=n,
+        goodput_mean_bps=mean,
+        goodput_median_bps=sg.median_rfc7679(),
+        goodput_p10_bps=sg.quantile("10%"),
+        goodput_p90_bps=sg.quantile("90%"),
+        goodput_min_bps=sg.minimum(),
+    ).sort_values(["agent_id", "collector", "target", "window_start"], ignore_index=True)
+
+
+def peak_offpeak(
+    data: Dataset,
+    profile: Profile,
+    period: str = "peak",
+    window: str | float | None = "1d",
+    **kwargs: object,
+) -> pd.DataFrame:
+    """:func:`probe_aggregates` inside and outside a profile period, stacked with a
+    ``period`` column (``"<name>"`` / ``"off-<name>"``), in each agent's local time."""
+    if period not in profile.periods:
+        from qos.errors import ProfileError
+        from qos.suggest import unknown_name_hint
+
+        raise ProfileError(
+            f"profile {profile.id} has no period '{period}'",
+            hint=unknown_name_hint(period, profile.periods),
+        )
+    spec = profile.periods[period]
+    inside = probe_aggregates(data, window, period=spec, **kwargs)  # type: ignore[arg-type]
+    outside = probe_aggregates(data, window, period=spec, outside_period=True, **kwargs)  # type: ignore[arg-type]
+    return pd.concat(
+        [inside.assign(period=period), outside.assign(period=f"off-{period}")], ignore_index=True
+    )
