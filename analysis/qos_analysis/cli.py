@@ -1,0 +1,384 @@
+"""``qos``: score measurements against profiles, inspect profiles, estimate VoIP quality.
+
+Commands (ARCHITECTURE.md §5)::
+
+    qos profiles list [--json]
+    qos profiles show ID|FILE [--json]
+    qos score --data PATH [--data PATH ...] --profile ID|FILE [--window 1h|all]
+              [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
+              [--fail-on-violation]
+    qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
+                 [--convention echo-path|ta-only] [--json]
+
+Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
+file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
+given.  ``inconclusive`` verdicts never cause a non-zero exit on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_VIOLATION = 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    from qos.errors import QosError
+
+    try:
+        return int(args.func(args))
+    except QosError as exc:
+        print(f"qos: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as exc:  # bad numbers given on the command line
+        print(f"qos: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="qos",
+        description="Judge measured Internet quality against published standards.",
+        epilog="Exit codes: 0 ok, 2 usage/config/data error, 3 violation with --fail-on-violation.",
+    )
+    sub = parser.add_subparsers(dest="command")
+
+    prof = sub.add_parser("profiles", help="list or show threshold profiles")
+    psub = prof.add_subparsers(dest="action")
+    plist = psub.add_parser("list", help="list every available profile")
+    plist.add_argument("--json", action="store_true", help="machine-readable output")
+    plist.set_defaults(func=_profiles_list)
+    pshow = psub.add_parser("show", help="show one profile's objectives and sources")
+    pshow.add_argument("profile", help="profile id (e.g. y1541/class0) or a .toml file")
+    pshow.add_argument("--json", action="store_true", help="machine-readable output")
+    pshow.set_defaults(func=_profiles_show)
+
+    sc = sub.add_parser("score", help="score measurements against a profile")
+    sc.add_argument(
+        "--data",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="SQLite store, export directory, .jsonl file or glob (repeatable)",
+    )
+    sc.add_argument("--profile", required=True, help="profile id or .toml file")
+    sc.add_argument(
+        "--window", help="evaluation window, e.g. 1min, 1h, 1d or 'all' (default: the profile's)"
+    )
+    sc.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="profile parameter, e.g. download_max=250Mbit/s (repeatable)",
+    )
+    sc.add_argument(
+        "--confidence",
+        type=float,
+        help="confidence level for bounds (default: the profile's, usually 0.95)",
+    )
+    sc.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    sc.add_argument(
+        "--fail-on-violation",
+        action="store_true",
+        help=f"exit {EXIT_VIOLATION} when any verdict is 'fail'",
+    )
+    sc.set_defaults(func=_score)
+
+    qoe = sub.add_parser("qoe", help="QoE estimates")
+    qsub = qoe.add_subparsers(dest="model")
+    voip = qsub.add_parser("voip", help="G.107 E-model R and MOS for a VoIP call")
+    voip.add_argument("--one-way-delay-ms", type=float, required=True)
+    voip.add_argument("--loss-percent", type=float, required=True)
+    voip.add_argument(
+        "--burst-ratio", type=float, default=1.0, help="G.107 BurstR (1 = random loss)"
+    )
+    voip.add_argument("--codec", default="g711", help="G.113 codec (default g711)")
+    voip.add_argument(
+        "--convention",
+        choices=("echo-path", "ta-only"),
+        default="echo-path",
+        help="echo-path: T = Ta, Tr = 2Ta (flent/G.114); ta-only: T = Tr = 0",
+    )
+    voip.add_argument("--json", action="store_true")
+    voip.set_defaults(func=_qoe_voip)
+    return parser
+
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+def _profiles_list(args: argparse.Namespace) -> int:
+    from qos.profiles import available_profiles
+
+    profiles = available_profiles()
+    rows = [
+        {
+            "id": p.id,
+            "objectives": len(p.objectives),
+            "verified": p.verified,
+            "title": p.title,
+            "source": f"{p.source.document} ({p.source.edition})",
+        }
+        for p in profiles.values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    width = max((len(r["id"]) for r in rows), default=2)
+    print(f"{'ID':<{width}}  OBJ  VERIFIED  TITLE")
+    for r in rows:
+        print(
+            f"{r['id']:<{width}}  {r['objectives']:>3}  {'yes' if r['verified'] else 'no':<8}"
+            f"  {r['title']}"
+        )
+    return EXIT_OK
+
+
+def _limit_text(value: float | None, text: str, dimension: str) -> str:
+    if value is None:
+        return text
+    return _fmt(value, dimension)
+
+
+def _profiles_show(args: argparse.Namespace) -> int:
+    from qos.profiles import get_profile
+
+    p = get_profile(args.profile)
+    info: dict[str, Any] = {
+        "id": p.id,
+        "title": p.title,
+        "file": p.path,
+        "schema_version": p.schema_version,
+        "source": {
+            "document": p.source.document,
+            "edition": p.source.edition,
+            "clause": p.source.clause,
+            "verified": p.source.verified,
+            "standards_ref": p.source.standards_ref,
+            "notes": p.source.notes,
+        },
+        "window": "all" if p.window_s is None else f"{p.window_s:g}s",
+        "confidence": p.confidence,
+        "decision": p.decision,
+        "one_way_rule": p.one_way_rule,
+        "failed_tests": p.failed_tests,
+        "parameters": {
+            n: {"dimension": x.dimension, "value": x.value, "required": x.value is None}
+            for n, x in p.parameters.items()
+        },
+        "periods": {
+            n: {
+                "start": x.start.strftime("%H:%M"),
+                "end_minutes": x.end_minutes,
+                "days": list(x.days),
+            }
+            for n, x in p.periods.items()
+        },
+        "objectives": [],
+    }
+    for o in p.objectives:
+        dim = (
+            "ratio"
+            if o.statistic == "share"
+            else ("count" if o.statistic.startswith("days_") else o.spec.dimension)
+        )
+        info["objectives"].append(
+            {
+                "id": o.id,
+                "title": o.title,
+                "metric": o.metric,
+                "statistic": o.statistic,
+                "percentile": None if o.percentile is None else str(o.percentile),
+                "comparison": o.comparison,
+                "limit": _limit_text(o.limit.value, o.limit.text, dim),
+                "threshold": None
+                if o.threshold is None
+                else _limit_text(o.threshold.value, o.threshold.text, o.spec.dimension),
+                "min_samples": o.min_samples,
+                "period": o.period,
+                "clause": o.clause,
+                "verified": o.verified,
+                "note": o.note,
+            }
+        )
+    if args.json:
+        print(json.dumps(info, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    src = info["source"]
+    print(f"{p.id}: {p.title}")
+    print(
+        f"  source: {src['document']} ({src['edition']}), {src['clause']}; "
+        f"verified: {'yes' if src['verified'] else 'no'}"
+    )
+    if src["notes"]:
+        print(f"  notes: {src['notes']}")
+    print(
+        f"  window: {info['window']}  confidence: {p.confidence}  decision: {p.decision}  "
+        f"one-way rule: {p.one_way_rule}  failed tests: {p.failed_tests}"
+    )
+    for name, par in info["parameters"].items():
+        state = "REQUIRED (--param)" if par["required"] else _fmt(par["value"], par["dimension"])
+        print(f"  parameter {name} ({par['dimension']}): {state}")
+    for o in info["objectives"]:
+        what = o["statistic"] + (f" {o['percentile']}" if o["percentile"] else "")
+        thr = f" (per sample {o['threshold']})" if o["threshold"] else ""
+        per = f" in period {o['period']}" if o["period"] else ""
+        print(
+            f"  - {o['id']}: {what} of {o['metric']}{thr} {o['comparison']} {o['limit']}"
+            f"{per}; min_samples {o['min_samples']}; {o['clause']}"
+        )
+    if not p.objectives:
+        print("  (no objectives: the source specifies none)")
+    return EXIT_OK
+
+
+# --- score -----------------------------------------------------------------------------------
+
+
+def _score(args: argparse.Namespace) -> int:
+    from qos.errors import ProfileError
+    from qos.profiles import get_profile
+    from qos_analysis.load import load
+    from qos_analysis.scoring import overall, score
+
+    params: dict[str, str] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ProfileError(f"--param expects NAME=VALUE, got {item!r}")
+        params[name.strip()] = value.strip()
+    if args.confidence is not None and not 0 < args.confidence < 1:
+        raise ProfileError("--confidence must lie strictly between 0 and 1")
+    profile = get_profile(args.profile)
+    data = load(args.data)
+    verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
+    if args.format == "json":
+        out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
+        print(
+            json.dumps(
+                {
+                    "profile": profile.id,
+                    "overall": overall(verdicts),
+                    "notes": list(data.notes),
+                    "verdicts": out,
+                },
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+    elif args.format == "csv":
+        verdicts.to_csv(sys.stdout, index=False)
+    else:
+        _print_table(verdicts, profile.id, overall(verdicts), data.notes)
+    if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
+        return EXIT_VIOLATION
+    return EXIT_OK
+
+
+def _fmt(value: Any, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    value = float(value)
+    if math.isinf(value):
+        return "∞" if value > 0 else "−∞"
+    if unit in ("s", "duration"):
+        return f"{value * 1e3:.3f} ms"
+    if unit in ("ratio",):
+        return f"{value * 100:.4g} %"
+    if unit in ("bit/s", "rate"):
+        return f"{value / 1e6:.2f} Mbit/s"
+    if unit in ("days", "count"):
+        return f"{value:g}"
+    return f"{value:g}"
+
+
+def _print_table(verdicts: Any, profile_id: str, result: str, notes: Sequence[str]) -> None:
+    print(f"profile {profile_id}: overall {result.upper()} ({len(verdicts)} verdict(s))")
+    for note in notes:
+        print(f"note: {note}")
+    header = ("OUTCOME", "OBJECTIVE", "SCOPE", "WINDOW START", "VALUE", "LIMIT", "BOUND", "N")
+    rows = []
+    for _, v in verdicts.iterrows():
+        le = v["comparison"] == "<="
+        bound = v["upper_bound"] if le else v["lower_bound"]
+        start = (
+            ""
+            if v["window_start"] is None
+            or (isinstance(v["window_start"], float))
+            or str(v["window_start"]) == "NaT"
+            else v["window_start"].strftime("%Y-%m-%d %H:%M")
+        )
+        flag = "~" if v["approximate"] else ""
+        rows.append(
+            (
+                v["outcome"].upper(),
+                f"{v['objective']}{flag}",
+                str(v["scope"]),
+                start,
+                _fmt(v["value"], v["unit"]),
+                f"{v['comparison']} {_fmt(v['limit'], v['unit'])}",
+                _fmt(bound, v["unit"]),
+                str(v["n_samples"]),
+            )
+        )
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+    reasons = verdicts[verdicts["outcome"] != "pass"][["objective", "scope", "reason"]]
+    if len(reasons):
+        print("\nwhy not pass:")
+        for _, r in reasons.drop_duplicates(["objective", "reason"]).head(20).iterrows():
+            print(f"  {r['objective']} [{r['scope']}]: {r['reason']}")
+    if verdicts["approximate"].any():
+        rules = sorted(set(verdicts.loc[verdicts["approximate"], "rule"]) - {""})
+        print("\n~ approximate: " + "; ".join(rules))
+
+
+# --- qoe -------------------------------------------------------------------------------------
+
+
+def _qoe_voip(args: argparse.Namespace) -> int:
+    from qos_analysis.qoe.voip import voip_quality
+
+    if args.one_way_delay_ms < 0 or not 0 <= args.loss_percent <= 100 or args.burst_ratio < 1:
+        raise ValueError("need delay ≥ 0 ms, 0 ≤ loss ≤ 100 %, burst ratio ≥ 1")
+    result = voip_quality(
+        args.one_way_delay_ms,
+        args.loss_percent,
+        burst_ratio=args.burst_ratio,
+        codec=args.codec,
+        convention=args.convention,
+    )
+    if args.json:
+        out = result.as_dict()
+        out.update(codec=args.codec, convention=args.convention, model="ITU-T G.107 (06/2015)")
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    print(f"R = {result.R:.2f}  MOS = {result.mos:.2f}  ({result.band})")
+    print(
+        f"  Ro {result.Ro:.2f} − Is {result.Is:.2f} − Id {result.Id:.2f} "
+        f"(Idte {result.Idte:.2f}, Idle {result.Idle:.2f}, Idd {result.Idd:.2f}) "
+        f"− Ie,eff {result.Ie_eff:.2f} + A {result.A:.0f}"
+    )
+    print(f"  codec {args.codec}, {args.convention} delay convention, G.107 (06/2015) E-model")
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
