@@ -247,7 +247,7 @@ class Iperf3Collector(Collector):
 def _intervals(spec: protocol.TestSpec, outcome: TestOutcome) -> list[ThroughputInterval]:
     out = []
     for before, after in zip(outcome.samples, outcome.samples[1:], strict=False):
-        warmup = after.t_s <= spec.omit_s + 1e-6 and spec.omit_s > 0
+        warmup = after.tick_s <= spec.omit_s + 1e-9 and spec.omit_s > 0
         for index, (a, b) in enumerate(zip(before.delivered, after.delivered, strict=True)):
             out.append(
                 ThroughputInterval(
@@ -264,7 +264,7 @@ def _intervals(spec: protocol.TestSpec, outcome: TestOutcome) -> list[Throughput
 def _window(spec: protocol.TestSpec, outcome: TestOutcome) -> tuple[float, int] | None:
     """(seconds, bytes) delivered after the warm-up, from our samples; None if not reached."""
     samples = outcome.samples
-    start = next((s for s in samples if s.t_s >= spec.omit_s - 1e-6), None) if samples else None
+    start = next((s for s in samples if s.tick_s >= spec.omit_s - 1e-9), None) if samples else None
     if start is None or samples[-1] is start:
         return None
     end = samples[-1]

@@ -48,10 +48,11 @@ class TestFailed(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """Delivered bytes per stream at ``t_s`` seconds after TEST_RUNNING."""
+    """Delivered bytes per stream at ``t_s`` seconds after TEST_RUNNING (due at ``tick_s``)."""
 
     t_s: float
     delivered: tuple[int, ...]
+    tick_s: float = 0.0
 
 
 @dataclass
@@ -283,7 +284,7 @@ class Iperf3Client:
                         raise TestFailed(
                             f"stream {i} stalled: no data for {self.io_timeout_s:g} s", "timeout"
                         )
-                outcome.samples.append(Sample((now - start_ns) / 1e9, delivered))
+                outcome.samples.append(Sample((now - start_ns) / 1e9, delivered, tick))
                 raw = tuple(s.bytes for s in streams)
                 retrans = tuple(i.total_retrans if i is not None else None for i in infos)
                 if spec.omit_s and math.isclose(tick, spec.omit_s):
