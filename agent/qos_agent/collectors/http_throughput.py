@@ -343,7 +343,8 @@ class _Run:
 
     def _reply_head(self, s: _Stream, pending: bytearray) -> ResponseHead:
         head = read_response_head(lambda n: self._recv(s, n), pending)
-        s.head_bytes += head.head_bytes
+        if not self.upload:  # heads in the measured direction only (they are in bytes_total)
+            s.head_bytes += head.head_bytes
         if head.status != 200:
             raise _Failure(Status.ERROR, f"server replied {head.status} {head.reason}".strip())
         if head.content_length is None:
@@ -533,6 +534,8 @@ class _Run:
             )
 
         failures = [s.failure for s in self.streams if s.failure]
+        if not failures and not self.context.stop.is_set():
+            failures = self._silent_streams(intervals)
         status, error = Status.OK, None
         if failures:
             status, error = failures[0]
@@ -563,6 +566,26 @@ class _Run:
             details=details,
         )
         return self._record(status, error, intervals, result)
+
+    def _silent_streams(self, intervals: list[ThroughputInterval]) -> list[tuple[Status, str]]:
+        """Streams that moved nothing for at least ``timeout`` up to the end of the test.
+
+        A stall shorter than the socket timeout ends no worker, but one that lasts until the
+        deadline is still a stall, not a slow link, and must not yield an ``ok`` record.
+        """
+        found = []
+        for s in self.streams:
+            if s.finished:
+                continue
+            silent = 0.0
+            for iv in reversed([iv for iv in intervals if iv.stream == s.index]):
+                if iv.bytes:
+                    break
+                silent += iv.duration_s
+            if silent >= self.params["timeout"]:
+                reason = f"server stalled: no data for the last {silent:.1f} s of the test"
+                found.append((Status.TIMEOUT, f"stream {s.index}: {reason}"))
+        return found
 
     def _record(
         self,
