@@ -46,7 +46,12 @@ def parse_fping_vcount(stderr: str) -> dict[str, list[float | None]]:
 def fping_argv(
     target: str, *, count: int, period_s: float, timeout_s: float, size_bytes: int | None = None
 ) -> list[str]:
-    """fping in count mode with an explicit ``-t`` (STANDARDS.md §12.4: never omit it)."""
+    """fping in count mode with an explicit ``-t`` (STANDARDS.md §12.4: never omit it).
+
+    ``-i`` (the global gap between any two packets, default 10 ms) is lowered to the period
+    when the period is shorter, otherwise fping silently sends no faster than every 10 ms.
+    """
+    period_ms = max(1, round(period_s * 1e3))
     argv = [
         "fping",
         "-4",
@@ -54,7 +59,9 @@ def fping_argv(
         "-C",
         str(count),
         "-p",
-        str(max(1, round(period_s * 1e3))),
+        str(period_ms),
+        "-i",
+        str(min(10, period_ms)),
         "-t",
         str(max(1, round(timeout_s * 1e3))),
     ]
