@@ -1,0 +1,215 @@
+"""speedtest collector against the reference server, offline (issue 5, item 4; §12.7).
+
+Never online: every target here is a loopback server.  Checks byte counts against the
+server's own counters, the measurement window, the min-interval gate and the 403/429
+backoff persisted in the state file.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from qos.records import Status, ThroughputResult
+from qos_agent.collectors.base import MeasureContext, run_collector
+from qos_agent.collectors.speedtest import (
+    SpeedtestCollector,
+    import_speedtest,
+    measurement_window,
+    mini_base_url,
+)
+from qos_agent.refserver import RunningHttpServer, ServerLimits, start_http_server
+from qos_agent.refserver.speedtest_compat import INDEX_HTML, JPEG_SIZES, LATENCY_BODY
+
+ALL_JPEG_BYTES = sum(JPEG_SIZES.values())
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RunningHttpServer]:
+    running = start_http_server(limits=ServerLimits(speedtest_test_length_s=10))
+    yield running
+    running.stop()
+
+
+def _run(target: str, params: dict[str, object], state: Path):
+    m = run_collector(
+        SpeedtestCollector(),
+        target,
+        {"state_file": str(state), **params},
+        MeasureContext(agent_id="test"),
+    )
+    return m
+
+
+def test_import_does_not_take_over_stdout() -> None:
+    already = "speedtest" in sys.modules
+    module = import_speedtest()
+    if not already:
+        assert not isinstance(module._py3_utf8_stdout, module._Py3Utf8Output)
+    assert sys.stdout is sys.__stdout__ or sys.stdout is not None
+
+
+def test_download_counts_what_the_server_sent(server: RunningHttpServer, tmp_path: Path) -> None:
+    server.server.wait_idle()
+    before = server.server.stats.snapshot()
+    m = _run(server.url, {"min_interval": 0}, tmp_path / "s.json")
+    assert m.status is Status.OK, m.error
+    r = m.result
+    assert isinstance(r, ThroughputResult) and r.direction == "download"
+    assert server.server.wait_idle(10)
+    sent = server.server.stats.snapshot()["bytes_sent"] - before["bytes_sent"]
+    # on loopback every file completes well within the 10 s test length: 4 requests per size
+    assert r.bytes_total == sent == 4 * ALL_JPEG_BYTES
+    assert sum(iv.bytes for iv in r.intervals) == r.bytes_total
+    assert r.streams == 8  # 2 × threadcount from the server's config
+    assert r.goodput_bps == pytest.approx(r.details["measured_bytes"] * 8 / r.duration_s)
+    assert r.goodput_bps > 10e6
+    assert r.details["config_source"].endswith("/speedtest/speedtest-config.php")
+    assert r.details["speedtest_cli_bps"] > 0
+    # its "ping" is kept as a labelled figure, never as an RTT result
+    assert r.details["speedtest_latency_figure_s"] > 0
+    assert "not a round-trip time" in r.details["latency_note"]
+
+
+def test_upload_counts_what_the_server_received(server: RunningHttpServer, tmp_path: Path) -> None:
+    server.server.wait_idle()
+    before = server.server.stats.snapshot()
+    m = _run(
+        server.url + "/speedtest/", {"direction": "upload", "min_interval": 0}, tmp_path / "s.json"
+    )
+    assert m.status is Status.OK, m.error
+    r = m.result
+    assert isinstance(r, ThroughputResult) and r.direction == "upload"
+    assert server.server.wait_idle(10)
+    received = server.server.stats.snapshot()["bytes_received"] - before["bytes_received"]
+    expected = 17 * (524288 + 1048576 + 7340032)  # ratio 5, 50 chunks → 17 per size
+    assert r.bytes_total == received == expected
+    assert r.streams == 8
+    # intervals count TCP-acknowledged transport payload: bodies plus the request heads
+    assert 0 <= sum(iv.bytes for iv in r.intervals) - expected < 51 * 1024
+
+
+def test_min_interval_skips_and_persists(server: RunningHttpServer, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    first = _run(server.url, {"min_interval": "1h", "direction": "upload"}, state)
+    assert first.status is Status.OK, first.error
+    second = _run(server.url, {"min_interval": "1h", "direction": "upload"}, state)
+    assert second.status is Status.SKIPPED and "min_interval" in (second.error or "")
+    saved = json.loads(state.read_text())
+    assert saved["servers"][server.url]["last_run"] == pytest.approx(
+        first.started_at.timestamp(), abs=1e-3
+    )
+
+
+class _Blocking(BaseHTTPRequestHandler):
+    """A mini server that answers its index and latency.txt but 429s every download."""
+
+    protocol_version = "HTTP/1.0"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if path in ("/", ""):
+            body, code = INDEX_HTML, 200
+        elif path.endswith("/latency.txt"):
+            body, code = LATENCY_BODY, 200
+        elif "/random" in path:
+            body, code = b"slow down", 429
+        else:
+            body, code = b"no", 404
+        self.send_response(code)
+        if code == 429:
+            self.send_header("Retry-After", "7200")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture
+def blocking_server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Blocking)
+    httpd.daemon_threads = True
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+    )
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_http_429_starts_a_persisted_backoff(blocking_server: str, tmp_path: Path) -> None:
+    state = tmp_path / "state.json"
+    start = time.time()
+    m = _run(blocking_server, {"min_interval": 0, "backoff": "10min"}, state)
+    assert m.status is Status.ERROR
+    assert "HTTP 429" in (m.error or "") and "backing off" in (m.error or "")
+    assert isinstance(m.result, ThroughputResult) and m.result.goodput_bps is None
+    assert m.result.details["config_source"] == "built-in speedtest.net defaults"  # no config
+    assert m.result.details["http_errors"]["429"] == 40
+    saved = json.loads(state.read_text())["servers"][blocking_server.rstrip("/")]
+    assert saved["consecutive_blocks"] == 1
+    # Retry-After (2 h) beats the 10 min backoff
+    assert saved["blocked_until"] == pytest.approx(start + 7200, abs=30)
+    again = _run(blocking_server, {"min_interval": 0}, state)
+    assert again.status is Status.SKIPPED and "backing off" in (again.error or "")
+
+
+def test_refused_server_is_unreachable(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    start = time.monotonic()
+    m = _run(f"http://127.0.0.1:{port}/", {"min_interval": 0, "timeout": "2s"}, tmp_path / "s.json")
+    assert m.status is Status.UNREACHABLE, m.error
+    assert time.monotonic() - start < 10
+
+
+def test_bad_target_is_an_error(tmp_path: Path) -> None:
+    m = _run("ftp://example/", {"min_interval": 0}, tmp_path / "s.json")
+    assert m.status is Status.ERROR and "expected http" in (m.error or "")
+
+
+@pytest.mark.parametrize(
+    ("target", "base"),
+    [
+        ("http://h:1/", "http://h:1"),
+        ("http://h:1/speedtest/", "http://h:1"),
+        ("http://h:1/mini/speedtest/upload.php", "http://h:1/mini"),
+        ("http://h:1", "http://h:1"),
+    ],
+)
+def test_mini_base_url(target: str, base: str) -> None:
+    assert mini_base_url(target) == base
+
+
+def test_measurement_window_excludes_warmup_and_tail() -> None:
+    s = 1_000_000_000
+    # 1 MB per 100 ms from t=0.1 s; the test length ends at 3 s, a slow tail follows
+    samples = [(i * s // 10, max(0, i - 1) * 1_000_000) for i in range(31)]
+    samples += [(31 * s // 10, 29_100_000), (32 * s // 10, 29_150_000)]
+    first, last, note = measurement_window(
+        samples, start_ns=s // 10, warmup_ns=s, length_ns=29 * s // 10
+    )
+    assert note is None
+    assert first == (11 * s // 10, 10_000_000) and last == (30 * s // 10, 29_000_000)
+    rate = (last[1] - first[1]) * 8 / ((last[0] - first[0]) / 1e9)
+    assert rate == pytest.approx(80e6)
+
+
+def test_measurement_window_when_data_ends_inside_warmup() -> None:
+    s = 1_000_000_000
+    samples = [(0, 0), (s // 10, 5_000_000), (2 * s // 10, 9_000_000), (3 * s // 10, 9_000_000)]
+    first, last, note = measurement_window(samples, start_ns=0, warmup_ns=2 * s, length_ns=10 * s)
+    assert note and "warm-up not excluded" in note
+    assert first == (0, 0) and last == (2 * s // 10, 9_000_000)
