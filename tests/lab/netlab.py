@@ -74,7 +74,7 @@ def missing_requirements() -> list[str]:
     if os.geteuid() != 0:
         problems.append("needs root (network namespaces, tc, iptables)")
     for tool in REQUIRED_TOOLS:
-        if shutil.which(tool) is None:
+        if shutil.which(tool, path=tool_path()) is None:
             problems.append(f"'{tool}' not found (Debian packages iproute2/iptables)")
     if not os.path.exists("/dev/net/tun"):
         problems.append("/dev/net/tun missing (modprobe tun)")
@@ -88,6 +88,7 @@ def run(
     try:
         proc = subprocess.run(
             list(argv),
+            env=python_env(),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -605,7 +606,13 @@ class Lab:
         argv = ns_exec_argv(self.client_ns, ["env", *_env_assignments(), sys.executable, *args])
         try:
             proc = subprocess.run(
-                argv, capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT, check=False
+                argv,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=REPO_ROOT,
+                check=False,
+                env=python_env(),
             )
         except subprocess.TimeoutExpired as exc:
             raise LabError(f"timed out after {timeout}s: {' '.join(argv)}") from exc
@@ -634,8 +641,17 @@ class Lab:
         return serialization.loads(proc.stdout)
 
 
+def tool_path() -> str:
+    """PATH plus /usr/sbin and /sbin: ip/tc/iptables live there and CI's PATH may lack them."""
+    parts = os.environ.get("PATH", os.defpath).split(os.pathsep)
+    parts += [d for d in ("/usr/sbin", "/sbin", "/usr/bin", "/bin") if d not in parts]
+    return os.pathsep.join(parts)
+
+
 def python_env() -> dict[str, str]:
+    """Environment of every lab subprocess: sbin on PATH, the repo on PYTHONPATH."""
     env = dict(os.environ)
+    env["PATH"] = tool_path()
     env.update(dict(a.split("=", 1) for a in _env_assignments()))
     return env
 
