@@ -313,7 +313,9 @@ def _read_parquet_table(path: Path, columns: Sequence[str], *, required: bool) -
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        names = pq.read_schema(path).names
+        keyed = "measurement_id" in names and "agent_id" not in columns
+        table = pq.read_table(path, read_dictionary=["measurement_id"] if keyed else None)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{path}: not a readable Parquet file: {exc}") from None
     missing = [c for c in columns if c not in table.column_names]
@@ -323,7 +325,7 @@ def _read_parquet_table(path: Path, columns: Sequence[str], *, required: bool) -
         col = table.column(name)
         if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
             raise DataError(f"{path}: column {name} holds NaN; a missing value must be null")
-    if "measurement_id" in columns and "seq" in columns:
+    if keyed and not pa.types.is_dictionary(table.column("measurement_id").type):
         ids = pc.dictionary_encode(table.column("measurement_id"))
         table = table.set_column(table.column_names.index("measurement_id"), "measurement_id", ids)
     return table.select(list(columns)).to_pandas()

@@ -36,10 +36,11 @@ class Population:
 
     scope: np.ndarray  # int64 code into ``scopes``
     t_us: np.ndarray  # int64 epoch µs (probe send time or test start)
-    timezone: np.ndarray  # object, IANA zone or None
+    tz_code: np.ndarray  # int code into ``tz_names`` (−1 = unknown time zone)
     values: dict[str, np.ndarray]
     measurement: np.ndarray  # int64 row of data.measurements (-1 for synthesised)
     scopes: pd.DataFrame  # agent_id, collector, target (+ excluded/empty counts)
+    tz_names: tuple[str | None, ...] = ()
     notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:
@@ -50,6 +51,11 @@ def epoch_us(series: pd.Series) -> np.ndarray:
     """UTC timestamps → int64 microseconds since the Unix epoch."""
     delta = series - pd.Timestamp(0, tz="UTC")
     return (delta // pd.Timedelta(1, "us")).to_numpy(dtype=np.int64)
+
+
+def _timezones(meas: pd.DataFrame) -> tuple[np.ndarray, tuple[str | None, ...]]:
+    codes, names = pd.factorize(meas["timezone"].astype(object))
+    return np.asarray(codes, dtype=np.int32), tuple(str(n) for n in names)
 
 
 def _scopes(meas: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -128,11 +134,12 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
         values["one_way_valid"] = np.concatenate(
             [values["one_way_valid"], np.zeros(rows.size, bool)]
         )
-    tz = meas["timezone"].to_numpy(dtype=object)
+    tz_code, tz_names = _timezones(meas)
     return Population(
         scope=scope_of_meas[m_code],
         t_us=t_us,
-        timezone=tz[m_code],
+        tz_code=tz_code[m_code],
+        tz_names=tz_names,
         values=values,
         measurement=m_code,
         scopes=scopes,
@@ -180,11 +187,12 @@ def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") 
     )
     rows = np.flatnonzero(usable)
     started_us = epoch_us(meas["started_at"])
-    tz = meas["timezone"].to_numpy(dtype=object)
+    tz_code, tz_names = _timezones(meas)
     return Population(
         scope=scope_of_meas[rows],
         t_us=started_us[rows],
-        timezone=tz[rows],
+        tz_code=tz_code[rows],
+        tz_names=tz_names,
         values={"value": values[rows]},
         measurement=rows,
         scopes=scopes,

@@ -35,12 +35,17 @@ import pandas as pd
 from scipy import stats as sps
 
 from qos.errors import ProfileError
-from qos.profiles import Campaign, Objective, Profile, get_profile
+from qos.profiles import Campaign, Objective, Period, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
 from qos_analysis.populations import Population, probe_population, test_population
 from qos_analysis.stats.delay import jitter_rfc3550
-from qos_analysis.stats.grouped import group_mean_std, sort_groups
+from qos_analysis.stats.grouped import (
+    distinct_per_group,
+    group_codes,
+    group_mean_std,
+    sort_groups,
+)
 from qos_analysis.stats.proportions import (
     clopper_pearson,
     clopper_pearson_lower,
@@ -134,20 +139,21 @@ def score(
     param_values = prof.parameter_values()
     override = _parse_window_arg(window)
     frames: list[pd.DataFrame] = []
-    probe_pops: dict[str, Population] = {}
+    cache: dict[tuple[Any, ...], _Grouping] = {}
+    # Populations stay alive for the whole call: the grouping cache is keyed by their id.
+    populations: dict[str, Population] = {}
     for objective in prof.objectives:
         conf = confidence or objective.confidence or prof.confidence
         window_s = _objective_window(prof, objective, override)
-        spec = objective.spec
-        if spec.source == "probes":
-            if prof.failed_tests not in probe_pops:
-                probe_pops[prof.failed_tests] = probe_population(
-                    data, failed_tests=prof.failed_tests
-                )
-            pop = probe_pops[prof.failed_tests]
-        else:
-            pop = test_population(data, objective.metric, failed_tests=prof.failed_tests)
-        frames.append(_score_objective(prof, objective, pop, window_s, conf, param_values))
+        source = "probes" if objective.spec.source == "probes" else objective.metric
+        if source not in populations:
+            populations[source] = (
+                probe_population(data, failed_tests=prof.failed_tests)
+                if source == "probes"
+                else test_population(data, objective.metric, failed_tests=prof.failed_tests)
+            )
+        pop = populations[source]
+        frames.append(_score_objective(prof, objective, pop, window_s, conf, param_values, cache))
     frames = [f for f in frames if not f.empty]
     frame = (
         pd.concat(frames, ignore_index=True)[list(VERDICT_COLUMNS)]
@@ -201,6 +207,7 @@ def _score_objective(
     window_s: float | None,
     conf: float,
     params: Mapping[str, float | None],
+    cache: dict[tuple[Any, ...], _Grouping],
 ) -> pd.DataFrame:
     limit = obj.limit.resolve(params)
     threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
@@ -220,18 +227,16 @@ def _score_objective(
                 }
             ]
         )
-    # Local time, period filter and windows.
-    local_us, tz_unknown = local_epoch_us(pop.t_us, pop.timezone)
-    mask = np.ones(len(pop), dtype=bool)
-    if obj.period is not None:
-        mask &= in_period(local_us, prof.periods[obj.period])
     needs_local = (
         obj.period is not None
         or obj.statistic.startswith("days_")
         or (window_s is not None and window_s % 86400 == 0)
         or prof.campaign is not None
     )
-    if tz_unknown and needs_local:
+    grouping = _grouping(
+        pop, window_s, prof.periods.get(obj.period) if obj.period else None, needs_local, cache
+    )
+    if grouping.tz_unknown and needs_local:
         notes.append("agent time zone unknown for some data: local-time rules evaluated in UTC")
     # Which values, under which rule.
     values, rule, approximate, refuse = _values_for(prof, obj, pop)
@@ -250,8 +255,7 @@ def _score_objective(
                 }
             ]
         )
-    sel = np.flatnonzero(mask)
-    if sel.size == 0:
+    if grouping.n_groups == 0:
         why = "no samples for this metric in the data"
         if obj.period is not None and len(pop):
             why = f"no samples inside period '{obj.period}'"
@@ -269,27 +273,12 @@ def _score_objective(
                 }
             ]
         )
-    t_sel = pop.t_us[sel]
-    win = window_index(t_sel, local_us[sel], window_s)
-    w_codes, w_uniques = pd.factorize(win)
-    n_win = max(len(w_uniques), 1)
-    codes, g_keys = pd.factorize(pop.scope[sel] * n_win + w_codes)
-    codes = np.asarray(codes, dtype=np.int64)
-    g_keys = np.asarray(g_keys, dtype=np.int64)
-    n_groups = len(g_keys)
-    g_scope = g_keys // n_win
-    g_win = np.asarray(w_uniques, dtype=np.int64)[g_keys % n_win]
+    sel, codes, n_groups = grouping.sel, grouping.codes, grouping.n_groups
+    local_us = grouping.local_us
+    g_scope = grouping.g_scope
     vals = {k: v[sel] for k, v in values.items()}
     stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel)
-    if window_s is None:
-        start_us = np.full(n_groups, np.iinfo(np.int64).max)
-        end_us = np.full(n_groups, np.iinfo(np.int64).min)
-        np.minimum.at(start_us, codes, t_sel)
-        np.maximum.at(end_us, codes, t_sel)
-    else:
-        start_us = g_win
-        end_us = g_win + round(window_s * US_PER_S)
-    tests = _group_tests(codes, n_groups, pop.measurement[sel])
+    start_us, end_us, tests = grouping.start_us, grouping.end_us, grouping.tests
     campaign_problems = _campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
     scopes = pop.scopes
     agent = scopes["agent_id"].to_numpy(dtype=object)[g_scope]
@@ -344,6 +333,60 @@ def _score_objective(
         if key not in frame.columns:
             frame[key] = value
     return frame
+
+
+@dataclass
+class _Grouping:
+    """Rows selected for an objective and their (scope, window) groups; shared by the
+    objectives of a profile that use the same population, window and period."""
+
+    sel: Any  # slice or index array into the population
+    codes: np.ndarray
+    n_groups: int
+    g_scope: np.ndarray
+    start_us: np.ndarray
+    end_us: np.ndarray
+    tests: np.ndarray
+    local_us: np.ndarray
+    tz_unknown: bool
+
+
+def _grouping(
+    pop: Population,
+    window_s: float | None,
+    period: Period | None,
+    needs_local: bool,
+    cache: dict[tuple[Any, ...], _Grouping],
+) -> _Grouping:
+    key = (id(pop), window_s, None if period is None else period.name, needs_local)
+    if key in cache:
+        return cache[key]
+    if needs_local:
+        local_us, tz_unknown = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)
+    else:
+        local_us, tz_unknown = pop.t_us, False
+    sel: Any = slice(None)
+    if period is not None:
+        sel = np.flatnonzero(in_period(local_us, period))
+    t_sel = pop.t_us[sel]
+    win = window_index(t_sel, local_us[sel], window_s)
+    width = None if window_s is None else round(window_s * US_PER_S)
+    codes, g_scope, g_win = group_codes(pop.scope[sel], len(pop.scopes), win, width)
+    n_groups = len(g_scope)
+    if window_s is None:
+        start_us = np.full(n_groups, np.iinfo(np.int64).max)
+        end_us = np.full(n_groups, np.iinfo(np.int64).min)
+        np.minimum.at(start_us, codes, t_sel)
+        np.maximum.at(end_us, codes, t_sel)
+    else:
+        start_us = g_win
+        end_us = g_win + round(window_s * US_PER_S)
+    tests = distinct_per_group(codes, pop.measurement[sel], n_groups)
+    grouping = _Grouping(
+        sel, codes, n_groups, g_scope, start_us, end_us, tests, local_us, tz_unknown
+    )
+    cache[key] = grouping
+    return grouping
 
 
 def _nan_to_none(values: np.ndarray) -> np.ndarray:
@@ -436,15 +479,6 @@ def _values_for(
     if rule == "refuse":
         return {}, "refuse", True, True
     return {"delay": rtt / 2.0, "send": pop.values["send_offset_s"]}, RULE_RTT_HALF, True, False
-
-
-def _group_tests(codes: np.ndarray, n_groups: int, measurement: np.ndarray) -> np.ndarray:
-    """Distinct measurements per group."""
-    if codes.size == 0:
-        return np.zeros(n_groups, dtype=np.int64)
-    span = int(measurement.max()) + 1
-    pairs = pd.unique(codes * span + measurement)
-    return np.bincount(pairs // span, minlength=n_groups).astype(np.int64)
 
 
 # --- statistics ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+import pandas as pd
 
 from qos_analysis.stats.quantiles import lower_bound_rank, rank, upper_bound_rank
 
@@ -139,3 +140,62 @@ def group_mean_std(
     mean[n == 0] = np.nan
     var[n < 2] = np.nan
     return n, mean, np.sqrt(var)
+
+
+def group_codes(
+    scope: np.ndarray, n_scopes: int, win_start: np.ndarray, width_us: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dense group codes for (scope, window) pairs without hashing when possible.
+
+    Returns (code per row, scope per group, window start per group); groups are ordered by
+    scope, then window.  Fixed-width windows map to integers directly; a bincount over the
+    (scope × window) range compacts them, which is linear time (falls back to hashing when
+    the range is much larger than the data).
+    """
+    scope = np.asarray(scope, dtype=np.int64)
+    win_start = np.asarray(win_start, dtype=np.int64)
+    if scope.size == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    w_min = int(win_start.min())
+    if width_us and not np.any((win_start - w_min) % width_us):
+        w = (win_start - w_min) // width_us
+        n_w = int(w.max()) + 1
+        w_values = w_min + np.arange(n_w, dtype=np.int64) * width_us
+    else:
+        w_codes, uniques = pd.factorize(win_start, sort=True)
+        w = np.asarray(w_codes, dtype=np.int64)
+        w_values = np.asarray(uniques, dtype=np.int64)
+        n_w = len(w_values)
+    key = scope * n_w + w
+    span = max(n_scopes, int(scope.max()) + 1) * n_w
+    if span <= max(4 * key.size, 1 << 20):
+        present = np.flatnonzero(np.bincount(key, minlength=span))
+        remap = np.empty(span, dtype=np.int64)
+        remap[present] = np.arange(present.size, dtype=np.int64)
+        codes, g_key = remap[key], present
+    else:
+        codes_raw, g_key = pd.factorize(key, sort=True)
+        codes, g_key = np.asarray(codes_raw, dtype=np.int64), np.asarray(g_key, np.int64)
+    return codes, g_key // n_w, w_values[g_key % n_w]
+
+
+def distinct_per_group(codes: np.ndarray, item: np.ndarray, n_groups: int) -> np.ndarray:
+    """Number of distinct ``item`` values (e.g. measurements) per group.
+
+    Probe rows arrive grouped by measurement and in send order, so each (group, item) pair
+    is one contiguous run and counting run starts is exact; otherwise hash the pairs.
+    """
+    if codes.size == 0:
+        return np.zeros(n_groups, dtype=np.int64)
+    same_item = item[1:] == item[:-1]
+    ordered = bool(np.all(item[1:] >= item[:-1])) and bool(
+        np.all(codes[1:][same_item] >= codes[:-1][same_item])
+    )
+    if ordered:
+        starts = np.ones(codes.size, dtype=bool)
+        starts[1:] = ~same_item | (codes[1:] != codes[:-1])
+        return np.bincount(codes[starts], minlength=n_groups).astype(np.int64)
+    span = int(item.max()) + 1
+    pairs = pd.unique(codes * span + item)
+    return np.bincount(pairs // span, minlength=n_groups).astype(np.int64)

@@ -7,35 +7,46 @@ a day are aligned in UTC, windows of whole days are aligned on local midnight.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from qos.profiles import Period
 
+_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Z", "GMT", "Etc/GMT"})
+
 US_PER_S = 1_000_000
 US_PER_DAY = 86_400 * US_PER_S
 
 
-def local_epoch_us(t_us: np.ndarray, timezones: np.ndarray) -> tuple[np.ndarray, bool]:
+def local_epoch_us(
+    t_us: np.ndarray, tz_code: np.ndarray, tz_names: Sequence[str | None]
+) -> tuple[np.ndarray, bool]:
     """Wall-clock local time as "epoch microseconds" per row (naive local clock).
 
-    Returns the array and whether any row had no known time zone (then UTC was used).
+    ``tz_code`` indexes ``tz_names`` (−1 = unknown).  Returns the array and whether any row
+    had no known time zone (UTC is used for those).
     """
     t_us = np.asarray(t_us, dtype=np.int64)
-    out = t_us.copy()
-    zones = pd.Series(timezones, dtype=object)
-    unknown = bool(zones.isna().any()) if len(zones) else False
-    for zone in zones.dropna().unique():
-        if zone in ("UTC", "Etc/UTC", "Z"):
+    tz_code = np.asarray(tz_code)
+    unknown = bool(np.any(tz_code < 0)) if tz_code.size else False
+    out: np.ndarray | None = None
+    for code, zone in enumerate(tz_names):
+        if zone is None or zone in _UTC_NAMES:
             continue
-        idx = np.flatnonzero((zones == zone).to_numpy())
+        idx = np.flatnonzero(tz_code == code)
+        if idx.size == 0:
+            continue
+        if out is None:
+            out = t_us.copy()
         stamps = pd.DatetimeIndex(pd.to_datetime(t_us[idx], unit="us", utc=True))
         try:
             local = stamps.tz_convert(str(zone)).tz_localize(None)
         except (KeyError, ValueError) as exc:  # unknown zone name
             raise ValueError(f"unknown time zone {zone!r}: {exc}") from None
         out[idx] = local.asi8 // (1000 if local.unit == "ns" else 1)
-    return out, unknown
+    return (t_us if out is None else out), unknown
 
 
 def window_index(t_us: np.ndarray, local_us: np.ndarray, window_s: float | None) -> np.ndarray:

@@ -11,6 +11,7 @@ hours are evaluated in the agent's local time zone (from the profile's ``[period
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,12 @@ from qos.profiles import Period, Profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
 from qos_analysis.populations import Population, probe_population, test_population
-from qos_analysis.stats.grouped import group_mean_std, sort_groups
+from qos_analysis.stats.grouped import (
+    distinct_per_group,
+    group_codes,
+    group_mean_std,
+    sort_groups,
+)
 from qos_analysis.stats.proportions import clopper_pearson
 from qos_analysis.stats.quantiles import as_fraction
 from qos_analysis.stats.timebase import US_PER_S, in_period, local_epoch_us, window_index
@@ -35,27 +41,22 @@ def _window_s(window: str | float | None) -> float | None:
 
 def _groups(
     pop: Population, window_s: float | None, mask: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame, np.ndarray]:
+) -> tuple[Any, np.ndarray, pd.DataFrame, np.ndarray]:
     """(selected rows, group code per row, group table, window start per group)."""
-    local_us, _ = local_epoch_us(pop.t_us, pop.timezone)
-    sel = np.flatnonzero(mask) if mask is not None else np.arange(len(pop))
+    needs_local = mask is not None or (window_s is not None and window_s % 86400 == 0)
+    local_us = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)[0] if needs_local else pop.t_us
+    sel: Any = np.flatnonzero(mask) if mask is not None else slice(None)
     win = window_index(pop.t_us[sel], local_us[sel], window_s)
-    w_codes, w_uniques = pd.factorize(win)
-    n_win = max(len(w_uniques), 1)
-    codes, keys = pd.factorize(pop.scope[sel] * n_win + w_codes)
-    keys = np.asarray(keys, dtype=np.int64)
-    scope_idx = keys // n_win
-    table = pop.scopes.iloc[scope_idx][["agent_id", "collector", "target"]].reset_index(drop=True)
-    starts = (
-        np.asarray(w_uniques, dtype=np.int64)[keys % n_win] if len(keys) else np.empty(0, np.int64)
-    )
-    return sel, np.asarray(codes, dtype=np.int64), table, starts
+    width = None if window_s is None else round(window_s * US_PER_S)
+    codes, g_scope, starts = group_codes(pop.scope[sel], len(pop.scopes), win, width)
+    table = pop.scopes.iloc[g_scope][["agent_id", "collector", "target"]].reset_index(drop=True)
+    return sel, codes, table, starts
 
 
 def _period_mask(pop: Population, period: Period | None, invert: bool) -> np.ndarray | None:
     if period is None:
         return None
-    local_us, _ = local_epoch_us(pop.t_us, pop.timezone)
+    local_us, _ = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)
     inside = in_period(local_us, period)
     return ~inside if invert else inside
 
@@ -99,9 +100,7 @@ def probe_aggregates(
         np.maximum.at(last, codes, pop.t_us[sel])
         out["window_start"] = pd.to_datetime(first, unit="us", utc=True)
         out["window_end"] = pd.to_datetime(last, unit="us", utc=True)
-    span = int(pop.measurement.max()) + 1 if len(pop.measurement) else 1
-    pairs = pd.unique(codes * span + pop.measurement[sel])
-    out["tests"] = np.bincount(pairs // span, minlength=n_groups).astype(np.int64)
+    out["tests"] = distinct_per_group(codes, pop.measurement[sel], n_groups)
     out["sent"] = sent
     out["received"] = sent - lost
     out["lost"] = lost
