@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from qos_agent.stamp.codec import MAX_SIZE, SenderPacket, decode_reflector
 from qos_agent.stamp.reflector import Reflector, ReflectorConfig, ReflectorServer
 

@@ -13,6 +13,7 @@ from fractions import Fraction
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from qos_agent.stamp.codec import (
     BASE_SIZE,
     NTP_UNIX_OFFSET_S,

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from qos_agent.stamp.clock import ClockState
 from qos_agent.stamp.codec import (
     ErrorEstimate,
@@ -229,9 +230,8 @@ def test_reflector_command_serves_and_stops_cleanly_on_sigterm() -> None:
 
 
 def test_reflector_command_without_port_when_unprivileged(monkeypatch: pytest.MonkeyPatch) -> None:
-    from qos_agent.commands import reflector as command
-
     from qos.errors import ConfigError
+    from qos_agent.commands import reflector as command
 
     monkeypatch.setattr(command, "_privileged", lambda: False)
     with pytest.raises(ConfigError, match="--port 8620"):
