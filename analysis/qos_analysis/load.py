@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from qos.errors import SchemaVersionError, SerializationError, StoreError
 from qos.records import SCHEMA_VERSION, Status
@@ -490,6 +491,7 @@ def _combine(parts: list[_Part]) -> Dataset:
         _validate_measurements(part)
     meas_frames = [p.measurements.assign(source=p.source) for p in parts]
     meas = pd.concat(meas_frames, ignore_index=True) if meas_frames else pd.DataFrame()
+    part_of_row = np.repeat(np.arange(len(parts)), [len(p.measurements) for p in parts])
     duplicated = meas["measurement_id"].duplicated(keep="first")
     if duplicated.any():
         notes.append(
@@ -502,11 +504,11 @@ def _combine(parts: list[_Part]) -> Dataset:
     if not ids.is_unique:  # pragma: no cover - guarded above
         raise DataError("duplicate measurement ids")
 
-    owners = meas["source"].to_numpy(dtype=object)
-    probe_frames = [_attach(p.probes, ids, owners, p.source) for p in parts]
-    interval_frames = [_attach(p.intervals, ids, owners, p.source) for p in parts]
-    probes = _type_probes(pd.concat(probe_frames, ignore_index=True), ids)
-    intervals = _type_intervals(pd.concat(interval_frames, ignore_index=True), ids)
+    owners = part_of_row[keep_first]
+    probe_frames = [_attach(p.probes, ids, owners, i, p.source) for i, p in enumerate(parts)]
+    interval_frames = [_attach(p.intervals, ids, owners, i, p.source) for i, p in enumerate(parts)]
+    probes = _type_probes(_concat(probe_frames), ids)
+    intervals = _type_intervals(_concat(interval_frames), ids)
 
     agents = pd.concat([p.agents[["agent_id", "timezone"]] for p in parts], ignore_index=True)
     agents = agents.dropna(subset=["agent_id"]).drop_duplicates("agent_id", keep="first")
@@ -517,10 +519,21 @@ def _combine(parts: list[_Part]) -> Dataset:
     )
 
 
-def _attach(frame: pd.DataFrame, ids: pd.Index, owners: np.ndarray, source: str) -> pd.DataFrame:
-    """Re-key a part's rows onto the combined measurement index (codes into ``ids``).
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)] or frames[:1]
+    return (
+        frames[0].reset_index(drop=True)
+        if len(frames) == 1
+        else pd.concat(frames, ignore_index=True)
+    )
 
-    Rows of a measurement whose kept copy came from another source are dropped with it.
+
+def _attach(
+    frame: pd.DataFrame, ids: pd.Index, owners: np.ndarray, part: int, source: str
+) -> pd.DataFrame:
+    """Re-key a part's rows onto the combined measurement index (``_code`` into ``ids``).
+
+    Rows of a measurement whose kept copy came from another part are dropped with it.
     """
     if frame.empty:
         return frame.assign(_code=pd.Series(dtype=np.int64))
@@ -533,14 +546,29 @@ def _attach(frame: pd.DataFrame, ids: pd.Index, owners: np.ndarray, source: str)
         new = ids.get_indexer(col.astype(str))
     if np.any(new < 0):
         raise DataError(f"{source}: {int(np.sum(new < 0))} row(s) refer to unknown measurement ids")
-    out = frame.drop(columns=["measurement_id"])
-    out["_code"] = new.astype(np.int64)
-    keep = owners[new] == source
+    out = frame.assign(_code=new.astype(np.int64))
+    keep = owners[new] == part
     return out if keep.all() else out.loc[keep]
 
 
-def _nullable_int(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series, errors="raise").astype("Int64")
+def _nullable_int(series: pd.Series) -> Any:
+    if isinstance(series.dtype, pd.Int64Dtype):
+        return series.array
+    if series.dtype.kind in "iub":
+        return pd.array(series.to_numpy(dtype=np.int64), dtype="Int64")
+    if series.dtype.kind == "f":
+        values = series.to_numpy()
+        missing = np.isnan(values)
+        if missing.all():
+            return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), missing)
+        whole = np.where(missing, 0, values)
+        if np.any(whole != np.round(whole)):
+            raise ValueError(f"column {series.name} holds non-integer values")
+        return pd.arrays.IntegerArray(whole.astype(np.int64), missing)
+    if series.isna().all():
+        n = len(series)
+        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+    return pd.to_numeric(series, errors="raise").astype("Int64").array
 
 
 def _bool_column(series: pd.Series) -> pd.Series:
@@ -573,43 +601,75 @@ def _bool_column(series: pd.Series) -> pd.Series:
     ).astype("boolean")
 
 
+def _numeric(series: pd.Series, dtype: Any) -> np.ndarray:
+    """Column as a numpy array of ``dtype`` without copying when it already is one."""
+    if series.dtype == dtype:
+        return series.to_numpy()
+    return pd.to_numeric(series).to_numpy(dtype=dtype)
+
+
 def _type_probes(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    codes = (
-        frame.pop("_code").to_numpy(dtype=np.int64) if "_code" in frame else np.empty(0, np.int64)
-    )
-    out = pd.DataFrame(
-        {
-            "measurement_id": pd.Categorical.from_codes(codes, categories=ids, validate=False)
-            if len(ids)
-            else pd.Categorical([])
-        }
-    )
+    codes = frame["_code"].to_numpy(dtype=np.int64) if "_code" in frame else np.empty(0, np.int64)
     n = len(frame)
+    cols: dict[str, Any] = {
+        "measurement_id": pd.Categorical.from_codes(codes, categories=ids, validate=False)
+        if len(ids)
+        else pd.Categorical([])
+    }
+    if n == 0:
+        for name in PROBE_COLUMNS:
+            cols[name] = pd.Series(dtype=_EMPTY_PROBE_DTYPES.get(name, np.float64))
+        cols["lost"] = pd.Series(dtype=bool)
+        return pd.DataFrame(cols)
     try:
-        out["seq"] = (
-            pd.to_numeric(frame["seq"]).astype(np.int64) if n else pd.Series(dtype=np.int64)
-        )
-        for name in _FLOAT_PROBE:
-            out[name] = (
-                pd.to_numeric(frame[name]).astype(np.float64) if n else pd.Series(dtype=np.float64)
-            )
-        for name in _INT_PROBE:
-            out[name] = _nullable_int(frame[name]) if n else pd.Series(dtype="Int64")
-        out["duplicates"] = (
-            pd.to_numeric(frame["duplicates"]).fillna(0).astype(np.int64)
-            if n
-            else pd.Series(dtype=np.int64)
-        )
+        cols["seq"] = _numeric(frame["seq"], np.int64)
+        for name in ("send_offset_s", "rtt_s"):
+            cols[name] = _numeric(frame[name], np.float64)
+        cols["ttl"] = _nullable_int(frame["ttl"])
+        cols["duplicates"] = pd.to_numeric(frame["duplicates"]).fillna(0).to_numpy(np.int64)
+        cols["size_bytes"] = _nullable_int(frame["size_bytes"])
+        for name in ("forward_delay_s", "backward_delay_s", "reflector_residence_s"):
+            cols[name] = _numeric(frame[name], np.float64)
     except (ValueError, TypeError) as exc:
         raise DataError(f"probe data malformed: {exc}") from None
-    out["lost"] = out["rtt_s"].isna().to_numpy()
-    lost_direction = frame["lost_direction"] if n else pd.Series(dtype=object)
-    out["lost_direction"] = lost_direction.astype("string")
-    out["one_way_valid"] = _bool_column(frame["one_way_valid"]) if n else pd.Series(dtype="boolean")
-    if n and (out["send_offset_s"].isna().any()):
+    direction = frame["lost_direction"]
+    cols["lost_direction"] = (
+        pd.array(pa.nulls(n, pa.large_string()), dtype="string")
+        if direction.isna().all()
+        else direction.astype("string").array
+    )
+    cols["one_way_valid"] = _bool_column(frame["one_way_valid"])
+    try:
+        cols["reflector_ttl"] = _nullable_int(frame["reflector_ttl"])
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"probe data malformed: {exc}") from None
+    cols["lost"] = np.isnan(cols["rtt_s"])
+    if np.isnan(cols["send_offset_s"]).any():
         raise DataError("probe data malformed: send_offset_s missing")
-    order = ["measurement_id", *PROBE_COLUMNS, "lost"]
-    return out[order]
+    return pd.DataFrame(
+        {
+            k: (
+                v.to_numpy()
+                if isinstance(v, pd.Series)
+                and k
+                not in ("ttl", "size_bytes", "reflector_ttl", "lost_direction", "one_way_valid")
+                else v
+            )
+            for k, v in cols.items()
+        },
+        copy=False,
+    )
+
+
+_EMPTY_PROBE_DTYPES: dict[str, Any] = {
+    "seq": np.int64,
+    "ttl": "Int64",
+    "duplicates": np.int64,
+    "size_bytes": "Int64",
+    "lost_direction": "string",
+    "one_way_valid": "boolean",
+    "reflector_ttl": "Int64",
+}
 
 
 def _type_intervals(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
