@@ -235,7 +235,8 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
     if "error" in data:
         raise PeerOutputError(f"iperf3 error: {data['error']}")
     end = data.get("end") or {}
-    if "sum_received" in end:
+    protocol = ((data.get("start") or {}).get("test_start") or {}).get("protocol")
+    if "sum_received" in end and protocol != "UDP":
         return Iperf3Result(
             bits_per_second=float(end["sum_received"]["bits_per_second"]),
             retransmits=(end.get("sum_sent") or {}).get("retransmits"),
@@ -244,10 +245,13 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
             jitter_s=None,
         )
     if "sum" in end:
+        # UDP: end.sum holds the sender's rate with the receiver's loss and jitter; the
+        # received rate is end.sum_received where iperf3 (3.12) provides it
         s = end["sum"]
         jitter = s.get("jitter_ms")
+        received = end.get("sum_received") or s
         return Iperf3Result(
-            bits_per_second=float(s["bits_per_second"]),
+            bits_per_second=float(received["bits_per_second"]),
             retransmits=None,
             lost_packets=s.get("lost_packets"),
             packets=s.get("packets"),

@@ -7,6 +7,8 @@ wrong lab cannot hide behind the code under test.  Tolerances are stated where u
 from __future__ import annotations
 
 import statistics
+import subprocess
+import time
 
 import pytest
 
@@ -87,6 +89,31 @@ def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mb
     down = peers.run_iperf3(shared_lab, shared_lab.server_addr, seconds=3.0, reverse=True)
     assert 0.90 * forward_mbit * 1e6 <= up.bits_per_second <= 1.0 * forward_mbit * 1e6, up
     assert 0.90 * backward_mbit * 1e6 <= down.bits_per_second <= 1.0 * backward_mbit * 1e6, down
+
+
+def test_tbf_deep_queue_builds_queueing_delay(shared_lab: Lab) -> None:
+    """10 Mbit/s with a 125 000-byte tbf queue, flooded by 15 Mbit/s of UDP: the queue stays
+    full, so a ping waits ≈ 125 000·8 / 10⁷ = 100 ms (less up to one packet's worth)."""
+    rate, queue = 10e6, 125_000
+    shared_lab.set_rate("forward", Rate(rate, queue_bytes=queue))
+    peers.start_iperf3_server(shared_lab)
+    flood = shared_lab.spawn_client(
+        ["iperf3", "-c", shared_lab.server_addr, "-u", "-b", "15M", "-t", "3", "-J"],
+        stdout=subprocess.PIPE,
+    )
+    time.sleep(1.0)  # let the queue fill
+    rtts = peers.run_fping(
+        shared_lab, shared_lab.server_addr, count=20, period_s=0.05, timeout_s=1.0
+    )
+    out, _ = flood.communicate(timeout=30)
+    shared_lab.stop(flood)
+    udp = peers.parse_iperf3_json(out)
+    expected = queue * 8 / rate
+    got = [r for r in rtts if r is not None]
+    assert len(got) >= 15, rtts  # a ping may find the queue full and be tail-dropped
+    assert expected - 0.005 <= statistics.median(got) <= expected + 0.002, got
+    assert 0.90 * rate <= udp.bits_per_second <= rate, udp
+    assert udp.lost_packets is not None and udp.lost_packets > 0
 
 
 def test_iptables_loss_per_direction(shared_lab: Lab) -> None:
@@ -206,6 +233,25 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     assert p99 is not None and p99 <= 0.020 + 2 * j + 0.0005, p99
     final = metrics.jitter_rfc3550_s(ordered)
     assert final is not None and final == pytest.approx(running[-1])
+
+
+def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
+    """The TUN bridge's own rate limit and random drop (STANDARDS.md §12.3)."""
+    lab = shared_tun_lab
+    lab.set_delay("forward", Delay(rate_bps=20e6, queue_bytes=100_000))
+    peers.start_iperf3_server(lab)
+    tcp = peers.run_iperf3(lab, lab.server_addr, seconds=3.0)
+    assert 0.90 * 20e6 <= tcp.bits_per_second <= 20e6, tcp
+    lab.set_delay("forward", Delay(loss=0.05))
+    before = lab.bridge_stats()["forward"]
+    n = 1000
+    rtts = peers.run_fping(lab, lab.server_addr, count=n, period_s=0.002, timeout_s=0.5)
+    after = lab.bridge_stats()["forward"]
+    dropped = int(after["dropped_random"] - before["dropped_random"])
+    assert after["received"] - before["received"] == n
+    assert sum(1 for r in rtts if r is None) == dropped
+    lo, hi = clopper_pearson(dropped, n, TEST_CONFIDENCE)
+    assert lo <= 0.05 <= hi, (dropped, lo, hi)
 
 
 def test_delay_needs_tun(shared_lab: Lab) -> None:

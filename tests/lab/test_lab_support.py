@@ -65,6 +65,16 @@ def test_parse_irtt_json_units_and_loss() -> None:
 def test_parse_iperf3_json() -> None:
     tcp = {"end": {"sum_received": {"bits_per_second": 4.7e7}, "sum_sent": {"retransmits": 3}}}
     assert peers.parse_iperf3_json(json.dumps(tcp)).bits_per_second == 4.7e7
+    udp = {
+        "start": {"test_start": {"protocol": "UDP"}},
+        "end": {
+            "sum": {"bits_per_second": 1.5e7, "jitter_ms": 0.5, "lost_packets": 3, "packets": 9},
+            "sum_received": {"bits_per_second": 1.0e7},
+        },
+    }
+    parsed = peers.parse_iperf3_json(json.dumps(udp))
+    assert parsed.bits_per_second == 1.0e7  # received, not offered
+    assert parsed.jitter_s == 0.0005 and parsed.lost_packets == 3
     with pytest.raises(peers.PeerOutputError, match="busy"):
         peers.parse_iperf3_json(json.dumps({"error": "the server is busy"}))
 
