@@ -127,7 +127,7 @@ def test_failed_load_is_a_failed_record_with_the_probes_kept() -> None:
 
 
 def test_forced_probe_needs_host_and_port() -> None:
-    name, target, problem = choose_probe("tcp_connect", "", "127.0.0.1:5201")
+    _, _, problem = choose_probe("tcp_connect", "", "127.0.0.1:5201")
     assert problem == "probe 'tcp_connect' needs probe_target as HOST:PORT"
     m = measure("127.0.0.1:5201", probe="tcp_connect")
     assert m.status is Status.ERROR and "HOST:PORT" in m.error
@@ -138,7 +138,7 @@ def test_auto_probe_falls_back_to_tcp_connect_without_icmp(monkeypatch: pytest.M
 
     monkeypatch.setattr(icmp.IcmpCollector, "check", lambda self: ["no ICMP permission"])
     assert choose_probe("auto", "127.0.0.1:80", "x") == ("tcp_connect", "127.0.0.1:80", None)
-    name, _, problem = choose_probe("auto", "", "http://127.0.0.1:8080/")
+    _, _, problem = choose_probe("auto", "", "http://127.0.0.1:8080/")
     assert problem and "no ICMP permission" in problem and "probe_target" in problem
     if os.geteuid() == 0:
         monkeypatch.undo()
