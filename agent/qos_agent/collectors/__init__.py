@@ -31,6 +31,7 @@ register("iperf3", "qos_agent.collectors.iperf3:Iperf3Collector")
 register("loaded_latency", "qos_agent.collectors.loaded_latency:LoadedLatencyCollector")
 register("stamp", "qos_agent.collectors.stamp:StampCollector")
 register("dns", "qos_agent.collectors.dns:DnsCollector")
+register("http", "qos_agent.collectors.http:HttpCollector")
 register("http_throughput", "qos_agent.collectors.http_throughput:HttpThroughputCollector")
 register("speedtest", "qos_agent.collectors.speedtest:SpeedtestCollector")
 
