@@ -8,9 +8,9 @@ speedtest-cli understands (§12.7).  Request sizes, durations and concurrency ar
 so that the server cannot be turned into a traffic amplifier, and it binds to loopback
 unless told otherwise.
 
-Modules: :mod:`.limits` (the bounds), :mod:`.payload` (random bytes via ``sendfile``),
-:mod:`.speedtest_compat` (speedtest.net file sizes and config XML), :mod:`.handler` (the
-routes), :mod:`.server` (threaded server, statistics, start/stop helpers) and
+Modules: :mod:`.limits` (the bounds), :mod:`.payload` (one random block sent in large
+writes), :mod:`.speedtest_compat` (speedtest.net file sizes and config XML), :mod:`.handler`
+(the routes), :mod:`.server` (threaded server, statistics, start/stop helpers) and
 :mod:`.wire` (the client side of the protocol: request heads, response parsing, TCP_INFO).
 """
 
