@@ -30,7 +30,13 @@ from qos_agent.collectors.base import Clock
 from qos_agent.collectors.stamp import parse_target
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE
-from qos_agent.stamp.sender import SESSION_START, Anchor, StampSender, analyse
+from qos_agent.stamp.sender import (
+    SESSION_START,
+    Anchor,
+    StampSender,
+    analyse,
+    reflector_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +69,7 @@ class ContinuousStamp:
         ssid: int | None = None,
         labels: Mapping[str, str] | None = None,
         clock: Clock | None = None,
+        reflector_mode: str = "auto",
     ) -> None:
         if not 0 < interval_s <= summary_interval_s:
             raise ValueError("need 0 < interval_s <= summary_interval_s")
@@ -78,6 +85,10 @@ class ContinuousStamp:
         self.ssid = ssid if ssid is not None else 1 + secrets.randbelow(65535)
         self.labels = dict(labels or {})
         self.clock = clock or Clock()
+        if reflector_mode not in {"auto", "stateful", "stateless"}:
+            raise ValueError("reflector_mode must be auto, stateful or stateless")
+        self.reflector_mode = reflector_mode
+        self._stateful: bool | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.emitted = 0
@@ -117,6 +128,7 @@ class ContinuousStamp:
             "summary_interval": self.summary_interval_s,
             "timeout": self.timeout_s,
             "size": self.size,
+            "reflector": self.reflector_mode,
             "ssid": self.ssid,
         }
 
@@ -215,12 +227,16 @@ class ContinuousStamp:
         if later:
             first_later = min(later)
             right = Anchor(first_later, sender.replies[first_later][0].packet.seq)
+        if reflector_state(replies, self.reflector_mode) is True:
+            self._stateful = True  # proof of a per-session counter holds for the session
+        stateful = self._stateful or reflector_state({}, self.reflector_mode)
         probes, details = analyse(
             sent,
             replies,
             left=left,
             right=right,
             sender_synchronized=sender.clock_state.synchronized,
+            stateful=stateful,
         )
         details.update(
             {

@@ -218,7 +218,7 @@ def test_duplicates_and_round_trip_reordering_are_counted() -> None:
         return Action()
 
     with ScriptedReflector(policy) as refl:
-        m = run(refl.target, count=40, interval="10ms", timeout="500ms")
+        m = run(refl.target, count=40, interval="10ms", timeout="500ms", reflector="stateful")
     r = m.result
     assert r is not None and r.received == 40
     d = r.details
@@ -226,6 +226,31 @@ def test_duplicates_and_round_trip_reordering_are_counted() -> None:
     assert d["reordered"] == 4  # each held packet arrives after a higher sequence number
     assert d["forward_reordered"] == 0  # the reflector saw everything in order
     assert (d["forward_lost"], d["backward_lost"]) == (0, 0)
+
+
+def as_stateless(reply: bytes) -> list[bytes]:
+    """What a stateless TWAMP-Light reflector sends: our sequence number copied back."""
+    return [reply[24:28] + reply[4:]]
+
+
+@pytest.mark.parametrize("declared", ["auto", "stateless"])
+def test_stateless_reflector_losses_have_unknown_direction(declared: str) -> None:
+    with ScriptedReflector(loss_policy, mangle=as_stateless) as refl:
+        m = run(refl.target, count=60, interval="5ms", timeout="300ms", reflector=declared)
+    r = m.result
+    assert m.status is Status.OK and r is not None and r.received == 60 - 12
+    assert {p.lost_direction for p in r.probes if p.lost} == {LossDirection.UNKNOWN}
+    d = r.details
+    assert d["reflector_mode"] == ("unknown" if declared == "auto" else "stateless")
+    assert d["forward_lost"] is None and d["forward_loss_ratio"] is None
+    assert d["backward_lost"] is None and d["backward_loss_ratio"] is None
+    assert d["lost_unknown_direction"] == 12
+
+
+def test_auto_mode_detects_a_stateful_reflector_from_forward_loss() -> None:
+    with ScriptedReflector(loss_policy) as refl:
+        m = run(refl.target, count=60, interval="5ms", timeout="300ms")
+    assert m.result is not None and m.result.details["reflector_mode"] == "stateful"
 
 
 def test_replies_that_do_not_match_the_session_are_discarded() -> None:

@@ -31,7 +31,12 @@ def test_windows_are_contiguous_and_every_probe_is_kept() -> None:
     # seq 9 is the last probe of window 0 (10 per window): its direction needs window 1
     with ReflectorServer("127.0.0.1", 0, DroppingReflector({9, 14})).start() as server:
         stream = ContinuousStamp(
-            server.target, out.append, interval_s=0.05, summary_interval_s=0.5, timeout_s=0.15
+            server.target,
+            out.append,
+            interval_s=0.05,
+            summary_interval_s=0.5,
+            timeout_s=0.15,
+            reflector_mode="stateful",  # backward-only loss gives no proof of state in auto
         ).start()
         time.sleep(1.35)
         stream.stop()

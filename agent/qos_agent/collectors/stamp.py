@@ -24,7 +24,7 @@ from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE, TWAMP_LIGHT_MIN_SIZE
 from qos_agent.stamp.reflector import DEFAULT_PORT
-from qos_agent.stamp.sender import StampSender, analyse
+from qos_agent.stamp.sender import StampSender, analyse, reflector_state
 
 _POLL_SLICE_S = 0.05
 
@@ -88,6 +88,13 @@ class StampCollector(Collector):
             maximum=65535,
         ),
         ParamSpec("dscp", "int", 0, "DSCP of test packets (0–63)", minimum=0, maximum=63),
+        ParamSpec(
+            "reflector",
+            "str",
+            "auto",
+            "reflector mode for loss direction: auto (detect), stateful or stateless",
+            choices=("auto", "stateful", "stateless"),
+        ),
     )
 
     def measure(
@@ -131,7 +138,10 @@ class StampCollector(Collector):
         with sender:
             self._run(sender, params, context)
         probes, details = analyse(
-            list(sender.sent.values()), sender.replies, sender_synchronized=state.synchronized
+            list(sender.sent.values()),
+            sender.replies,
+            sender_synchronized=state.synchronized,
+            stateful=reflector_state(sender.replies, params["reflector"]),
         )
         details.update(
             {

@@ -132,23 +132,29 @@ class StampSender:
         self.close()
 
     # ------------------------------------------------------------------ sending
-    def send(self, seq: int) -> SentProbe | None:
-        """Send test packet ``seq``; ``None`` if the socket refused (target unreachable)."""
+    def send(self, seq: int) -> SentProbe:
+        """Send test packet ``seq`` and remember it (a probe that could not leave is lost).
+
+        Linux reports an earlier ICMP error (port/host unreachable) on the next socket call
+        and then clears it, so one refused ``send`` is retried once: the probe must not
+        vanish from the record because a *previous* packet bounced.
+        """
         wall_ns = self._wall()
         t1 = ntp_from_unix_ns(wall_ns)
         data = SenderPacket(
             seq & 0xFFFFFFFF, t1, self._error_estimate, self.ssid, size=self.size
         ).encode()
         mono_ns = self._mono()
-        try:
-            self.sock.send(data)
-        except OSError as exc:
-            if exc.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}:
-                self.refused = True
-                return None
-            if exc.errno in {errno.EAGAIN, errno.ENOBUFS}:
-                mono_ns = self._mono()  # dropped locally: still a sent-and-lost probe
-            else:
+        for _attempt in range(2):
+            try:
+                self.sock.send(data)
+                break
+            except OSError as exc:
+                if exc.errno in {errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH}:
+                    self.refused = True
+                    continue
+                if exc.errno in {errno.EAGAIN, errno.ENOBUFS}:
+                    break  # dropped by the local stack: a sent-and-lost probe
                 raise
         probe = SentProbe(
             seq, t1, wall_ns, mono_ns, (mono_ns - self.start_mono_ns) / 1e9, self.size
@@ -224,6 +230,7 @@ def analyse(
     sender_synchronized: bool,
     left: Anchor | None = SESSION_START,
     right: Anchor | None = None,
+    stateful: bool | None = True,
 ) -> tuple[list[ProbeSample], dict[str, Any]]:
     """Probe samples and the STAMP summary for the probes ``sent`` (STANDARDS.md §7.5).
 
@@ -235,10 +242,15 @@ def analyse(
     forward.  Each probe gets a direction when its gap is pure; a mixed gap still gives
     exact counts; a gap without both anchors (tail of the stream) or disturbed by
     reordering/duplication is ``unknown``.
+
+    ``stateful`` says whether the reflector keeps a per-session counter: ``False`` (a
+    stateless TWAMP-Light reflector copies our sequence number, RFC 5357 App. I) or
+    ``None`` (not known) make every loss's direction ``unknown`` — a copied counter would
+    otherwise look like "everything lost on the way back".  See :func:`reflector_state`.
     """
     by_seq = sorted(sent, key=lambda p: p.seq)
     first: dict[int, Reply] = {p.seq: replies[p.seq][0] for p in by_seq if replies.get(p.seq)}
-    tally = _attribute_losses([p.seq for p in by_seq], first, left, right)
+    tally = _attribute_losses([p.seq for p in by_seq], first, left, right, stateful)
     probes: list[ProbeSample] = []
     residence_bad = 0
     refl_sync: list[bool] = []
@@ -284,7 +296,7 @@ def analyse(
                 reflector_ttl=pkt.sender_ttl,
             )
         )
-    details = _summary(by_seq, first, probes, tally)
+    details = _summary(by_seq, first, probes, tally, stateful)
     details.update(
         {
             "residence_invalid": residence_bad,
@@ -295,12 +307,37 @@ def analyse(
     return probes, details
 
 
+def reflector_state(replies: Mapping[int, Sequence[Reply]], declared: str) -> bool | None:
+    """Is the reflector stateful?  ``declared`` is ``stateful``, ``stateless`` or ``auto``.
+
+    Under ``auto`` a reply whose reflector sequence differs from the sender's proves a
+    per-session counter (RFC 8762 §4.3.1 stateful mode).  Equal numbers prove nothing: a
+    stateless reflector copies them, and a stateful one matches them until the first
+    forward loss — so the answer is ``None`` (unknown) and loss directions stay unknown.
+    """
+    if declared == "stateful":
+        return True
+    if declared == "stateless":
+        return False
+    for seq, received in replies.items():
+        if any(r.packet.seq != seq for r in received):
+            return True
+    return None
+
+
 def _attribute_losses(
-    seqs: Sequence[int], first: Mapping[int, Reply], left: Anchor | None, right: Anchor | None
+    seqs: Sequence[int],
+    first: Mapping[int, Reply],
+    left: Anchor | None,
+    right: Anchor | None,
+    stateful: bool | None,
 ) -> _LossTally:
     tally = _LossTally()
     lost = [s for s in seqs if s not in first]
     if not lost:
+        return tally
+    if stateful is not True:
+        _mark(tally, lost, LossDirection.UNKNOWN)
         return tally
     points: list[Anchor | None] = [left]
     points += [Anchor(s, first[s].packet.seq) for s in seqs if s in first]
@@ -361,6 +398,7 @@ def _summary(
     first: Mapping[int, Reply],
     probes: Sequence[ProbeSample],
     tally: _LossTally,
+    stateful: bool | None,
 ) -> dict[str, Any]:
     sent = len(by_seq)
     known = sent - tally.unknown
@@ -372,14 +410,17 @@ def _summary(
     backward = [p.backward_delay_s for p in probes]
     one_way_valid = bool(received) and all(p.one_way_valid for p in received)
     residences = [p.reflector_residence_s for p in received if p.reflector_residence_s is not None]
+    # without a per-session reflector counter, directions are only known when nothing was lost
+    directional = stateful is True or len(received) == sent
     return {
-        "forward_lost": tally.forward,
-        "backward_lost": tally.backward,
+        "reflector_mode": {True: "stateful", False: "stateless", None: "unknown"}[stateful],
+        "forward_lost": tally.forward if directional else None,
+        "backward_lost": tally.backward if directional else None,
         "lost_unknown_direction": tally.unknown,
-        "forward_loss_ratio": tally.forward / known if known > 0 else None,
-        "backward_loss_ratio": tally.backward / reached if reached > 0 else None,
+        "forward_loss_ratio": tally.forward / known if directional and known > 0 else None,
+        "backward_loss_ratio": tally.backward / reached if directional and reached > 0 else None,
         "reordered": _reordered(p.seq for p in by_arrival),
-        "forward_reordered": _reordered(p.seq for p in by_reflector),
+        "forward_reordered": _reordered(p.seq for p in by_reflector) if stateful else None,
         "duplicates": sum(p.duplicates for p in probes),
         "one_way_valid": one_way_valid,
         # offsets between the two clocks cancel in differences: valid without sync
