@@ -221,23 +221,35 @@ class Iperf3Client:
             with contextlib.suppress(OSError):  # room for bursts while Python is descheduled
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
             sock.connect(address)
-            sock.settimeout(clock.timeout("connecting a UDP stream"))
-            sock.send(protocol.UDP_CONNECT_MSG)
-            for _ in range(_UDP_CONNECT_TRIES):  # a few early datagrams may precede the reply
-                reply = sock.recv(65536)
-                if reply[:4] in protocol.UDP_CONNECT_REPLIES:
-                    return sock
-            raise ProtocolError("no UDP connect reply from the server")
-        except TimeoutError:
-            sock.close()
+            if self._udp_hello(sock, clock):
+                return sock
             raise TestFailed(
                 "the server did not answer the UDP stream setup "
-                f"within {self.io_timeout_s:g} s (UDP blocked?)",
+                f"({_UDP_CONNECT_TRIES} tries; UDP blocked?)",
                 "timeout",
-            ) from None
+            )
         except BaseException:
             sock.close()
             raise
+
+    def _udp_hello(self, sock: socket.socket, clock: _Deadline) -> bool:
+        """Send the connect datagram, resending if it is lost (a lossy path drops it too).
+
+        iperf3 3.12 sends it once and hangs when it is lost.  If instead the *reply* was
+        lost, the server has already bound the stream to us and receives the repeated
+        datagram as a (too short) test packet; at worst it counts one packet out of order.
+        """
+        per_try = min(1.0, self.io_timeout_s)
+        for _ in range(_UDP_CONNECT_TRIES):
+            sock.send(protocol.UDP_CONNECT_MSG)
+            sock.settimeout(min(per_try, clock.timeout("connecting a UDP stream")))
+            try:
+                for _ in range(3):  # a few early data datagrams may precede the reply
+                    if sock.recv(65536)[:4] in protocol.UDP_CONNECT_REPLIES:
+                        return True
+            except TimeoutError:
+                continue
+        return False
 
     def _run_streams(
         self,

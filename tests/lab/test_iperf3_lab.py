@@ -1,0 +1,89 @@
+"""Lab acceptance for the native iperf3 client (issue 5; STANDARDS.md §12.2, §12.5, §12.6).
+
+A tbf bottleneck in the router namespace; Debian's ``iperf3 -s`` in the server namespace;
+Debian's ``iperf3`` client and our ``iperf3`` collector in the client namespace, one after
+the other on the same link in the same test.  Our goodput must be within 5 % of iperf3's
+receiver-side figure and never above the set rate; UDP loss must match the router's exact
+drop counters (iptables ground truth).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from qos.records import Status, ThroughputResult
+from tests.lab import peers
+from tests.lab.netlab import Lab, Rate
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+RATE_BPS = 50e6
+
+
+def _ours(lab: Lab, params: dict[str, object]) -> ThroughputResult:
+    m = lab.run_collector("iperf3", f"{lab.server_addr}:{peers.IPERF3_PORT}", params)
+    assert m.status is Status.OK, m.error  # type: ignore[attr-defined]
+    result = m.result  # type: ignore[attr-defined]
+    assert isinstance(result, ThroughputResult) and result.goodput_bps is not None
+    return result
+
+
+@pytest.mark.parametrize("direction", ["download", "upload"])
+def test_goodput_within_5_percent_of_iperf3_at_50mbit(shared_lab: Lab, direction: str) -> None:
+    lab = shared_lab
+    download = direction == "download"
+    lab.set_rate("backward" if download else "forward", Rate(RATE_BPS))
+    peers.start_iperf3_server(lab)
+    iperf = peers.run_iperf3(
+        lab, lab.server_addr, seconds=8, omit_s=2, reverse=download, extra=["-P", "4"]
+    )
+    ours = _ours(lab, {"streams": 4, "duration": 8, "omit": 2, "reverse": download})
+    ratio = ours.goodput_bps / iperf.bits_per_second  # type: ignore[operator]
+    server_view = ours.details["server_rate_bps"]
+    print(
+        f"\n{direction} at {RATE_BPS / 1e6:g} Mbit/s tbf: iperf3 {iperf.bits_per_second / 1e6:.3f}"
+        f", ours {ours.goodput_bps / 1e6:.3f} Mbit/s (ratio {ratio:.4f}); "  # type: ignore[operator]
+        f"server-side count of our test {server_view / 1e6:.3f} Mbit/s"
+    )
+    assert ours.direction == direction
+    assert iperf.bits_per_second <= RATE_BPS
+    assert ours.goodput_bps <= RATE_BPS  # type: ignore[operator]
+    assert abs(ratio - 1) <= 0.05
+    # what we measured on our side agrees with what the server counted in the same test
+    assert ours.goodput_bps == pytest.approx(server_view, rel=0.05)
+    per_interval = [i.rate_bps for i in ours.intervals if not i.warmup]
+    assert len(per_interval) >= 4 * 70  # 100 ms samples of 4 streams over 8 s
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bool) -> None:
+    lab = shared_lab
+    direction = "backward" if reverse else "forward"
+    lab.set_loss(direction, 0.05, protocol="udp")
+    peers.start_iperf3_server(lab)
+    ours = _ours(
+        lab,
+        {
+            "protocol": "udp",
+            "rate": 4e6,
+            "length": 1000,
+            "duration": 5,
+            "omit": 1,
+            "reverse": reverse,
+        },
+    )
+    truth = lab.loss_counters()[direction]
+    d = ours.details
+    # the router saw our datagrams (+ the connect datagram); gap-based counting misses only
+    # drops after the last datagram that arrived
+    print(
+        f"\nUDP {'download' if reverse else 'upload'} 5 % loss: router dropped "
+        f"{truth['dropped']} of {truth['seen']}; we report {d['udp_lost_packets']} of "
+        f"{d['udp_packets']} ({d['loss_source']}), loss ratio {d['loss_ratio']:.4f}"
+    )
+    assert truth["seen"] >= d["udp_packets"] > 0.9 * 4e6 * 6 / 8 / 1000
+    assert truth["dropped"] - 3 <= d["udp_lost_packets"] <= truth["dropped"]
+    assert d["loss_ratio"] == pytest.approx(truth["dropped"] / truth["seen"], abs=0.005)
+    assert 0.03 < d["loss_ratio"] < 0.07
+    # goodput counts only what arrived: about 95 % of the offered 4 Mbit/s
+    assert ours.goodput_bps == pytest.approx(4e6 * (1 - d["loss_ratio"]), rel=0.03)
