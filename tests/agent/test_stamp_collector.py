@@ -395,3 +395,15 @@ def test_once_stamp_against_reflector_command(tmp_path: Path) -> None:
     assert 4.9 <= doc["duration_s"] < 15  # 500 × 10 ms on a fixed schedule
     assert doc["summary"]  # the lead's summary block is present
     assert reflector.returncode == 0
+
+
+def test_ipv6_loopback_and_twamp_light_size() -> None:
+    try:
+        server = ReflectorServer("::1", 0).start()
+    except OSError as exc:
+        pytest.skip(f"IPv6 loopback unavailable: {exc}")
+    with server:
+        m = run(server.target, count=20, interval="5ms", size=41)
+    r = m.result
+    assert m.status is Status.OK and r is not None and r.received == 20
+    assert {p.reflector_ttl for p in r.probes} == {255} and {p.ttl for p in r.probes} == {255}

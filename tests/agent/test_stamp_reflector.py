@@ -239,3 +239,30 @@ def test_reflector_command_without_port_when_unprivileged(monkeypatch: pytest.Mo
     monkeypatch.setattr(command, "_privileged", lambda: True)
     assert command.resolve_port(None) == 862
     assert command.resolve_port(8620) == 8620
+
+
+def test_twamp_light_interop_41_octets() -> None:
+    """RFC 5357 §4.1.2 unauthenticated sender (14 octets + 27 padding) against the server;
+    the reply is parsed with RFC 5357 §4.2.1 offsets by hand, not with our codec."""
+    import struct
+    import time
+
+    seq, ts, err = 0xDEADBEEF, (3_913_056_000 << 32) | 0x40000000, 0x8001
+    sender = struct.pack("!IQH", seq, ts, err) + bytes(27)
+    assert len(sender) == 41
+    with (
+        ReflectorServer(port=0).start() as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s,
+    ):
+        s.settimeout(2)
+        s.sendto(sender, server.address)
+        data = s.recv(2048)
+    assert len(data) == 41  # symmetric: never more than received, TWAMP-Light minimum
+    (r_seq, r_ts, r_err, mbz1, rx_ts, s_seq, s_ts, s_err, mbz2, s_ttl) = struct.unpack(
+        "!IQHHQIQHHB", data
+    )
+    assert (s_seq, s_ts, s_err) == (seq, ts, err)
+    assert r_seq == 0 and mbz1 == 0 and mbz2 == 0 and s_ttl == 64  # Linux default TTL
+    now = ntp_from_unix_ns(time.time_ns())
+    assert 0 <= ntp_diff_s(now, rx_ts) < 5 and ntp_diff_s(r_ts, rx_ts) >= 0
+    assert ErrorEstimate.decode(r_err).valid
