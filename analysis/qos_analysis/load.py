@@ -252,11 +252,7 @@ def _sqlite_columns(conn: sqlite3.Connection, table: str, columns: Sequence[str]
                 out[name] = np.array(values, dtype=object)
     for name in columns:
         if name not in out:
-            out[name] = (
-                np.full(total, np.nan)
-                if name in _FLOAT_PROBE
-                else np.full(total, None, dtype=object)
-            )
+            out[name] = _all_missing_float(total)
     return pd.DataFrame(out, columns=list(columns))
 
 
@@ -329,7 +325,37 @@ def _read_parquet_table(path: Path, columns: Sequence[str], *, required: bool) -
     if keyed and not pa.types.is_dictionary(table.column("measurement_id").type):
         ids = pc.dictionary_encode(table.column("measurement_id"))
         table = table.set_column(table.column_names.index("measurement_id"), "measurement_id", ids)
+    if keyed:
+        return _arrow_to_frame(table, columns)
     return table.select(list(columns)).to_pandas()
+
+
+def _arrow_to_frame(table: Any, columns: Sequence[str]) -> pd.DataFrame:
+    """Column-wise Arrow → pandas for the big tables: all-null columns become NaN arrays
+    without materialising millions of Nones; numeric columns convert without copies where
+    Arrow allows; the measurement key stays categorical."""
+    import pyarrow.types as pat
+
+    n = table.num_rows
+    out: dict[str, Any] = {}
+    for name in columns:
+        col = table.column(name)
+        if n and col.null_count == n:
+            out[name] = _all_missing_float(n)
+        elif pat.is_dictionary(col.type):
+            combined = col.combine_chunks()
+            out[name] = pd.Categorical.from_codes(
+                combined.indices.to_numpy(zero_copy_only=False),
+                categories=pd.Index(combined.dictionary.to_pylist(), dtype=object),
+                validate=False,
+            )
+        elif (pat.is_floating(col.type) or col.null_count == 0) and (
+            pat.is_floating(col.type) or pat.is_integer(col.type) or pat.is_boolean(col.type)
+        ):
+            out[name] = col.to_numpy()
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out, columns=list(columns), copy=False)
 
 
 def _read_csv_table(path: Path, columns: Sequence[str], *, required: bool) -> pd.DataFrame:
@@ -539,16 +565,42 @@ def _attach(
         return frame.assign(_code=pd.Series(dtype=np.int64))
     col = frame["measurement_id"]
     if isinstance(col.dtype, pd.CategoricalDtype):
+        # Map the (few) categories, then gather once per row.
         mapping = ids.get_indexer(col.cat.categories.astype(str))
         codes = col.cat.codes.to_numpy()
-        new = np.where(codes >= 0, mapping[codes], -1)
+        if codes.size and int(codes.min()) < 0:
+            raise DataError(f"{source}: rows without a measurement id")
+        used = np.zeros(len(mapping), dtype=bool)
+        used[
+            np.unique(codes)
+            if codes.size < 1024
+            else np.flatnonzero(np.bincount(codes, minlength=len(mapping)))
+        ] = True
+        if np.any(mapping[used] < 0):
+            missing = int(np.count_nonzero(mapping[codes] < 0))
+            raise DataError(f"{source}: {missing} row(s) refer to unknown measurement ids")
+        new = mapping[codes].astype(np.int64, copy=False)
+        foreign = used & (owners[np.maximum(mapping, 0)] != part)
+        keep = None if not foreign.any() else ~foreign[codes]
     else:
         new = ids.get_indexer(col.astype(str))
-    if np.any(new < 0):
-        raise DataError(f"{source}: {int(np.sum(new < 0))} row(s) refer to unknown measurement ids")
-    out = frame.assign(_code=new.astype(np.int64))
-    keep = owners[new] == part
-    return out if keep.all() else out.loc[keep]
+        if np.any(new < 0):
+            raise DataError(
+                f"{source}: {int(np.sum(new < 0))} row(s) refer to unknown measurement ids"
+            )
+        keep = owners[new] == part
+        keep = None if keep.all() else keep
+    out = frame.assign(_code=new)
+    return out if keep is None else out.loc[keep]
+
+
+def _all_missing_float(n: int) -> np.ndarray:
+    """A read-only, zero-memory column of n NaNs (STAMP-only columns in ICMP data)."""
+    return np.broadcast_to(np.float64(np.nan), (n,))
+
+
+def _all_missing_int(n: int) -> Any:
+    return pd.arrays.IntegerArray(np.broadcast_to(np.int64(0), (n,)), np.broadcast_to(True, (n,)))
 
 
 def _nullable_int(series: pd.Series) -> Any:
@@ -560,14 +612,13 @@ def _nullable_int(series: pd.Series) -> Any:
         values = series.to_numpy()
         missing = np.isnan(values)
         if missing.all():
-            return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), missing)
+            return _all_missing_int(len(values))
         whole = np.where(missing, 0, values)
         if np.any(whole != np.round(whole)):
             raise ValueError(f"column {series.name} holds non-integer values")
         return pd.arrays.IntegerArray(whole.astype(np.int64), missing)
     if series.isna().all():
-        n = len(series)
-        return pd.arrays.IntegerArray(np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        return _all_missing_int(len(series))
     return pd.to_numeric(series, errors="raise").astype("Int64").array
 
 
@@ -575,7 +626,12 @@ def _bool_column(series: pd.Series) -> pd.Series:
     if series.dtype == bool:
         return series.astype("boolean")
     if series.isna().all():
-        return pd.Series(pd.NA, index=series.index, dtype="boolean")
+        n = len(series)
+        return pd.Series(
+            pd.arrays.BooleanArray(np.broadcast_to(False, (n,)), np.broadcast_to(True, (n,))),
+            index=series.index,
+            copy=False,
+        )
     if series.dtype != object:
         numeric = pd.to_numeric(series, errors="coerce")
         if numeric.dropna().isin([0, 1]).all():

@@ -17,7 +17,7 @@ reported with every verdict:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -41,6 +41,7 @@ class Population:
     measurement: np.ndarray  # int64 row of data.measurements (-1 for synthesised)
     scopes: pd.DataFrame  # agent_id, collector, target (+ excluded/empty counts)
     tz_names: tuple[str | None, ...] = ()
+    derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
     notes: tuple[str, ...] = ()
 
     def __len__(self) -> int:

@@ -25,7 +25,7 @@ measured, without approximation.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -41,9 +41,9 @@ from qos_analysis.load import Dataset
 from qos_analysis.populations import Population, probe_population, test_population
 from qos_analysis.stats.delay import jitter_rfc3550
 from qos_analysis.stats.grouped import (
+    SortedGroups,
     distinct_per_group,
     group_codes,
-    group_mean_std,
     sort_groups,
 )
 from qos_analysis.stats.proportions import (
@@ -56,7 +56,8 @@ from qos_analysis.stats.timebase import (
     in_period,
     local_day,
     local_epoch_us,
-    window_index,
+    window_numbers,
+    window_starts,
 )
 
 VERDICT_COLUMNS = (
@@ -139,7 +140,7 @@ def score(
     param_values = prof.parameter_values()
     override = _parse_window_arg(window)
     frames: list[pd.DataFrame] = []
-    cache: dict[tuple[Any, ...], _Grouping] = {}
+    cache: dict[tuple[Any, ...], Any] = {}
     # Populations stay alive for the whole call: the grouping cache is keyed by their id.
     populations: dict[str, Population] = {}
     for objective in prof.objectives:
@@ -207,7 +208,7 @@ def _score_objective(
     window_s: float | None,
     conf: float,
     params: Mapping[str, float | None],
-    cache: dict[tuple[Any, ...], _Grouping],
+    cache: dict[tuple[Any, ...], Any],
 ) -> pd.DataFrame:
     limit = obj.limit.resolve(params)
     threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
@@ -277,7 +278,15 @@ def _score_objective(
     local_us = grouping.local_us
     g_scope = grouping.g_scope
     vals = {k: v[sel] for k, v in values.items()}
-    stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel)
+    base_sample = values["delay"] if "delay" in values else values["value"]
+
+    def sorter(lost_mode: str) -> SortedGroups:
+        key = ("sorted", id(grouping), id(base_sample), lost_mode)
+        if key not in cache:
+            cache[key] = sort_groups(codes, base_sample[sel], n_groups, lost=lost_mode)
+        return cache[key]  # type: ignore[return-value]
+
+    stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel, sorter)
     start_us, end_us, tests = grouping.start_us, grouping.end_us, grouping.tests
     campaign_problems = _campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
     scopes = pop.scopes
@@ -356,7 +365,7 @@ def _grouping(
     window_s: float | None,
     period: Period | None,
     needs_local: bool,
-    cache: dict[tuple[Any, ...], _Grouping],
+    cache: dict[tuple[Any, ...], Any],
 ) -> _Grouping:
     key = (id(pop), window_s, None if period is None else period.name, needs_local)
     if key in cache:
@@ -369,9 +378,9 @@ def _grouping(
     if period is not None:
         sel = np.flatnonzero(in_period(local_us, period))
     t_sel = pop.t_us[sel]
-    win = window_index(t_sel, local_us[sel], window_s)
-    width = None if window_s is None else round(window_s * US_PER_S)
-    codes, g_scope, g_win = group_codes(pop.scope[sel], len(pop.scopes), win, width)
+    local_sel = local_us[sel]
+    win = window_numbers(t_sel, local_sel, window_s)
+    codes, g_scope, g_win = group_codes(pop.scope[sel], len(pop.scopes), win)
     n_groups = len(g_scope)
     if window_s is None:
         start_us = np.full(n_groups, np.iinfo(np.int64).max)
@@ -379,8 +388,8 @@ def _grouping(
         np.minimum.at(start_us, codes, t_sel)
         np.maximum.at(end_us, codes, t_sel)
     else:
-        start_us = g_win
-        end_us = g_win + round(window_s * US_PER_S)
+        start_us = window_starts(g_win, codes, t_sel, local_sel, window_s)
+        end_us = start_us + round(window_s * US_PER_S)
     tests = distinct_per_group(codes, pop.measurement[sel], n_groups)
     grouping = _Grouping(
         sel, codes, n_groups, g_scope, start_us, end_us, tests, local_us, tz_unknown
@@ -468,17 +477,29 @@ def _values_for(
         return {"delay": rtt}, "", False, False
     if obj.metric == "loss_ratio":
         return {"delay": rtt}, RULE_RT_LOSS, True, False
-    # One-way delay metrics.
-    received = ~np.isnan(rtt)
-    forward = pop.values["forward_delay_s"]
-    valid = pop.values["one_way_valid"]
-    if received.any() and bool(np.all(valid[received] & ~np.isnan(forward[received]))):
-        delay = np.where(received, forward, np.nan)
-        return {"delay": delay, "send": pop.values["send_offset_s"]}, RULE_FORWARD, False, False
+    # One-way delay metrics: measured forward delays when every delivered probe has one.
+    derived = pop.derived
+    if "forward_ok" not in derived:
+        valid = pop.values["one_way_valid"]
+        ok = False
+        if valid.any():
+            received = ~np.isnan(rtt)
+            forward = pop.values["forward_delay_s"]
+            ok = bool(received.any()) and bool(
+                np.all(valid[received] & ~np.isnan(forward[received]))
+            )
+            if ok:
+                derived["forward"] = np.where(received, forward, np.nan)
+        derived["forward_ok"] = np.array(ok)
+    send = pop.values["send_offset_s"]
+    if bool(derived["forward_ok"]):
+        return {"delay": derived["forward"], "send": send}, RULE_FORWARD, False, False
     rule = obj.one_way_rule or prof.one_way_rule
     if rule == "refuse":
         return {}, "refuse", True, True
-    return {"delay": rtt / 2.0, "send": pop.values["send_offset_s"]}, RULE_RTT_HALF, True, False
+    if "rtt_half" not in derived:
+        derived["rtt_half"] = rtt / 2.0
+    return {"delay": derived["rtt_half"], "send": send}, RULE_RTT_HALF, True, False
 
 
 # --- statistics ------------------------------------------------------------------------------
@@ -494,6 +515,7 @@ def _compute(
     local_us: np.ndarray,
     pop: Population,
     sel: np.ndarray,
+    sorter: Callable[[str], SortedGroups],
 ) -> _Stat:
     st = obj.statistic
     nan = np.full(n_groups, np.nan)
@@ -517,7 +539,7 @@ def _compute(
         return _jitter_per_test(obj, codes, n_groups, vals, pop, sel)
     sample = vals["delay"] if "delay" in vals else vals["value"]
     if st == "mean":
-        n, mean, sd = group_mean_std(codes, sample, n_groups)
+        n, mean, sd = sorter("exclude").mean_std()
         with np.errstate(invalid="ignore", divide="ignore"):
             tq = sps.t.ppf(conf, np.maximum(n - 1, 1))
             half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
@@ -536,7 +558,7 @@ def _compute(
         )
     if st in ("percentile", "median", "pseudo_range"):
         lost_mode = obj.lost if obj.metric in ("rtt", "one_way_delay") else "exclude"
-        sg = sort_groups(codes, sample, n_groups, lost=lost_mode)
+        sg = sorter(lost_mode)
         p: Fraction = obj.percentile if obj.percentile is not None else Fraction(1, 2)
         value = sg.median_rfc7679() if st == "median" else sg.quantile(p)
         lower = sg.lower_bound(p, conf)
@@ -548,7 +570,7 @@ def _compute(
             method += ", minus the sample minimum"
         return _Stat(value, lower, upper, sg.counts, method)
     if st == "max":
-        sg = sort_groups(codes, sample, n_groups, lost="exclude")
+        sg = sorter("exclude")
         return _Stat(sg.maximum(), nan, nan, sg.counts, "none (sample maximum)", literal_only=True)
     if st in ("share", "days_meeting", "days_not_meeting"):
         assert threshold is not None

@@ -58,6 +58,25 @@ class SortedGroups:
             out = np.where(self.counts % 2 == 1, low, (low + high) / 2)
         return np.where(both_inf, high, out)
 
+    def mean_std(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(n, mean, sample standard deviation) per group, two-pass over sorted slices."""
+        n = self.counts
+        mean = np.full(self.n_groups, np.nan)
+        sd = np.full(self.n_groups, np.nan)
+        nonempty = n > 0
+        if not nonempty.any():
+            return n, mean, sd
+        starts = self.starts[nonempty]
+        with np.errstate(invalid="ignore"):
+            mean[nonempty] = np.add.reduceat(self.values, starts) / n[nonempty]
+            dev = self.values - np.repeat(mean[nonempty], n[nonempty])
+            ss = np.add.reduceat(dev * dev, starts)
+        several = n[nonempty] >= 2
+        out = np.full(starts.size, np.nan)
+        out[several] = np.sqrt(ss[several] / (n[nonempty][several] - 1))
+        sd[nonempty] = out
+        return n, mean, sd
+
     def upper_bound(self, p: float | str | Fraction, confidence: float) -> np.ndarray:
         """Distribution-free one-sided upper bound of ξ_p (+∞ if the sample is too small)."""
         ranks = upper_bound_rank(self.counts, p, confidence)
@@ -130,44 +149,42 @@ def group_mean_std(
     codes: np.ndarray, values: np.ndarray, n_groups: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, mean, sample standard deviation) of the defined values per group (two-pass)."""
-    keep = ~np.isnan(values)
-    c, v = codes[keep], values[keep]
-    n = np.bincount(c, minlength=n_groups).astype(np.int64)
+    valid = ~np.isnan(values)
+    all_valid = bool(valid.all())
+    v = values if all_valid else np.where(valid, values, 0.0)
+    n = (
+        np.bincount(codes, minlength=n_groups)
+        if all_valid
+        else np.bincount(codes, weights=valid, minlength=n_groups)
+    ).astype(np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.bincount(c, weights=v, minlength=n_groups) / n
-        dev = v - mean[c]
-        var = np.bincount(c, weights=dev * dev, minlength=n_groups) / (n - 1)
+        mean = np.bincount(codes, weights=v, minlength=n_groups) / n
+        dev = v - mean[codes]
+        if not all_valid:
+            dev[~valid] = 0.0
+        var = np.bincount(codes, weights=dev * dev, minlength=n_groups) / (n - 1)
     mean[n == 0] = np.nan
     var[n < 2] = np.nan
     return n, mean, np.sqrt(var)
 
 
 def group_codes(
-    scope: np.ndarray, n_scopes: int, win_start: np.ndarray, width_us: int | None
+    scope: np.ndarray, n_scopes: int, window: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dense group codes for (scope, window) pairs without hashing when possible.
+    """Dense group codes for (scope, window number) pairs, without hashing when possible.
 
-    Returns (code per row, scope per group, window start per group); groups are ordered by
-    scope, then window.  Fixed-width windows map to integers directly; a bincount over the
-    (scope × window) range compacts them, which is linear time (falls back to hashing when
-    the range is much larger than the data).
+    Returns (code per row, scope per group, window number per group); groups are ordered
+    by scope, then window.  A bincount over the (scope × window) range compacts the pairs
+    in linear time; when that range is much larger than the data, hashing is used.
     """
     scope = np.asarray(scope, dtype=np.int64)
-    win_start = np.asarray(win_start, dtype=np.int64)
+    window = np.asarray(window, dtype=np.int64)
     if scope.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
-    w_min = int(win_start.min())
-    if width_us and not np.any((win_start - w_min) % width_us):
-        w = (win_start - w_min) // width_us
-        n_w = int(w.max()) + 1
-        w_values = w_min + np.arange(n_w, dtype=np.int64) * width_us
-    else:
-        w_codes, uniques = pd.factorize(win_start, sort=True)
-        w = np.asarray(w_codes, dtype=np.int64)
-        w_values = np.asarray(uniques, dtype=np.int64)
-        n_w = len(w_values)
-    key = scope * n_w + w
+    w_min = int(window.min())
+    n_w = int(window.max()) - w_min + 1
+    key = scope * n_w + (window - w_min)
     span = max(n_scopes, int(scope.max()) + 1) * n_w
     if span <= max(4 * key.size, 1 << 20):
         present = np.flatnonzero(np.bincount(key, minlength=span))
@@ -175,9 +192,9 @@ def group_codes(
         remap[present] = np.arange(present.size, dtype=np.int64)
         codes, g_key = remap[key], present
     else:
-        codes_raw, g_key = pd.factorize(key, sort=True)
-        codes, g_key = np.asarray(codes_raw, dtype=np.int64), np.asarray(g_key, np.int64)
-    return codes, g_key // n_w, w_values[g_key % n_w]
+        codes_raw, uniques = pd.factorize(key, sort=True)
+        codes, g_key = np.asarray(codes_raw, dtype=np.int64), np.asarray(uniques, np.int64)
+    return codes, g_key // n_w, g_key % n_w + w_min
 
 
 def distinct_per_group(codes: np.ndarray, item: np.ndarray, n_groups: int) -> np.ndarray:

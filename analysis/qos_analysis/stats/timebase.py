@@ -49,19 +49,30 @@ def local_epoch_us(
     return (t_us if out is None else out), unknown
 
 
-def window_index(t_us: np.ndarray, local_us: np.ndarray, window_s: float | None) -> np.ndarray:
-    """Window start per row (epoch µs, UTC-aligned; local-midnight-aligned for whole days).
+def window_numbers(t_us: np.ndarray, local_us: np.ndarray, window_s: float | None) -> np.ndarray:
+    """Integer window number per row: ⌊t / width⌋ in UTC, or ⌊local / width⌋ for whole days.
 
-    ``window_s`` None puts every row in one window (returns zeros).
+    ``window_s`` None puts every row in one window (all zeros).
     """
     if window_s is None:
         return np.zeros(len(t_us), dtype=np.int64)
     width = round(window_s * US_PER_S)
     if width % US_PER_DAY == 0:
-        # Whole local days: align on local midnight, report the UTC instant of that midnight.
-        offset = local_us - t_us
-        return (local_us // width) * width - offset
-    return (t_us // width) * width
+        return np.asarray(local_us, dtype=np.int64) // width
+    return np.asarray(t_us, dtype=np.int64) // width
+
+
+def window_starts(
+    g_window: np.ndarray, codes: np.ndarray, t_us: np.ndarray, local_us: np.ndarray, window_s: float
+) -> np.ndarray:
+    """UTC start of each group's window (local midnight converted back for whole days)."""
+    width = round(window_s * US_PER_S)
+    starts = np.asarray(g_window, dtype=np.int64) * width
+    if width % US_PER_DAY == 0 and len(codes):
+        first = np.empty(len(g_window), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+        starts = starts - (np.asarray(local_us)[first] - np.asarray(t_us)[first])
+    return starts
 
 
 def local_day(local_us: np.ndarray) -> np.ndarray:

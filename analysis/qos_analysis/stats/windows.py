@@ -23,12 +23,17 @@ from qos_analysis.populations import Population, probe_population, test_populati
 from qos_analysis.stats.grouped import (
     distinct_per_group,
     group_codes,
-    group_mean_std,
     sort_groups,
 )
 from qos_analysis.stats.proportions import clopper_pearson
 from qos_analysis.stats.quantiles import as_fraction
-from qos_analysis.stats.timebase import US_PER_S, in_period, local_epoch_us, window_index
+from qos_analysis.stats.timebase import (
+    US_PER_S,
+    in_period,
+    local_epoch_us,
+    window_numbers,
+    window_starts,
+)
 
 DEFAULT_PERCENTILES = ("50%", "95%", "99%", "99.9%")
 
@@ -46,9 +51,14 @@ def _groups(
     needs_local = mask is not None or (window_s is not None and window_s % 86400 == 0)
     local_us = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)[0] if needs_local else pop.t_us
     sel: Any = np.flatnonzero(mask) if mask is not None else slice(None)
-    win = window_index(pop.t_us[sel], local_us[sel], window_s)
-    width = None if window_s is None else round(window_s * US_PER_S)
-    codes, g_scope, starts = group_codes(pop.scope[sel], len(pop.scopes), win, width)
+    t_sel, local_sel = pop.t_us[sel], local_us[sel]
+    win = window_numbers(t_sel, local_sel, window_s)
+    codes, g_scope, g_win = group_codes(pop.scope[sel], len(pop.scopes), win)
+    starts = (
+        np.zeros(len(g_win), dtype=np.int64)
+        if window_s is None
+        else window_starts(g_win, codes, t_sel, local_sel, window_s)
+    )
     table = pop.scopes.iloc[g_scope][["agent_id", "collector", "target"]].reset_index(drop=True)
     return sel, codes, table, starts
 
@@ -108,7 +118,7 @@ def probe_aggregates(
     out["loss_ci_low"] = lo
     out["loss_ci_high"] = hi
     sg = sort_groups(codes, rtt, n_groups, lost="exclude")
-    _, mean, _ = group_mean_std(codes, rtt, n_groups)
+    _, mean, _ = sg.mean_std()
     out["rtt_min_s"] = sg.minimum()
     out["rtt_mean_s"] = mean
     out["rtt_median_s"] = sg.median_rfc7679()
@@ -135,7 +145,7 @@ def throughput_aggregates(
     n_groups = len(table)
     values = pop.values["value"][sel]
     sg = sort_groups(codes, values, n_groups)
-    n, mean, _ = group_mean_std(codes, values, n_groups)
+    n, mean, _ = sg.mean_std()
     return table.assign(
         window_start=pd.to_datetime(starts, unit="us", utc=True),
         direction=direction,
