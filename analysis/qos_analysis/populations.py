@@ -104,7 +104,10 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
     m_code = m_code[sel]
     started_us = epoch_us(meas["started_at"])
     send = probes["send_offset_s"].to_numpy(np.float64)[sel]
-    t_us = started_us[m_code] + np.round(send * US_PER_S).astype(np.int64)
+    # Send offsets are ≥ 0: adding 0.5 and truncating rounds half up, like SQL round().
+    offset_us = send * US_PER_S
+    offset_us += 0.5
+    t_us = started_us[m_code] + offset_us.astype(np.int64)
     values = {
         "rtt_s": probes["rtt_s"].to_numpy(np.float64)[sel],
         "forward_delay_s": probes["forward_delay_s"].to_numpy(np.float64)[sel],
