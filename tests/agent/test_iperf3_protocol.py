@@ -382,3 +382,14 @@ def test_garbage_or_silence_from_the_server_never_hangs(behaviour: str) -> None:
 def test_fractional_seconds_are_refused() -> None:
     with pytest.raises(ParameterError, match="whole seconds"):
         measure("127.0.0.1:1", duration=1.5)
+
+
+@needs_iperf3
+def test_congestion_control_is_negotiated_like_iperf3_dash_c(server: Server) -> None:
+    m = measure(server.target, duration=1, omit=0, reverse=True, congestion="reno")
+    assert m.status is Status.OK, m.error
+    assert m.result.details["server_congestion_used"] == "reno"
+    time.sleep(0.3)
+    m = measure(server.target, duration=1, omit=0, congestion="no-such-cc")
+    assert m.status is Status.ERROR
+    assert "cannot use TCP congestion control 'no-such-cc'" in m.error

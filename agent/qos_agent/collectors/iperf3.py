@@ -142,6 +142,13 @@ class Iperf3Collector(Collector):
             maximum=_MAX_BACKOFF_S,
         ),
         ParamSpec("udp_64bit_counters", "bool", False, "ask for 64-bit UDP packet counters"),
+        ParamSpec(
+            "congestion",
+            "str",
+            "",
+            "TCP congestion control for both ends, e.g. cubic (iperf3 -C; default: each "
+            "host's own)",
+        ),
     )
 
     def __init__(self, rng: random.Random | None = None) -> None:
@@ -166,6 +173,7 @@ class Iperf3Collector(Collector):
                 length=length,
                 rate_bps=round(rate),
                 udp_counters_64bit=params["udp_64bit_counters"],
+                congestion=params["congestion"],
             )
         except ValueError as exc:
             raise ParameterError(str(exc)) from None
@@ -291,6 +299,10 @@ def build_result(
         "busy_waits_s": busy_waits_s,
         "phase_reached": outcome.phase,
     }
+    if spec.congestion:
+        details["congestion"] = spec.congestion
+    if outcome.server_results is not None and outcome.server_results.congestion_used:
+        details["server_congestion_used"] = outcome.server_results.congestion_used
     window = _window(spec, outcome)
     goodput = None
     seconds = float(spec.duration_s)

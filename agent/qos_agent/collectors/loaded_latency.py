@@ -31,6 +31,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from qos.errors import ParameterError
 from qos.metrics import loss_ratio, rtt_median_s
 from qos.records import Measurement, ProbeSample, RttResult, Status, ThroughputResult
 from qos_agent.collectors import get
@@ -100,6 +101,12 @@ class LoadedLatencyCollector(Collector):
             "a probe reply later than this is lost",
             minimum=0.01,
             maximum=30,
+        ),
+        ParamSpec(
+            "congestion",
+            "str",
+            "",
+            "TCP congestion control of the iperf3 load, e.g. cubic (default: hosts' own)",
         ),
         ParamSpec(
             "timeout", "duration", 10, "load test's stall/connect timeout", minimum=0.5, maximum=120
@@ -250,7 +257,10 @@ def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
             "reverse": params["direction"] == "download",
             "omit": params["warmup"],
             "busy_retries": 0,
+            "congestion": params["congestion"],
         }
+    if params["congestion"]:
+        raise ParameterError("parameter 'congestion' applies only to load = iperf3")
     return {**common, "direction": params["direction"], "warmup": params["warmup"]}
 
 

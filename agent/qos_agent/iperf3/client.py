@@ -36,6 +36,7 @@ from qos_agent.iperf3.streams import StreamState, run_worker
 CLIENT_VERSION = "3.12"
 _SYN_AND_COOKIE = 1 + protocol.COOKIE_SIZE  # tcpi_bytes_acked counts the SYN and the cookie
 _UDP_CONNECT_TRIES = 3
+_TCP_CONGESTION = getattr(socket, "TCP_CONGESTION", 13)
 
 
 class TestFailed(Exception):
@@ -211,6 +212,15 @@ class Iperf3Client:
             sock = socket.create_connection(
                 (self.host, self.port), timeout=clock.timeout("connecting a data stream")
             )
+            if spec.congestion:
+                try:
+                    sock.setsockopt(socket.IPPROTO_TCP, _TCP_CONGESTION, spec.congestion.encode())
+                except OSError as exc:
+                    sock.close()
+                    raise TestFailed(
+                        f"cannot use TCP congestion control {spec.congestion!r}: "
+                        f"{exc.strerror or exc}"
+                    ) from None
             sock.sendall(cookie)
             return sock
         family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[

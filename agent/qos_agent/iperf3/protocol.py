@@ -128,6 +128,7 @@ class TestSpec:
     length: int = DEFAULT_TCP_LENGTH
     rate_bps: int = 0  # per stream; 0 = unlimited
     udp_counters_64bit: bool = False
+    congestion: str = ""  # TCP congestion control for both ends ("" = each host's default)
 
     def __post_init__(self) -> None:
         if self.protocol not in ("tcp", "udp"):
@@ -160,6 +161,8 @@ def parameters(spec: TestSpec, client_version: str) -> dict[str, Any]:
         params["bandwidth"] = spec.rate_bps
     if spec.udp_counters_64bit:
         params["udp_counters_64bit"] = 1
+    if spec.congestion:
+        params["congestion"] = spec.congestion
     params["client_version"] = client_version
     return params
 
