@@ -41,8 +41,9 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def generate_export(directory: Path, rows: int, probes_per_test: int = 1000,
-                    seed: int = 1) -> dict[str, int]:
+def generate_export(
+    directory: Path, rows: int, probes_per_test: int = 1000, seed: int = 1
+) -> dict[str, int]:
     """Write measurements/probes/agents Parquet files with ``rows`` probe rows."""
     rng = np.random.default_rng(seed)
     agents = [f"agent-{i}" for i in range(4)]
@@ -56,51 +57,63 @@ def generate_export(directory: Path, rows: int, probes_per_test: int = 1000,
     t0_us = 1_772_409_600_000_000  # 2026-03-02T00:00:00Z
     started = t0_us + k * 60_000_000 + rng.integers(0, 5_000_000, n_tests)  # one a minute
     ids = [uuid.UUID(int=int(x)).hex for x in rng.integers(0, 2**63, n_tests)]
-    meas = pa.table({
-        "measurement_id": pa.array(ids, pa.string()),
-        "agent_id": pa.array([scopes[i][0] for i in scope_idx], pa.string()),
-        "collector": pa.array(["icmp"] * n_tests, pa.string()),
-        "target": pa.array([scopes[i][1] for i in scope_idx], pa.string()),
-        "started_at": pa.array(started, pa.timestamp("us", tz="UTC")),
-        "duration_s": pa.array(np.full(n_tests, probes_per_test * 0.05)),
-        "status": pa.array(["ok"] * n_tests, pa.string()),
-        "error": pa.nulls(n_tests, pa.string()),
-        "kind": pa.array(["rtt"] * n_tests, pa.string()),
-        "schema_version": pa.array(np.ones(n_tests, dtype=np.int32)),
-        "params_json": pa.array([f'{{"count": {probes_per_test}}}'] * n_tests, pa.string()),
-        "labels_json": pa.array(["{}"] * n_tests, pa.string()),
-        "result_json": pa.array(['{"kind": "rtt", "interval_s": 0.05}'] * n_tests,
-                                pa.string()),
-    })
+    meas = pa.table(
+        {
+            "measurement_id": pa.array(ids, pa.string()),
+            "agent_id": pa.array([scopes[i][0] for i in scope_idx], pa.string()),
+            "collector": pa.array(["icmp"] * n_tests, pa.string()),
+            "target": pa.array([scopes[i][1] for i in scope_idx], pa.string()),
+            "started_at": pa.array(started, pa.timestamp("us", tz="UTC")),
+            "duration_s": pa.array(np.full(n_tests, probes_per_test * 0.05)),
+            "status": pa.array(["ok"] * n_tests, pa.string()),
+            "error": pa.nulls(n_tests, pa.string()),
+            "kind": pa.array(["rtt"] * n_tests, pa.string()),
+            "schema_version": pa.array(np.ones(n_tests, dtype=np.int32)),
+            "params_json": pa.array([f'{{"count": {probes_per_test}}}'] * n_tests, pa.string()),
+            "labels_json": pa.array(["{}"] * n_tests, pa.string()),
+            "result_json": pa.array(['{"kind": "rtt", "interval_s": 0.05}'] * n_tests, pa.string()),
+        }
+    )
     n = n_tests * probes_per_test
     rtt = 0.015 + rng.gamma(2.0, 0.004, n)
     lost = rng.random(n) < 0.001
     rtt_arr = pa.array(rtt, mask=lost)
     indices = np.repeat(np.arange(n_tests, dtype=np.int32), probes_per_test)
-    probes = pa.table({
-        "measurement_id": pa.DictionaryArray.from_arrays(pa.array(indices),
-                                                         pa.array(ids, pa.string())),
-        "seq": pa.array(np.tile(np.arange(probes_per_test, dtype=np.int64), n_tests)),
-        "send_offset_s": pa.array(np.tile(np.arange(probes_per_test) * 0.05, n_tests)),
-        "rtt_s": rtt_arr,
-        "ttl": pa.array(np.full(n, 60, dtype=np.int16)),
-        "duplicates": pa.array(np.zeros(n, dtype=np.int32)),
-        "size_bytes": pa.nulls(n, pa.int32()),
-        "forward_delay_s": pa.nulls(n, pa.float64()),
-        "backward_delay_s": pa.nulls(n, pa.float64()),
-        "reflector_residence_s": pa.nulls(n, pa.float64()),
-        "lost_direction": pa.nulls(n, pa.string()),
-        "one_way_valid": pa.nulls(n, pa.bool_()),
-        "reflector_ttl": pa.nulls(n, pa.int16()),
-    })
-    agents_table = pa.table({"agent_id": pa.array(agents, pa.string()),
-                             "timezone": pa.array(["Europe/Berlin"] * len(agents))})
-    intervals = pa.table({"measurement_id": pa.array([], pa.string()),
-                          "stream": pa.array([], pa.int32()),
-                          "start_offset_s": pa.array([], pa.float64()),
-                          "duration_s": pa.array([], pa.float64()),
-                          "bytes": pa.array([], pa.int64()),
-                          "warmup": pa.array([], pa.bool_())})
+    probes = pa.table(
+        {
+            "measurement_id": pa.DictionaryArray.from_arrays(
+                pa.array(indices), pa.array(ids, pa.string())
+            ),
+            "seq": pa.array(np.tile(np.arange(probes_per_test, dtype=np.int64), n_tests)),
+            "send_offset_s": pa.array(np.tile(np.arange(probes_per_test) * 0.05, n_tests)),
+            "rtt_s": rtt_arr,
+            "ttl": pa.array(np.full(n, 60, dtype=np.int16)),
+            "duplicates": pa.array(np.zeros(n, dtype=np.int32)),
+            "size_bytes": pa.nulls(n, pa.int32()),
+            "forward_delay_s": pa.nulls(n, pa.float64()),
+            "backward_delay_s": pa.nulls(n, pa.float64()),
+            "reflector_residence_s": pa.nulls(n, pa.float64()),
+            "lost_direction": pa.nulls(n, pa.string()),
+            "one_way_valid": pa.nulls(n, pa.bool_()),
+            "reflector_ttl": pa.nulls(n, pa.int16()),
+        }
+    )
+    agents_table = pa.table(
+        {
+            "agent_id": pa.array(agents, pa.string()),
+            "timezone": pa.array(["Europe/Berlin"] * len(agents)),
+        }
+    )
+    intervals = pa.table(
+        {
+            "measurement_id": pa.array([], pa.string()),
+            "stream": pa.array([], pa.int32()),
+            "start_offset_s": pa.array([], pa.float64()),
+            "duration_s": pa.array([], pa.float64()),
+            "bytes": pa.array([], pa.int64()),
+            "warmup": pa.array([], pa.bool_()),
+        }
+    )
     directory.mkdir(parents=True, exist_ok=True)
     pq.write_table(meas, directory / "measurements.parquet")
     pq.write_table(probes, directory / "probes.parquet")
@@ -147,30 +160,38 @@ def main(argv: list[str] | None = None) -> int:
         export = Path(tmp) / "export"
         t = time.perf_counter()
         sizes = generate_export(export, args.rows)
-        print(f"generated {sizes['probes']:,} probe rows in {sizes['measurements']:,} "
-              f"measurements ({time.perf_counter() - t:.1f} s)")
+        print(
+            f"generated {sizes['probes']:,} probe rows in {sizes['measurements']:,} "
+            f"measurements ({time.perf_counter() - t:.1f} s)"
+        )
         t_load, data = timed(lambda: load(export), args.repeat)
         t_quant, agg = timed(lambda: probe_aggregates(data, "1min"), args.repeat)
         t_score, verdicts = timed(lambda: score(data, "y1541/class0"), args.repeat)
 
         con = duckdb.connect()
         probes_df = data.probes[["measurement_id", "send_offset_s", "rtt_s"]].assign(
-            measurement_id=data.probes["measurement_id"].astype(str))
-        meas_df = data.measurements[["measurement_id", "agent_id", "collector", "target",
-                                     "started_at"]]
+            measurement_id=data.probes["measurement_id"].astype(str)
+        )
+        meas_df = data.measurements[
+            ["measurement_id", "agent_id", "collector", "target", "started_at"]
+        ]
         con.register("probes_df", probes_df)
         con.register("meas_df", meas_df)
         mem_sql = DUCK_SQL.format(probes="probes_df", meas="meas_df")
         t_duck_mem, duck = timed(lambda: con.execute(mem_sql).df(), args.repeat)
-        pq_sql = DUCK_SQL.format(probes=f"read_parquet('{export / 'probes.parquet'}')",
-                                 meas=f"read_parquet('{export / 'measurements.parquet'}')")
+        pq_sql = DUCK_SQL.format(
+            probes=f"read_parquet('{export / 'probes.parquet'}')",
+            meas=f"read_parquet('{export / 'measurements.parquet'}')",
+        )
         t_duck_pq, _ = timed(lambda: con.execute(pq_sql).df(), args.repeat)
 
         # Same numbers?
-        ours = agg.assign(w=(agg["window_start"] - pd.Timestamp(0, tz="UTC"))
-                          // pd.Timedelta(minutes=1))
-        merged = ours.merge(duck, on=["agent_id", "collector", "target", "w"], how="outer",
-                            indicator=True)
+        ours = agg.assign(
+            w=(agg["window_start"] - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(minutes=1)
+        )
+        merged = ours.merge(
+            duck, on=["agent_id", "collector", "target", "w"], how="outer", indicator=True
+        )
         unmatched = int((merged["_merge"] != "both").sum())
         both = merged[merged["_merge"] == "both"]
         checks = {
@@ -179,15 +200,23 @@ def main(argv: list[str] | None = None) -> int:
             "min": np.allclose(both["rtt_min_s"], both["rtt_min"], rtol=0, atol=0),
             "mean": np.allclose(both["rtt_mean_s"], both["rtt_mean"], rtol=1e-12),
         }
-        for ours_col, duck_col in (("rtt_p50_s", "p50"), ("rtt_p95_s", "p95"),
-                                   ("rtt_p99_s", "p99"), ("rtt_p99_9_s", "p999")):
+        for ours_col, duck_col in (
+            ("rtt_p50_s", "p50"),
+            ("rtt_p95_s", "p95"),
+            ("rtt_p99_s", "p99"),
+            ("rtt_p99_9_s", "p999"),
+        ):
             checks[duck_col] = bool((both[ours_col] == both[duck_col]).all())
 
     groups = len(agg)
-    print(f"groups (agent × target × minute): {groups:,}; verdicts: {len(verdicts):,} "
-          f"({verdicts['outcome'].value_counts().to_dict()})")
-    print(f"agreement with DuckDB: unmatched groups {unmatched}; "
-          + ", ".join(f"{k} {'equal' if v else 'DIFFERENT'}" for k, v in checks.items()))
+    print(
+        f"groups (agent × target × minute): {groups:,}; verdicts: {len(verdicts):,} "
+        f"({verdicts['outcome'].value_counts().to_dict()})"
+    )
+    print(
+        f"agreement with DuckDB: unmatched groups {unmatched}; "
+        + ", ".join(f"{k} {'equal' if v else 'DIFFERENT'}" for k, v in checks.items())
+    )
     print(f"median of {args.repeat} runs:")
     print(f"  qos_analysis load (Parquet → tidy frames)      {t_load:7.2f} s")
     print(f"  qos_analysis probe_aggregates 1 min (quantiles) {t_quant:7.2f} s")
@@ -195,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  DuckDB same quantiles, in-memory frames          {t_duck_mem:7.2f} s")
     print(f"  DuckDB same quantiles, from Parquet files        {t_duck_pq:7.2f} s")
     print(f"ratio quantiles ours / DuckDB in-memory:           {t_quant / t_duck_mem:7.2f}×")
-    print(f"ratio load + quantiles / DuckDB from Parquet:      "
-          f"{(t_load + t_quant) / t_duck_pq:7.2f}×")
+    print(
+        f"ratio load + quantiles / DuckDB from Parquet:      {(t_load + t_quant) / t_duck_pq:7.2f}×"
+    )
     print(f"ratio score / DuckDB in-memory:                    {t_score / t_duck_mem:7.2f}×")
     print("target: within 2× of DuckDB")
     ok = unmatched == 0 and all(checks.values())
