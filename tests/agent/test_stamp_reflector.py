@@ -219,6 +219,8 @@ def test_reflector_command_serves_and_stops_cleanly_on_sigterm() -> None:
             s.sendto(probe(0), ("127.0.0.1", port))
             assert len(s.recvfrom(2048)[0]) == 44
             s.sendto(b"\x00" * 10, ("127.0.0.1", port))  # too short: ignored, no crash
+            s.sendto(probe(1), ("127.0.0.1", port))  # answered after it: it was processed
+            assert decode_reflector(s.recvfrom(2048)[0]).sender_seq == 1
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=10)
     finally:
@@ -226,7 +228,7 @@ def test_reflector_command_serves_and_stops_cleanly_on_sigterm() -> None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err
-    assert "received=2 reflected=1 too_short=1" in out
+    assert "received=3 reflected=2 too_short=1" in out
 
 
 def test_reflector_command_without_port_when_unprivileged(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -154,10 +154,8 @@ class SenderPacket:
         if not TWAMP_LIGHT_MIN_SIZE <= self.size <= MAX_SIZE:
             raise ValueError(f"sender packet size must be {TWAMP_LIGHT_MIN_SIZE}..{MAX_SIZE}")
         head = _SENDER_HEAD.pack(self.seq, self.timestamp, self.error_estimate, self.ssid)
-        body = head + bytes(max(0, BASE_SIZE - len(head)))
-        tail = padding[: max(0, self.size - len(body))]
-        out = (body + tail + bytes(max(0, self.size - len(body) - len(tail))))[: self.size]
-        return out
+        out = head + bytes(BASE_SIZE - len(head)) + padding
+        return (out + bytes(max(0, self.size - len(out))))[: self.size]
 
 
 def decode_sender(data: bytes) -> SenderPacket:

@@ -52,9 +52,9 @@ class SentProbe:
     """What we know about one sent test packet."""
 
     seq: int
-    t1_ntp: int  # the timestamp on the wire
-    t1_wall_ns: int
-    t1_mono_ns: int
+    t1_ntp: int  # the timestamp on the wire (read just before encoding)
+    t1_wall_ns: int  # wall-clock equivalent of t1_mono_ns (for T4 on the wall clock)
+    t1_mono_ns: int  # monotonic instant just before the send call
     offset_s: float  # send instant relative to the session start (monotonic)
     size: int
 
@@ -139,7 +139,7 @@ class StampSender:
         and then clears it, so one refused ``send`` is retried once: the probe must not
         vanish from the record because a *previous* packet bounced.
         """
-        wall_ns = self._wall()
+        wall_ns, mono_at_wall = self._clock_pair()
         t1 = ntp_from_unix_ns(wall_ns)
         data = SenderPacket(
             seq & 0xFFFFFFFF, t1, self._error_estimate, self.ssid, size=self.size
@@ -157,7 +157,12 @@ class StampSender:
                     break  # dropped by the local stack: a sent-and-lost probe
                 raise
         probe = SentProbe(
-            seq, t1, wall_ns, mono_ns, (mono_ns - self.start_mono_ns) / 1e9, self.size
+            seq,
+            t1,
+            wall_ns + (mono_ns - mono_at_wall),
+            mono_ns,
+            (mono_ns - self.start_mono_ns) / 1e9,
+            self.size,
         )
         self.sent[seq & 0xFFFFFFFF] = probe
         return probe
@@ -182,14 +187,31 @@ class StampSender:
                     self.refused = True
                     continue
                 raise
-            now_mono = self._mono()
-            arrival = now_mono
+            now_wall, arrival = self._clock_pair()
             if stamp_ns is not None:
-                age_ns = self._wall() - stamp_ns
+                age_ns = now_wall - stamp_ns
                 if 0 <= age_ns < 1_000_000_000:  # sane kernel stamp: carry it over
-                    arrival = now_mono - age_ns
+                    arrival -= age_ns
             count += 1
             self._accept(data, arrival, ttl)
+
+    def _clock_pair(self) -> tuple[int, int]:
+        """(wall ns, monotonic ns) of one instant: the tightest of three bracketed reads.
+
+        A preemption between the two reads would shift a kernel timestamp carried over to
+        the monotonic clock by the length of the preemption (milliseconds under load).
+        """
+        best: tuple[int, int, int] | None = None
+        for _ in range(3):
+            before = self._mono()
+            wall = self._wall()
+            after = self._mono()
+            if best is None or after - before < best[0]:
+                best = (after - before, wall, (before + after) // 2)
+            if after - before < 20_000:
+                break
+        assert best is not None
+        return best[1], best[2]
 
     def _accept(self, data: bytes, t4_mono_ns: int, ttl: int | None) -> None:
         try:
