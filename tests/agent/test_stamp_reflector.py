@@ -268,3 +268,22 @@ def test_twamp_light_interop_41_octets() -> None:
     now = ntp_from_unix_ns(time.time_ns())
     assert 0 <= ntp_diff_s(now, rx_ts) < 5 and ntp_diff_s(r_ts, rx_ts) >= 0
     assert ErrorEstimate.decode(r_err).valid
+
+
+def test_server_survives_a_failing_handler(caplog: pytest.LogCaptureFixture) -> None:
+    class Buggy(Reflector):
+        def handle(self, data, source, ttl, receive_ns=None):  # type: ignore[no-untyped-def]
+            if data[:4] == (13).to_bytes(4, "big"):
+                raise RuntimeError("bug")
+            return super().handle(data, source, ttl, receive_ns)
+
+    with (
+        ReflectorServer(port=0, reflector=Buggy()).start() as server,
+        socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s,
+    ):
+        s.settimeout(2)
+        s.sendto(probe(13), server.address)
+        s.sendto(probe(14), server.address)
+        assert decode_reflector(s.recv(2048)).sender_seq == 14
+    assert server.reflector.stats.errors == 1
+    assert "reflector failed" in caplog.text

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import select
 import socket
 import struct
@@ -42,6 +43,8 @@ from qos_agent.stamp.codec import (
     decode_sender,
     ntp_from_unix_ns,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 862  # RFC 8762 §4.1 / RFC 8545
 REFWAIT_S = 900.0  # RFC 5357 §4.2 default
@@ -83,6 +86,7 @@ class ReflectorStats:
     rate_limited: int = 0
     sessions_expired: int = 0
     sessions_evicted: int = 0
+    errors: int = 0
 
 
 @dataclass(slots=True)
@@ -322,7 +326,14 @@ class ReflectorServer:
                 if exc.errno in {errno.EBADF, errno.ENOTSOCK}:
                     return
                 continue  # e.g. ICMP error from a previous reply (ECONNREFUSED)
-            reply = self.reflector.handle(data, source, ttl, stamp_ns)
+            try:
+                reply = self.reflector.handle(data, source, ttl, stamp_ns)
+            except Exception:  # a bug must not take the service down: log it, keep serving
+                log.exception(
+                    "reflector failed on a %d-octet datagram from %s", len(data), source[0]
+                )
+                self.reflector.stats.errors += 1
+                continue
             if reply is None:
                 continue
             try:
