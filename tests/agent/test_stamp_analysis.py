@@ -156,6 +156,7 @@ def test_loss_direction_counts_and_ratios() -> None:
     assert (d["forward_lost"], d["backward_lost"], d["lost_unknown_direction"]) == (3, 3, 0)
     assert d["forward_loss_ratio"] == pytest.approx(3 / 100)
     assert d["backward_loss_ratio"] == pytest.approx(3 / 97)  # of those that got there
+    assert (d["forward_probes"], d["backward_probes"]) == (100, 97)
 
 
 def test_windows_use_anchors_from_neighbouring_windows() -> None:

@@ -439,6 +439,10 @@ def _summary(
         "forward_lost": tally.forward if directional else None,
         "backward_lost": tally.backward if directional else None,
         "lost_unknown_direction": tally.unknown,
+        # denominators, for confidence intervals: probes whose forward fate is known, and
+        # those of them that reached the reflector (backward fate known)
+        "forward_probes": known if directional else None,
+        "backward_probes": reached if directional else None,
         "forward_loss_ratio": tally.forward / known if directional and known > 0 else None,
         "backward_loss_ratio": tally.backward / reached if directional and reached > 0 else None,
         "reordered": _reordered(p.seq for p in by_arrival),
