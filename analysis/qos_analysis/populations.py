@@ -18,6 +18,7 @@ reported with every verdict:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,7 @@ from qos_analysis.load import Dataset
 FAILED = (str(Status.TIMEOUT), str(Status.UNREACHABLE))
 EXCLUDED = (str(Status.ERROR), str(Status.SKIPPED))
 US_PER_S = 1_000_000
+LOST_FORWARD, LOST_BACKWARD, LOST_UNKNOWN = 1, 2, 3
 
 
 @dataclass(frozen=True)
@@ -108,11 +110,14 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
     offset_us = send * US_PER_S
     offset_us += 0.5
     t_us = started_us[m_code] + offset_us.astype(np.int64)
+    rtt = probes["rtt_s"].to_numpy(np.float64)[sel]
     values = {
-        "rtt_s": probes["rtt_s"].to_numpy(np.float64)[sel],
+        "rtt_s": rtt,
         "forward_delay_s": probes["forward_delay_s"].to_numpy(np.float64)[sel],
+        "backward_delay_s": probes["backward_delay_s"].to_numpy(np.float64)[sel],
         "one_way_valid": probes["one_way_valid"].to_numpy(dtype=bool, na_value=False)[sel],
         "send_offset_s": send,
+        "lost_dir": _lost_directions(probes["lost_direction"], rtt, sel),
     }
     # Failed measurements without any probe row: synthesise their lost probes.
     ghost = usable & failed & (sent == 0)
@@ -133,8 +138,11 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
         )
         m_code = np.concatenate([m_code, rows])
         t_us = np.concatenate([t_us, started_us[rows]])
-        for name in ("rtt_s", "forward_delay_s", "send_offset_s"):
+        for name in ("rtt_s", "forward_delay_s", "backward_delay_s", "send_offset_s"):
             values[name] = np.concatenate([values[name], np.full(rows.size, np.nan)])
+        values["lost_dir"] = np.concatenate(
+            [values["lost_dir"], np.full(rows.size, LOST_UNKNOWN, dtype=np.int8)]
+        )
         values["one_way_valid"] = np.concatenate(
             [values["one_way_valid"], np.zeros(rows.size, bool)]
         )
@@ -148,6 +156,69 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
         measurement=m_code,
         scopes=scopes,
         notes=tuple(notes),
+    )
+
+
+def _lost_directions(column: pd.Series, rtt: np.ndarray, sel: Any) -> np.ndarray:
+    """Per probe: 0 delivered, 1 lost forward, 2 lost backward, 3 lost, direction unknown."""
+    lost = np.isnan(rtt)
+    out = np.where(lost, LOST_UNKNOWN, 0).astype(np.int8)
+    if len(column) and not bool(column.isna().all()):
+        text = column.to_numpy(dtype=object, na_value=None)[sel]
+        out[lost & (text == "forward")] = LOST_FORWARD
+        out[lost & (text == "backward")] = LOST_BACKWARD
+    return out
+
+
+def directional_population(pop: Population) -> Population | None:
+    """The probes split into a forward and a backward one-way population, or None.
+
+    Available only when the data can support it (STAMP with synchronised clocks,
+    STANDARDS.md §7.5): every delivered probe has valid forward and backward delays and
+    every lost probe says in which direction it was lost.  The forward population is every
+    probe (lost = lost forward); the backward population is every probe that reached the
+    reflector (lost = lost backward).  Scopes gain a ``direction`` column.
+    """
+    values = pop.values
+    if "lost_dir" not in values or len(pop) == 0:
+        return None
+    rtt = values["rtt_s"]
+    received = ~np.isnan(rtt)
+    valid = values["one_way_valid"]
+    if not valid.any():
+        return None
+    fwd, bwd = values["forward_delay_s"], values["backward_delay_s"]
+    if not bool(np.all(valid[received] & ~np.isnan(fwd[received]) & ~np.isnan(bwd[received]))):
+        return None
+    lost_dir = values["lost_dir"]
+    if np.any(lost_dir == LOST_UNKNOWN):
+        return None
+    back_rows = np.flatnonzero(lost_dir != LOST_FORWARD)
+    # Forward delay of a probe lost on the way back is unknown: NaN there, not counted lost.
+    fwd_delay = np.where(received, fwd, np.nan)
+    fwd_lost = np.where(lost_dir == LOST_FORWARD, np.nan, 0.0)
+    bwd_delay = np.where(received, bwd, np.nan)[back_rows]
+    bwd_lost = np.where(lost_dir == LOST_BACKWARD, np.nan, 0.0)[back_rows]
+    scopes = pd.concat(
+        [pop.scopes.assign(direction="forward"), pop.scopes.assign(direction="backward")],
+        ignore_index=True,
+    )
+    n_scopes = len(pop.scopes)
+    return Population(
+        scope=np.concatenate([pop.scope, pop.scope[back_rows] + n_scopes]),
+        t_us=np.concatenate([pop.t_us, pop.t_us[back_rows]]),
+        tz_code=np.concatenate([pop.tz_code, pop.tz_code[back_rows]]),
+        tz_names=pop.tz_names,
+        values={
+            "direction_delay": np.concatenate([fwd_delay, bwd_delay]),
+            "direction_lost": np.concatenate([fwd_lost, bwd_lost]),
+            "send_offset_s": np.concatenate(
+                [values["send_offset_s"], values["send_offset_s"][back_rows]]
+            ),
+        },
+        measurement=np.concatenate([pop.measurement, pop.measurement[back_rows]]),
+        scopes=scopes,
+        notes=pop.notes,
     )
 
 

@@ -18,8 +18,9 @@ Outcomes (STANDARDS.md §9):
 
 Round-trip data against a one-way objective uses the named rule (``rtt-half``: one-way
 delay ≈ RTT/2, IPDV/jitter of RTT/2; loss counted over the round trip) and the verdict is
-flagged ``approximate``.  STAMP probes with a valid one-way forward delay are used as
-measured, without approximation.
+flagged ``approximate``.  STAMP data with valid one-way delays in both directions and
+a known direction for every loss is scored as measured, one verdict per direction
+(:func:`qos_analysis.populations.directional_population`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ from qos.errors import ProfileError
 from qos.profiles import Campaign, Objective, Period, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
-from qos_analysis.populations import Population, probe_population, test_population
+from qos_analysis.populations import (
+    Population,
+    directional_population,
+    probe_population,
+    test_population,
+)
 from qos_analysis.stats.delay import jitter_rfc3550
 from qos_analysis.stats.grouped import (
     SortedGroups,
@@ -70,6 +76,7 @@ VERDICT_COLUMNS = (
     "agent_id",
     "collector",
     "target",
+    "direction",
     "window",
     "window_start",
     "window_end",
@@ -102,7 +109,7 @@ OUTCOMES = ("pass", "fail", "inconclusive")
 _UNITS = {"duration": "s", "rate": "bit/s", "ratio": "ratio"}
 RULE_RTT_HALF = "rtt-half: one-way ≈ RTT/2 (assumes symmetric paths)"
 RULE_RT_LOSS = "round-trip loss counted against the one-way objective (both directions)"
-RULE_FORWARD = "measured one-way forward delay (synchronised clocks)"
+RULE_DIRECTIONAL = "measured one-way, each direction scored (STAMP, synchronised clocks)"
 
 
 @dataclass
@@ -142,7 +149,7 @@ def score(
     frames: list[pd.DataFrame] = []
     cache: dict[tuple[Any, ...], Any] = {}
     # Populations stay alive for the whole call: the grouping cache is keyed by their id.
-    populations: dict[str, Population] = {}
+    populations: dict[str, Population | None] = {}
     for objective in prof.objectives:
         conf = confidence or objective.confidence or prof.confidence
         window_s = _objective_window(prof, objective, override)
@@ -154,6 +161,14 @@ def score(
                 else test_population(data, objective.metric, failed_tests=prof.failed_tests)
             )
         pop = populations[source]
+        assert pop is not None
+        if source == "probes" and objective.spec.one_way:
+            # Measured one-way data (STAMP, synchronised clocks): score each direction.
+            if "directional" not in populations:
+                populations["directional"] = directional_population(pop)
+            directional = populations["directional"]
+            if directional is not None:
+                pop = directional
         frames.append(_score_objective(prof, objective, pop, window_s, conf, param_values, cache))
     frames = [f for f in frames if not f.empty]
     frame = (
@@ -293,6 +308,11 @@ def _score_objective(
     agent = scopes["agent_id"].to_numpy(dtype=object)[g_scope]
     collector = scopes["collector"].to_numpy(dtype=object)[g_scope]
     target = scopes["target"].to_numpy(dtype=object)[g_scope]
+    direction = (
+        scopes["direction"].to_numpy(dtype=object)[g_scope]
+        if "direction" in scopes.columns
+        else np.full(n_groups, "", dtype=object)
+    )
     excluded = scopes["excluded_tests"].to_numpy()[g_scope]
     empty_ok = scopes["empty_ok"].to_numpy()[g_scope]
     n_list, v_list = stat.n.tolist(), stat.value.tolist()
@@ -316,10 +336,14 @@ def _score_objective(
         row_notes.append(_join_notes(obj.note, [*notes, *extra]))
     frame = pd.DataFrame(
         {
-            "scope": [f"{a}|{c}|{t}" for a, c, t in zip(agent, collector, target, strict=True)],
+            "scope": [
+                f"{a}|{c}|{t}" + (f"|{d}" if d else "")
+                for a, c, t, d in zip(agent, collector, target, direction, strict=True)
+            ],
             "agent_id": agent,
             "collector": collector,
             "target": target,
+            "direction": direction,
             "window_start": pd.to_datetime(start_us, unit="us", utc=True),
             "window_end": pd.to_datetime(end_us, unit="us", utc=True),
             "value": _nan_to_none(stat.value),
@@ -436,6 +460,7 @@ def _base_row(
         "agent_id": None,
         "collector": None,
         "target": None,
+        "direction": "",
         "window": _format_window(window_s),
         "window_start": None,
         "window_end": None,
@@ -472,33 +497,28 @@ def _values_for(
     """Sample arrays for an objective and the one-way rule applied (name, approximate)."""
     if obj.spec.source != "probes":
         return {"value": pop.values["value"]}, "", False, False
+    if "direction_delay" in pop.values:  # measured one-way, per direction
+        if obj.metric == "loss_ratio":
+            return {"delay": pop.values["direction_lost"]}, RULE_DIRECTIONAL, False, False
+        return (
+            {"delay": pop.values["direction_delay"], "send": pop.values["send_offset_s"]},
+            RULE_DIRECTIONAL,
+            False,
+            False,
+        )
     rtt = pop.values["rtt_s"]
     if obj.metric == "rtt":
         return {"delay": rtt}, "", False, False
     if obj.metric == "loss_ratio":
         return {"delay": rtt}, RULE_RT_LOSS, True, False
-    # One-way delay metrics: measured forward delays when every delivered probe has one.
-    derived = pop.derived
-    if "forward_ok" not in derived:
-        valid = pop.values["one_way_valid"]
-        ok = False
-        if valid.any():
-            received = ~np.isnan(rtt)
-            forward = pop.values["forward_delay_s"]
-            ok = bool(received.any()) and bool(
-                np.all(valid[received] & ~np.isnan(forward[received]))
-            )
-            if ok:
-                derived["forward"] = np.where(received, forward, np.nan)
-        derived["forward_ok"] = np.array(ok)
-    send = pop.values["send_offset_s"]
-    if bool(derived["forward_ok"]):
-        return {"delay": derived["forward"], "send": send}, RULE_FORWARD, False, False
+    # One-way metrics on round-trip data: the named rule.
     rule = obj.one_way_rule or prof.one_way_rule
     if rule == "refuse":
         return {}, "refuse", True, True
+    derived = pop.derived
     if "rtt_half" not in derived:
         derived["rtt_half"] = rtt / 2.0
+    send = pop.values["send_offset_s"]
     return {"delay": derived["rtt_half"], "send": send}, RULE_RTT_HALF, True, False
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from qos.records import (
+    LossDirection,
     Measurement,
     ProbeSample,
     RttResult,
@@ -71,10 +72,15 @@ def rtt_probes(
         rtt = None if lost[i] else float(rtts[i])
         extra = {}
         if one_way:
+            # Losses alternate between the directions so both one-way ratios are known.
+            direction = None
+            if rtt is None:
+                direction = LossDirection.FORWARD if i % 2 == 0 else LossDirection.BACKWARD
             extra = {
                 "forward_delay_s": None if rtt is None else rtt * 0.4,
                 "backward_delay_s": None if rtt is None else rtt * 0.6,
                 "one_way_valid": True,
+                "lost_direction": direction,
             }
         probes.append(ProbeSample(seq=i, send_offset_s=i * interval_s, rtt_s=rtt, ttl=64, **extra))
     return tuple(probes)

@@ -226,10 +226,53 @@ def test_one_way_rules(tmp_path: Path) -> None:
             )
         ],
     )
-    v = score(stamp, refuse).iloc[0]
-    assert v["outcome"] == "pass" and not v["approximate"]
-    assert v["value"] == pytest.approx(0.016)  # 40 % of 40 ms, as generated
-    assert v["rule"].startswith("measured one-way")
+    both = score(stamp, refuse).set_index("direction")
+    assert list(both.index) == ["forward", "backward"]
+    assert set(both["outcome"]) == {"pass"} and not both["approximate"].any()
+    assert both.loc["forward", "value"] == pytest.approx(0.016)  # 40 % of 40 ms, as generated
+    assert both.loc["backward", "value"] == pytest.approx(0.024)  # 60 %
+    assert both.loc["forward", "rule"].startswith("measured one-way")
+    assert both.loc["forward", "scope"].endswith("|forward")
+
+
+def test_stamp_loss_is_scored_per_direction(tmp_path: Path) -> None:
+    rng = np.random.default_rng(14)
+    # 20 000 probes, 1 % loss split evenly between the directions by the generator.
+    ms = [
+        rtt_measurement(
+            rng,
+            T0 + timedelta(minutes=i),
+            2000,
+            base_rtt_s=0.04,
+            jitter_s=0.004,
+            loss=0.01,
+            one_way=True,
+            collector="stamp",
+        )
+        for i in range(10)
+    ]
+    data = _load(tmp_path, ms)
+    lost_fwd = sum(p.lost_direction == "forward" for m in ms for p in m.result.probes)
+    lost_bwd = sum(p.lost_direction == "backward" for m in ms for p in m.result.probes)
+    verdicts = score(data, "y1541/class0", window="all")
+    iplr = verdicts[verdicts["objective"] == "iplr"].set_index("direction")
+    assert not iplr["approximate"].any()
+    assert iplr.loc["forward", "n_samples"] == 20_000
+    assert iplr.loc["forward", "value"] == pytest.approx(lost_fwd / 20_000)
+    assert iplr.loc["backward", "n_samples"] == 20_000 - lost_fwd
+    assert iplr.loc["backward", "value"] == pytest.approx(lost_bwd / (20_000 - lost_fwd))
+    assert set(iplr["outcome"]) == {"fail"}  # ≈ 0.5 % each way ≫ 0.1 %
+    ipdv = verdicts[verdicts["objective"] == "ipdv"].set_index("direction")
+    assert ipdv.loc["forward", "value"] == pytest.approx(0.4 * 0.004, abs=1e-4)
+    assert ipdv.loc["backward", "value"] == pytest.approx(0.6 * 0.004, abs=1e-4)
+    # Without loss directions the same data falls back to the named round-trip rule.
+    plain = _load(
+        tmp_path / "plain",
+        [rtt_measurement(rng, T0, 3000, base_rtt_s=0.04, jitter_s=0.0, loss=0.01)],
+    )
+    iplr_rt = score(plain, "y1541/class0", window="all")
+    iplr_rt = iplr_rt[iplr_rt["objective"] == "iplr"].iloc[0]
+    assert iplr_rt["approximate"] and iplr_rt["direction"] == ""
 
 
 def test_empty_data_is_inconclusive_never_pass(tmp_path: Path) -> None:
