@@ -217,7 +217,7 @@ class Lab:
     router_server_addr = ROUTER_SERVER_ADDR
 
     def __init__(
-        self, *, tun: bool = False, realtime_bridge: bool = True, bridge_seed: int | None = None
+        self, *, tun: bool = False, realtime_bridge: bool = False, bridge_seed: int | None = None
     ) -> None:
         self.tun = tun
         self.realtime_bridge = realtime_bridge
@@ -491,6 +491,23 @@ class Lab:
         data = json.loads(self._bridge_command("STATS"))
         return {d: data[_BRIDGE_KEY[d]] for d in DIRECTIONS}
 
+    def bridge_log(self) -> dict[str, list[float | None]]:
+        """Delay the TUN bridge actually applied to each packet since the last call.
+
+        Per direction, in arrival order: seconds from reading the packet to writing it
+        out (``None`` = dropped by the bridge).  This is the realised ground truth
+        (nominal delay + jitter draw + the bridge's own scheduling lateness); calling it
+        clears the log.  Logging stops after 500 000 packets per direction.
+        """
+        data = json.loads(self._bridge_command("LOG"))
+        out: dict[str, list[float | None]] = {}
+        for d in DIRECTIONS:
+            entry = data[_BRIDGE_KEY[d]]
+            if entry["truncated"]:
+                raise LabError(f"bridge log of {d} was truncated (too many packets)")
+            out[d] = entry["delays_s"]
+        return out
+
     def reset(self) -> None:
         """Remove every impairment (rate, loss, blackhole, bridge delay)."""
         for d in DIRECTIONS:
@@ -499,6 +516,8 @@ class Lab:
             if self._bridge is not None:
                 self.set_delay(d, Delay())
         self.set_blackhole(False)
+        if self._bridge is not None:
+            self.bridge_log()  # start the next test with an empty log
 
     # commands and processes ------------------------------------------------------------
     def exec_in(

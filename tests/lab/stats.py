@@ -178,3 +178,30 @@ def rfc3550_running(transits_s: Sequence[float]) -> list[float]:
         jitter += (abs(cur - prev) - jitter) / 16.0
         out.append(jitter)
     return out
+
+
+def realised_round_trips(
+    forward_s: Sequence[float | None], backward_s: Sequence[float | None], count: int
+) -> list[float | None]:
+    """Per-probe round-trip delay the TUN bridge applied (``Lab.bridge_log`` ground truth).
+
+    For a request/response flow alone on the link, the i-th packet of each direction
+    belongs to probe i (the bridge is FIFO); entries beyond ``count`` (e.g. irtt's
+    closing packet) are ignored.  A probe dropped in either direction is ``None``.
+    Raises ``ValueError`` if either direction saw fewer than ``count`` packets, i.e. the
+    pairing assumption does not hold.
+    """
+    if len(forward_s) < count:
+        raise ValueError(f"bridge saw {len(forward_s)} forward packets, expected ≥ {count}")
+    out: list[float | None] = []
+    b_iter = iter(backward_s)
+    for f in forward_s[:count]:
+        if f is None:
+            out.append(None)  # dropped forward: no reply crossed the backward direction
+            continue
+        try:
+            b = next(b_iter)
+        except StopIteration:
+            raise ValueError("bridge saw fewer backward packets than forwarded probes") from None
+        out.append(None if b is None else f + b)
+    return out

@@ -19,6 +19,7 @@ from tests.lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,
+    realised_round_trips,
     rfc3550_running,
 )
 
@@ -194,45 +195,57 @@ def test_tun_delay_is_per_direction(shared_tun_lab: Lab) -> None:
 def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     """10 ± 2.5 ms each way (uniform), 1000 irtt packets every 10 ms (≥ 4·J: no FIFO clamp).
 
-    Theory (tests.lab.stats): E|ΔRTT| = 14/15·J = 2.333 ms, E|Δone-way| = 2J/3 = 1.667 ms.
-    irtt's mean |IPDV| (round trip and each direction) and the run average of the RFC 3550
-    estimator over irtt's RTTs must be within 10 % of theory; with 1000 packets the
-    sampling s.d. of these means is ≈ 2.7 %.  (The *final* RFC 3550 value is an EWMA with
-    gain 1/16, whose s.d. is ≈ 15 % of its mean whatever the count, so it is not asserted
-    to 10 % here.)  RTTs never fall below 20 − 5 ms and their 99th percentile stays
-    below 20 + 5 ms (+0.5 ms overhead).
+    Theory (tests.lab.stats): E|ΔRTT| = 14/15·J = 2.333 ms, E|Δone-way| = 2J/3 = 1.667 ms;
+    the RFC 3550 estimator's steady-state mean is the same E|ΔRTT|.  Two checks:
+
+    * the lab: the delays the bridge really applied (``bridge_log``: jitter draws plus its
+      own scheduling lateness) give mean |IPDV| and the run average of the RFC 3550 filter
+      within 10 % of theory (sampling s.d. of these means with 1000 packets ≈ 2.7 %);
+    * the peer: irtt's own mean |IPDV| (round trip and each direction) and the final RFC
+      3550 value over irtt's RTTs are within 10 % of the same figures of the realised
+      delays.  (The final value alone is not compared with theory: an EWMA over ≈ 16
+      packets has a sampling s.d. of ≈ 15 % whatever the packet count.)
     """
-    j = 0.0025
-    shared_tun_lab.set_delay("forward", Delay(delay_s=0.010, jitter_s=j))
-    shared_tun_lab.set_delay("backward", Delay(delay_s=0.010, jitter_s=j))
-    peers.start_irtt_server(shared_tun_lab)
-    result = peers.run_irtt(
-        shared_tun_lab,
-        f"{shared_tun_lab.server_addr}:{peers.IRTT_PORT}",
-        count=1000,
-        interval_s=0.01,
-    )
+    j, n = 0.0025, 1000
+    lab = shared_tun_lab
+    lab.set_delay("forward", Delay(delay_s=0.010, jitter_s=j))
+    lab.set_delay("backward", Delay(delay_s=0.010, jitter_s=j))
+    peers.start_irtt_server(lab)
+    lab.bridge_log()  # discard the packets of earlier tests
+    result = peers.run_irtt(lab, f"{lab.server_addr}:{peers.IRTT_PORT}", count=n, interval_s=0.01)
+    log = lab.bridge_log()
     theory_rt = expected_abs_diff_rtt(j, j)
     theory_ow = expected_abs_diff_one_way(j)
-    ipdv_rt = result.stat_s("ipdv_round_trip", "mean")
-    ipdv_send = result.stat_s("ipdv_send", "mean")
-    ipdv_recv = result.stat_s("ipdv_receive", "mean")
-    assert ipdv_rt is not None and ipdv_send is not None and ipdv_recv is not None
-    assert abs(ipdv_rt / theory_rt - 1) < 0.10, (ipdv_rt, theory_rt)
-    assert abs(ipdv_send / theory_ow - 1) < 0.10, (ipdv_send, theory_ow)
-    assert abs(ipdv_recv / theory_ow - 1) < 0.10, (ipdv_recv, theory_ow)
-    ordered = result.arrival_ordered_rtts_s()
-    running = rfc3550_running(ordered)
-    settled = running[64:]
-    assert abs(statistics.fmean(settled) / theory_rt - 1) < 0.10
+    truth_rt = realised_round_trips(log["forward"], log["backward"], len(result.round_trips))
+    truth_fwd = log["forward"][: len(result.round_trips)]
+    truth_bwd = log["backward"][: len(result.round_trips)]
+    # the lab against theory
+    real_rt = metrics.jitter_mean_abs_diff_s(truth_rt)
+    real_fwd = metrics.jitter_mean_abs_diff_s(truth_fwd)
+    real_bwd = metrics.jitter_mean_abs_diff_s(truth_bwd)
+    assert real_rt is not None and real_fwd is not None and real_bwd is not None
+    assert abs(real_rt / theory_rt - 1) < 0.10, (real_rt, theory_rt)
+    assert abs(real_fwd / theory_ow - 1) < 0.10, (real_fwd, theory_ow)
+    assert abs(real_bwd / theory_ow - 1) < 0.10, (real_bwd, theory_ow)
+    real_running = rfc3550_running([r for r in truth_rt if r is not None])
+    assert abs(statistics.fmean(real_running[64:]) / theory_rt - 1) < 0.10
+    # the bridge adds no delay below its setting and stays within the jitter band
+    applied = [d for d in log["forward"] + log["backward"] if d is not None]
+    assert min(applied) >= 0.010 - j - 0.0001
+    p99 = metrics.percentile(applied, 0.99)
+    assert p99 is not None and p99 <= 0.010 + j + 0.0005, p99
+    # irtt against the realised truth
     rtts = [r for r in result.rtts_s if r is not None]
-    assert len(rtts) >= 990
-    assert min(rtts) >= 0.020 - 2 * j - 0.0001
-    # the maximum is hostage to one scheduling hiccup on a loaded host: bound the 99th
-    p99 = metrics.percentile(rtts, 0.99)
-    assert p99 is not None and p99 <= 0.020 + 2 * j + 0.0005, p99
-    final = metrics.jitter_rfc3550_s(ordered)
-    assert final is not None and final == pytest.approx(running[-1])
+    assert len(rtts) >= n - 5
+    for name, truth in (
+        ("ipdv_round_trip", real_rt),
+        ("ipdv_send", real_fwd),
+        ("ipdv_receive", real_bwd),
+    ):
+        value = result.stat_s(name, "mean")
+        assert value is not None and abs(value / truth - 1) < 0.10, (name, value, truth)
+    final = metrics.jitter_rfc3550_s(result.arrival_ordered_rtts_s())
+    assert final is not None and abs(final / real_running[-1] - 1) < 0.10
 
 
 def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
