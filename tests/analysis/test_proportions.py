@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.stats import binomtest
 
 from qos_analysis.stats.proportions import (
@@ -60,3 +62,20 @@ def test_v22_zero_failure_sample_size() -> None:
     # The one-sided Clopper–Pearson bound agrees: 2995 loss-free packets just suffice.
     assert clopper_pearson_upper(0, 2995, 0.95) <= 1e-3 < clopper_pearson_upper(0, 2994, 0.95)
     assert zero_failure_n(1e-5, 0.95) == math.ceil(math.log(0.05) / math.log1p(-1e-5))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(1, 5000).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))),
+    st.sampled_from([0.8, 0.9, 0.95, 0.99]),
+)
+def test_intervals_contain_the_estimate_and_nest(kn: tuple[int, int], conf: float) -> None:
+    k, n = kn
+    p = k / n
+    lo, hi = clopper_pearson(k, n, conf)
+    wlo, whi = wilson(k, n, conf)
+    assert 0 <= lo <= p <= hi <= 1
+    assert 0 <= wlo <= p <= whi <= 1
+    # One-sided bounds are tighter than the two-sided ones at the same level.
+    assert clopper_pearson_upper(k, n, conf) <= hi + 1e-15
+    assert clopper_pearson_lower(k, n, conf) >= lo - 1e-15

@@ -162,3 +162,19 @@ def test_bounds_cover_the_true_quantile() -> None:
     # Each one-sided bound fails with probability ≤ 5 %; allow sampling noise (binomial sd ≈ 4.4).
     assert misses_upper <= 0.05 * trials + 3 * 4.4
     assert misses_lower <= 0.05 * trials + 3 * 4.4
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.floats(0, 1, allow_nan=False), min_size=1, max_size=400),
+    st.sampled_from(["50%", "90%", "95%", "99%"]),
+)
+def test_bounds_bracket_the_estimate_and_percentiles_are_monotone(
+    values: list[float], p: str
+) -> None:
+    arr = np.array(values)
+    lo, hi = quantile_bounds(arr, p, 0.95)
+    est = percentile(arr, p)
+    assert lo <= est <= hi
+    qs = [percentile(arr, q) for q in ("1%", "25%", "50%", "75%", "99%", "100%")]
+    assert qs == sorted(qs)

@@ -94,8 +94,9 @@ def _wilson(
         denom = 1 + z * z / n
         centre = (p + z * z / (2 * n)) / denom
         half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-        lower = np.clip(centre - half, 0.0, 1.0)
-        upper = np.clip(centre + half, 0.0, 1.0)
+        # Exactly 0 / 1 at the edges (k = 0, k = n), where rounding would land a hair inside.
+        lower = np.where(k == 0, 0.0, np.clip(centre - half, 0.0, 1.0))
+        upper = np.where(k == n, 1.0, np.clip(centre + half, 0.0, 1.0))
     lower = np.where(n == 0, np.nan, lower)
     upper = np.where(n == 0, np.nan, upper)
     return _out(lower), _out(upper)
