@@ -9,7 +9,7 @@ holding **every probe** of that window through a callback.
 
 A window is closed at its end but emitted only ``timeout_s`` later, so replies to its last
 probes can still arrive and the first replies of the next window can anchor its trailing
-loss attribution (stateful reflector counter, :func:`qos_agent.stamp.sender.analyse`).
+loss attribution (stateful reflector counter, :func:`qos_agent.stamp.analysis.analyse`).
 One socket and one session (SSID) live for the whole stream, so the reflector's counter
 continues across windows.  :meth:`ContinuousStamp.stop` stops sending, waits for late
 replies, emits the partial last window (``details["partial"] = True``) and joins.
@@ -28,15 +28,10 @@ from datetime import datetime
 from qos.records import Measurement, RttResult, Status
 from qos_agent.collectors.base import Clock
 from qos_agent.collectors.stamp import parse_target
+from qos_agent.stamp.analysis import SESSION_START, Anchor, analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE
-from qos_agent.stamp.sender import (
-    SESSION_START,
-    Anchor,
-    StampSender,
-    analyse,
-    reflector_state,
-)
+from qos_agent.stamp.sender import StampSender
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from qos.records import LossDirection
+from qos_agent.stamp.analysis import Anchor, Reply, SentProbe, analyse, reflector_state
 from qos_agent.stamp.codec import ErrorEstimate, ReflectorPacket, ntp_from_unix_ns
-from qos_agent.stamp.sender import Anchor, Reply, SentProbe, analyse, reflector_state
 
 MS = 1_000_000
 WALL0 = 1_704_067_200 * 10**9  # 2024-01-01T00:00:00Z in Unix ns

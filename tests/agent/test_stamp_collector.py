@@ -31,13 +31,8 @@ from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.collectors.stamp import parse_target
 from qos_agent.reference import ReferenceServices
 from qos_agent.stamp.codec import ReflectorPacket, decode_reflector, decode_sender
-from qos_agent.stamp.reflector import (
-    SO_TIMESTAMPNS,
-    Reflector,
-    ReflectorConfig,
-    ReflectorServer,
-    receive,
-)
+from qos_agent.stamp.net import SO_TIMESTAMPNS, receive
+from qos_agent.stamp.reflector import Reflector, ReflectorConfig, ReflectorServer
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ never stop-and-wait, so the stream samples the path like a periodic flow, RFC 34
 receiving replies in the gaps, then waits ``timeout`` after the last send for stragglers.
 Every probe is kept with T1..T4-derived RTT (reflector residence removed), one-way delays
 (flagged by ``one_way_valid``), reflector-seen TTL and loss direction; the RTT summary goes
-to ``RttResult.details`` (see :func:`qos_agent.stamp.sender.analyse`).
+to ``RttResult.details`` (see :func:`qos_agent.stamp.analysis.analyse`).
 
 Works against any RFC 8762 reflector (``qos-agent reflector``) and TWAMP-Light reflectors;
 forward/backward loss separation needs a stateful reflector.
@@ -21,10 +21,11 @@ from typing import Any
 
 from qos.records import Measurement, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.stamp.analysis import analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE, TWAMP_LIGHT_MIN_SIZE
 from qos_agent.stamp.reflector import DEFAULT_PORT
-from qos_agent.stamp.sender import StampSender, analyse, reflector_state
+from qos_agent.stamp.sender import StampSender
 
 _POLL_SLICE_S = 0.05
 
