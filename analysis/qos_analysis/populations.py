@@ -17,6 +17,7 @@ reported with every verdict:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -222,30 +223,69 @@ def directional_population(pop: Population) -> Population | None:
     )
 
 
+def _failed_directions(meas: pd.DataFrame, candidates: np.ndarray) -> tuple[np.ndarray, int]:
+    """Direction of failed throughput attempts without a result: ``params.direction`` or
+    the only direction its collector produced; returns (direction per row, unknown count)."""
+    out = np.full(len(meas), None, dtype=object)
+    if not candidates.any():
+        return out, 0
+    thr = meas[meas["kind"] == "throughput"]
+    by_collector = thr.groupby("collector")["direction"].agg(lambda d: set(d.dropna()))
+    unknown = 0
+    for row in np.flatnonzero(candidates):
+        collector = meas["collector"].iat[row]
+        if collector not in by_collector.index:
+            continue  # not a throughput collector
+        try:
+            params = json.loads(meas["params_json"].iat[row] or "{}")
+        except ValueError:
+            params = {}
+        direction = params.get("direction") if isinstance(params, dict) else None
+        seen = by_collector[collector]
+        if direction not in ("download", "upload"):
+            direction = next(iter(seen)) if len(seen) == 1 else None
+        if direction is None:
+            unknown += 1
+        out[row] = direction
+    return out, unknown
+
+
 def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") -> Population:
     """One row per test for ``download_speed``/``upload_speed``/``transaction_time``."""
     meas = data.measurements
     scope_of_meas, scopes = _scopes(meas)
     n_scopes = len(scopes)
     status = meas["status"].to_numpy(dtype=object)
+    failed = np.isin(status, FAILED)
+    no_result = meas["kind"].isna().to_numpy()
+    notes = []
     if metric in ("download_speed", "upload_speed"):
         direction = metric.split("_")[0]
         relevant = ((meas["kind"] == "throughput") & (meas["direction"] == direction)).to_numpy()
+        # A failed attempt without a result still counts if its direction is known.
+        guessed, unknown = _failed_directions(meas, no_result & failed)
+        relevant = relevant | (guessed == direction)
+        if unknown:
+            notes.append(
+                f"{unknown} failed attempt(s) of a throughput collector without a "
+                "result could not be attributed to a direction and were not counted"
+            )
         raw = meas["goodput_bps"].to_numpy(np.float64)
         fail_value = 0.0
     elif metric == "transaction_time":
-        relevant = (meas["kind"] == "timing").to_numpy()
+        timing_collectors = set(meas.loc[meas["kind"] == "timing", "collector"])
+        relevant = (meas["kind"] == "timing").to_numpy() | (
+            no_result & failed & meas["collector"].isin(list(timing_collectors)).to_numpy()
+        )
         raw = meas["transaction_time_s"].to_numpy(np.float64)
         fail_value = np.inf
     else:  # pragma: no cover - guarded by the profile catalogue
         raise ValueError(f"{metric} is not a per-test metric")
-    failed = np.isin(status, FAILED)
     excluded = np.isin(status, EXCLUDED) | (failed & (failed_tests == "exclude"))
     ok = status == str(Status.OK)
     missing_value = relevant & ok & np.isnan(raw)
     usable = relevant & ~excluded & ~missing_value
     values = np.where(failed, fail_value, raw)
-    notes = []
     if missing_value.any():
         notes.append(f"{int(missing_value.sum())} ok test(s) without a {metric} value excluded")
     if failed_tests == "count" and (usable & failed).any():

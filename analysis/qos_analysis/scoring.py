@@ -145,6 +145,12 @@ def score(
     if params:
         prof = prof.with_parameters(params)
     param_values = prof.parameter_values()
+    for objective in prof.objectives:  # fail fast on missing parameters, before any work
+        objective.limit.resolve(param_values)
+        if objective.threshold is not None:
+            objective.threshold.resolve(param_values)
+    if confidence is not None and not 0 < confidence < 1:
+        raise ProfileError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     override = _parse_window_arg(window)
     frames: list[pd.DataFrame] = []
     cache: dict[tuple[Any, ...], Any] = {}

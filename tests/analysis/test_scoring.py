@@ -496,3 +496,57 @@ def test_jitter_objective_and_window_override(tmp_path: Path) -> None:
     assert len(score(data, prof, window="30min")) == 4
     with pytest.raises(Exception, match="duration"):
         score(data, prof, window="soon")
+
+
+def test_failed_attempts_without_result_still_count(tmp_path: Path) -> None:
+    from qos.records import Measurement
+
+    prof = _profile(
+        [
+            {
+                "id": "speed",
+                "metric": "download_speed",
+                "statistic": "share",
+                "threshold": "50Mbit/s",
+                "limit": "90%",
+                "min_samples": 5,
+            }
+        ],
+        defaults={"decision": "literal", "window": "all"},
+    )
+    ok = [throughput(T0 + timedelta(hours=i), 90e6) for i in range(9)]
+    dead = Measurement(
+        agent_id="agent-a",
+        collector="http_download",
+        target="198.18.0.2",
+        started_at=T0 + timedelta(hours=10),
+        duration_s=30.0,
+        status=Status.UNREACHABLE,
+        error="connection refused",
+        result=None,
+    )
+    data = _load(tmp_path / "a", [*ok, dead])
+    assert data.measurements["kind"].isna().sum() == 1
+    v = score(data, prof).iloc[0]
+    assert v["n_samples"] == 10 and v["value"] == pytest.approx(0.9)
+    assert "counted as 0 bit/s" in v["note"]
+    # A collector seen in both directions needs params.direction to attribute a failure.
+    both = [*ok, throughput(T0, 10e6, direction="upload"), dead]
+    v = score(_load(tmp_path / "b", both), prof).iloc[0]
+    assert v["n_samples"] == 9
+    assert "could not be attributed" in v["note"]
+    # A failed web transaction without a result is infinitely slow.
+    pages = [timing(T0 + timedelta(minutes=i), 0.5) for i in range(10)]
+    pages.append(
+        Measurement(
+            agent_id="agent-a",
+            collector="http",
+            target="http://198.18.0.3/",
+            started_at=T0 + timedelta(hours=1),
+            duration_s=5.0,
+            status=Status.TIMEOUT,
+            result=None,
+        )
+    )
+    v = _by_objective(score(_load(tmp_path / "c", pages), "g1010/web-browsing", window="all"))
+    assert v["page-time-acceptable"]["outcome"] == "fail"
