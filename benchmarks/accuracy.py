@@ -10,11 +10,15 @@ Scenarios (delay, jitter and loss are applied **per direction**, as netem on bot
 egress interfaces would; "set" columns are the resulting round-trip values):
 
 1. ``delay``: 20 ms each way (TUN bridge) → RTT 40 ms.
-2. ``jitter+loss``: 15 ± 5 ms uniform each way, 2 % random loss each way (iptables
-   ``statistic``, all protocols) → RTT median 30 ms, E|ΔRTT| = 14/15·5 ms, round-trip loss
+2. ``jitter+loss``: 15 ± 5 ms uniform each way, 2 % random loss each way (Bernoulli drop in
+   the TUN bridge) → RTT median 30 ms, E|ΔRTT| = 14/15·5 ms, round-trip loss
    1 − 0.98² = 3.96 %.  Packets every 20 ms (≥ 4·J) so the FIFO bridge never clamps.
 3. ``rate``: tbf 50 Mbit/s each way (veth); idle latency through the shaper and iperf3 TCP
    goodput per direction (payload ≤ 1448/1514 of the rate).
+
+Below each tool, "↳ truth" is the same metrics over the delays and drops the TUN bridge
+really applied to that tool's packets (``Lab.bridge_log``): the realised ground truth of
+that run, to which the tool should be compared (the "set" row is the population value).
 
 Every metric is computed with the same definitions (qos.metrics, STANDARDS.md §6) from each
 tool's per-packet RTTs, so differences come from the measurements, not from formulas.
@@ -50,6 +54,7 @@ from tests.lab.stats import (  # noqa: E402
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,
+    realised_round_trips,
     rfc3550_running,
     uniform_sum_quantile,
 )
@@ -216,11 +221,46 @@ def set_values(delay_s: float, jitter_s: float, loss: float) -> dict[str, Any]:
     }
 
 
+#: leading request/response exchanges that are not probes (irtt opens its session)
+_SKIP = {"irtt": 1}
+
+
+def truth_for(tool: ToolResult, log: dict[str, list[float | None]], skip: int) -> ToolResult:
+    """The delays the TUN bridge really applied to this tool's probes (``Lab.bridge_log``).
+
+    Probe i ↔ the i-th packet of each direction (FIFO bridge, one flow at a time); losses
+    are the bridge's own drops, so per-direction truth is exact.
+    """
+    n = len(tool.rtts)
+    fwd = log["forward"][skip : skip + n]
+    rtts = realised_round_trips(log["forward"], log["backward"], n, skip=skip)
+    fwd_lost = sum(1 for f in fwd if f is None)
+    bwd_lost = sum(1 for r in rtts if r is None) - fwd_lost
+    bwd = [None if f is None or r is None else r - f for f, r in zip(fwd, rtts, strict=True)]
+    return ToolResult(
+        f"  ↳ truth ({tool.tool} run)",
+        rtts,
+        [r for r in rtts if r is not None],
+        loss_forward=(fwd_lost, n),
+        loss_backward=(bwd_lost, n - fwd_lost),
+        one_way={"forward": list(fwd), "backward": bwd},
+    )
+
+
 def run_tools(lab: Lab, count: int, interval_s: float, tools: Sequence[str]) -> list[ToolResult]:
     out = []
     for name in tools:  # sequential: concurrent flows would interleave in the FIFO bridge
         t0 = time.monotonic()
-        out.append(TOOLS[name](lab, count, interval_s))
+        if lab.tun:
+            lab.bridge_log()
+        result = TOOLS[name](lab, count, interval_s)
+        out.append(result)
+        if lab.tun:
+            log = lab.bridge_log()
+            try:
+                out.append(truth_for(result, log, _SKIP.get(name, 0)))
+            except ValueError as exc:  # e.g. irtt's open exchange lost and retried
+                print(f"  no per-packet truth for {name}: {exc}", file=sys.stderr)
         print(f"  {name}: {time.monotonic() - t0:.1f} s", file=sys.stderr)
     return out
 
@@ -242,15 +282,14 @@ def scenario_jitter_loss(count: int, tools: Sequence[str]) -> dict[str, Any]:
     delay, jitter, loss = 0.015, 0.005, 0.02
     with Lab(tun=True) as lab:
         for d in ("forward", "backward"):
-            lab.set_delay(d, Delay(delay_s=delay, jitter_s=jitter))  # type: ignore[arg-type]
-            lab.set_loss(d, loss)  # type: ignore[arg-type]
+            # the bridge drops (Bernoulli) rather than iptables so that every loss is in
+            # the per-packet truth log; iptables loss is validated in tests/lab
+            lab.set_delay(d, Delay(delay_s=delay, jitter_s=jitter, loss=loss))  # type: ignore[arg-type]
         results = run_tools(lab, count, 0.020, tools)
-        counters = lab.loss_counters()
     return {
         "name": "15 ± 5 ms each way, 2 % loss each way",
         "set": set_values(delay, jitter, loss),
         "rows": [r.row() for r in results],
-        "router_counters": counters,
     }
 
 

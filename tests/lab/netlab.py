@@ -495,9 +495,10 @@ class Lab:
         """Delay the TUN bridge actually applied to each packet since the last call.
 
         Per direction, in arrival order: seconds from reading the packet to writing it
-        out (``None`` = dropped by the bridge).  This is the realised ground truth
-        (nominal delay + jitter draw + the bridge's own scheduling lateness); calling it
-        clears the log.  Logging stops after 500 000 packets per direction.
+        out (``None`` = dropped by the bridge, or still in its delay line at the call).
+        This is the realised ground truth (nominal delay + jitter draw + the bridge's own
+        scheduling lateness); calling it clears the log.  Logging stops after 500 000
+        packets per direction.
         """
         data = json.loads(self._bridge_command("LOG"))
         out: dict[str, list[float | None]] = {}

@@ -181,16 +181,22 @@ def rfc3550_running(transits_s: Sequence[float]) -> list[float]:
 
 
 def realised_round_trips(
-    forward_s: Sequence[float | None], backward_s: Sequence[float | None], count: int
+    forward_s: Sequence[float | None],
+    backward_s: Sequence[float | None],
+    count: int,
+    *,
+    skip: int = 0,
 ) -> list[float | None]:
     """Per-probe round-trip delay the TUN bridge applied (``Lab.bridge_log`` ground truth).
 
     For a request/response flow alone on the link, the i-th packet of each direction
-    belongs to probe i (the bridge is FIFO); entries beyond ``count`` (e.g. irtt's
-    closing packet) are ignored.  A probe dropped in either direction is ``None``.
+    belongs to probe i (the bridge is FIFO); ``skip`` leading exchanges (irtt: 1, its
+    open handshake) and entries beyond ``count`` (irtt's close) are ignored.  A probe
+    dropped in either direction is ``None``.
     Raises ``ValueError`` if either direction saw fewer than ``count`` packets, i.e. the
     pairing assumption does not hold.
     """
+    forward_s, backward_s = forward_s[skip:], backward_s[skip:]
     if len(forward_s) < count:
         raise ValueError(f"bridge saw {len(forward_s)} forward packets, expected ≥ {count}")
     out: list[float | None] = []

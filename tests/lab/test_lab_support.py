@@ -139,3 +139,14 @@ def test_uniform_sum_quantile_triangle() -> None:
     assert uniform_sum_quantile((1.0, 1.0), 0.95) == pytest.approx(2 * (1 - 0.1**0.5), abs=1e-3)
     assert uniform_sum_quantile((1.0, 1.0), 0.5) == pytest.approx(0.0, abs=1e-3)
     assert uniform_sum_quantile((0.004,), 0.75) == pytest.approx(0.002, rel=1e-3)
+
+
+def test_realised_round_trips_pairs_by_direction() -> None:
+    from tests.lab.stats import realised_round_trips
+
+    fwd = [0.5, 1.0, None, 2.0, 3.0, 9.0]
+    bwd = [0.5, 1.5, 2.5, None, 9.0]
+    # skip the first exchange; the forward drop (None) has no backward packet
+    assert realised_round_trips(fwd, bwd, 4, skip=1) == [2.5, None, 4.5, None]
+    with pytest.raises(ValueError, match="forward packets"):
+        realised_round_trips(fwd, bwd, 6, skip=1)
