@@ -27,7 +27,7 @@ from qos_agent.collectors.speedtest import (
     mini_base_url,
 )
 from qos_agent.refserver import RunningHttpServer, ServerLimits, start_http_server
-from qos_agent.refserver.speedtest_compat import INDEX_HTML, JPEG_SIZES, LATENCY_BODY
+from qos_agent.refserver.speedtest_compat import INDEX_HTML, JPEG_SIZES, LATENCY_BODY, config_xml
 
 ALL_JPEG_BYTES = sum(JPEG_SIZES.values())
 
@@ -213,3 +213,69 @@ def test_measurement_window_when_data_ends_inside_warmup() -> None:
     first, last, note = measurement_window(samples, start_ns=0, warmup_ns=2 * s, length_ns=10 * s)
     assert note and "warm-up not excluded" in note
     assert first == (0, 0) and last == (2 * s // 10, 9_000_000)
+
+
+class _Faulty(BaseHTTPRequestHandler):
+    """A mini server whose downloads stall (``stall``) or reset (``reset``) after 100 kB."""
+
+    protocol_version = "HTTP/1.0"
+    mode = "stall"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        if "/random" not in path:
+            body = {
+                "/speedtest/latency.txt": LATENCY_BODY,
+                "/speedtest/speedtest-config.php": config_xml(client_ip="x", test_length_s=3),
+            }.get(path, INDEX_HTML)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "10000000")
+        self.end_headers()
+        self.wfile.write(b"\x55" * 100_000)
+        if self.mode == "reset":
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+        else:
+            time.sleep(4)
+
+
+@pytest.mark.parametrize(
+    ("mode", "status", "words"),
+    [
+        ("stall", Status.TIMEOUT, ("TimeoutError",)),
+        ("reset", Status.ERROR, ("body bytes missing", "reset by peer")),
+    ],
+)
+def test_stalling_or_resetting_server_fails_within_the_deadline(
+    tmp_path: Path, mode: str, status: Status, words: tuple[str, ...]
+) -> None:
+    handler = type("Handler", (_Faulty,), {"mode": mode})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        start = time.monotonic()
+        m = _run(
+            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            {"min_interval": 0, "timeout": "1s", "warmup": "0.5s"},
+            tmp_path / "s.json",
+        )
+        elapsed = time.monotonic() - start
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert m.status is status, (m.status, m.error, dict(m.result.details) if m.result else None)
+    assert any(word in (m.error or "") for word in words), m.error
+    assert elapsed < 3 + 1 + 2 + 2  # test length + one socket timeout + slack + setup
+    r = m.result
+    assert isinstance(r, ThroughputResult) and r.goodput_bps is None
+    assert sum(iv.bytes for iv in r.intervals) >= 100_000  # partial data kept

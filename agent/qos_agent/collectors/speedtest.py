@@ -22,6 +22,7 @@ backoff (honouring ``Retry-After``), both persisted in a small JSON state file.
 
 from __future__ import annotations
 
+import http.client
 import io
 import itertools
 import json
@@ -157,6 +158,9 @@ class _Traffic:
         self.retry_after_s: float | None = None
         self.first_data_ns: int | None = None  # first download/upload request (≈ its start)
         self.connections: list[_Tracked] = []
+        self.timeouts = 0  # data requests that timed out (speedtest-cli ignores them)
+        self.failures = 0  # data requests that failed otherwise (reset, refused, ...)
+        self.examples: dict[str, str] = {}  # "timeouts"/"failures" → last such error
 
     def uploaded(self) -> int:
         """Body bytes handed to http.client (speedtest-cli's own upload count)."""
@@ -175,6 +179,14 @@ class _Traffic:
             connections = list(self.connections)
         return sum(c.current() for c in connections)
 
+    def note_failure(self, exc: Exception) -> None:
+        """A data request that timed out (server stalled) or failed (reset, refused)."""
+        reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+        kind = "timeouts" if isinstance(reason, TimeoutError) else "failures"
+        with self.lock:
+            setattr(self, kind, getattr(self, kind) + 1)
+            self.examples[kind] = f"{type(reason).__name__}: {reason}"
+
     def note_error(self, exc: urllib.error.HTTPError) -> None:
         with self.lock:
             self.http_errors[exc.code] = self.http_errors.get(exc.code, 0) + 1
@@ -189,9 +201,18 @@ class _CountingResponse:
         self._traffic = traffic
 
     def read(self, *args: Any) -> bytes:
-        data: bytes = self._response.read(*args)
+        try:
+            data: bytes = self._response.read(*args)
+        except (OSError, http.client.HTTPException) as exc:  # speedtest-cli swallows these
+            self._traffic.note_failure(exc)
+            raise
         with self._traffic.lock:
             self._traffic.downloaded += len(data)
+        missing = getattr(self._response, "length", None)
+        if not data and missing:  # http.client hides a body cut short as a plain EOF
+            self._traffic.note_failure(
+                ConnectionError(f"connection closed with {missing} body bytes missing")
+            )
         return data
 
     def __getattr__(self, name: str) -> Any:
@@ -219,6 +240,10 @@ class _RecordingOpener:
             response = self._opener.open(request, *args, **kwargs)
         except urllib.error.HTTPError as exc:
             self._traffic.note_error(exc)
+            raise
+        except OSError as exc:
+            if is_upload or "/random" in url:
+                self._traffic.note_failure(exc)
             raise
         if "/random" in url:
             return _CountingResponse(response, self._traffic)
@@ -637,6 +662,15 @@ def _execute(mini: str | None, params: Mapping[str, Any], context: MeasureContex
         exc = box["error"]
         outcome.status = Status.UNREACHABLE if _is_unreachable(module, exc) else Status.ERROR
         outcome.error = f"speedtest failed: {type(exc).__name__}: {exc}"
+    if (traffic.timeouts or traffic.failures) and outcome.status is Status.OK:
+        # speedtest-cli counts such requests as zero bytes and reports a low figure as if
+        # the line were slow; a stalled or failing server is a failed measurement instead
+        kind = "timeouts" if traffic.timeouts > traffic.failures else "failures"
+        outcome.status = Status.TIMEOUT if kind == "timeouts" else Status.ERROR
+        outcome.error = (
+            f"server stalled or failed: {traffic.timeouts} data requests timed out, "
+            f"{traffic.failures} failed (e.g. {traffic.examples[kind]})"
+        )
     rate = box.get("rate")
     if rate is not None and outcome.bytes_total > 0 and outcome.details is not None:
         outcome.details["speedtest_cli_bps"] = float(rate)
