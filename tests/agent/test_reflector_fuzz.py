@@ -98,3 +98,16 @@ def test_socket_random_corpus_and_giants_keep_server_alive(server: ReflectorServ
         s.settimeout(2)
         _valid_probe_answered(server, s)
     assert server.reflector.stats.too_short - short_before == sum(1 for n in sizes if n < 41)
+
+
+@given(data=st.binary(max_size=200))
+def test_sender_discards_arbitrary_replies_without_crashing(data: bytes) -> None:
+    from qos_agent.stamp.clock import ClockState
+    from qos_agent.stamp.sender import StampSender
+
+    with StampSender(
+        ("127.0.0.1", 9), socket.AF_INET, ssid=5, clock_state=ClockState(False, 1.0, "test")
+    ) as sender:
+        sender.send(0)
+        sender._accept(data, 10**18, None)
+        assert sender.replies == {} and sender.discarded == 1
