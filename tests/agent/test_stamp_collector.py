@@ -402,3 +402,22 @@ def test_ipv6_loopback_and_twamp_light_size() -> None:
     r = m.result
     assert m.status is Status.OK and r is not None and r.received == 20
     assert {p.reflector_ttl for p in r.probes} == {255} and {p.ttl for p in r.probes} == {255}
+
+
+def test_dscp_is_set_on_test_packets() -> None:
+    ip_recvtos = getattr(socket, "IP_RECVTOS", 13)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as peer:
+        peer.setsockopt(socket.IPPROTO_IP, ip_recvtos, 1)
+        peer.bind(("127.0.0.1", 0))
+        peer.settimeout(2)
+        m = run(
+            f"127.0.0.1:{peer.getsockname()[1]}", count=1, interval="10ms", timeout="50ms", dscp=46
+        )
+        _, ancdata, _, _ = peer.recvmsg(2048, socket.CMSG_SPACE(4))
+    tos = [
+        data[0]
+        for level, kind, data in ancdata
+        if (level, kind) == (socket.IPPROTO_IP, socket.IP_TOS)
+    ]
+    assert tos == [46 << 2]  # EF
+    assert m.status is Status.TIMEOUT
