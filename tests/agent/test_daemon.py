@@ -97,3 +97,41 @@ def test_sigkill_of_the_daemon_loses_no_committed_record(tmp_path: Path) -> None
             assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             after = conn.execute("SELECT COUNT(*) FROM measurements").fetchone()[0]
         assert after >= committed_before_kill > 0
+
+
+def test_continuous_stream_records_one_measurement_per_window(tmp_path: Path) -> None:
+    config = tmp_path / "stream.toml"
+    config.write_text(f"""
+[store]
+path = "{tmp_path / "store.sqlite"}"
+
+[[streams]]
+name = "always-on"
+target = "@reference/stamp"
+interval = "100ms"
+summary = "1s"
+params = {{ timeout = "300ms" }}
+""")
+    proc = subprocess.Popen(
+        cli_argv("run", "--config", str(config)),
+        env=cli_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(3.6)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=15)
+    assert proc.returncode == 0, stderr
+    with sqlite3.connect(tmp_path / "store.sqlite") as conn:
+        rows = conn.execute(
+            "SELECT status, json_extract(labels_json, '$.stream'), "
+            "(SELECT COUNT(*) FROM probes p WHERE p.mid = m.mid), "
+            "(SELECT COUNT(*) FROM probes p WHERE p.mid = m.mid AND p.rtt_s IS NULL) "
+            "FROM measurements m WHERE collector = 'stamp' ORDER BY started_at_us"
+        ).fetchall()
+    full = rows[:-1]  # the last window is the partial one flushed on stop
+    assert len(full) >= 2
+    for status, stream, probes, lost in full:
+        assert (status, stream) == ("ok", "always-on")
+        assert 8 <= probes <= 11 and lost == 0  # ~10 probes per 1 s window at 100 ms

@@ -16,6 +16,7 @@ import time
 from types import FrameType
 
 from qos.records import Measurement
+from qos.units import parse_duration_s
 from qos_agent.commands.common import add_config_arguments, config_from_args
 from qos_agent.runtime import AgentRuntime, interruptible_wait
 from qos_agent.scheduler import Scheduler
@@ -120,9 +121,41 @@ def _gates(runtime: AgentRuntime) -> list:
 
 
 def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
+    """Start the continuous low-rate streams; each emits one record per summary window."""
     active = [s for s in runtime.config.streams if s.enabled]
     if not active:
         return []
-    from qos_agent.continuous import start_streams
+    from qos.errors import ConfigError
+    from qos_agent.continuous import ContinuousStamp
 
-    return list(start_streams(runtime, active, stop))
+    started = []
+    for stream in active:
+        if stream.collector != "stamp":
+            raise ConfigError(
+                f"streams support only the 'stamp' collector, not '{stream.collector}'",
+                key=f"streams.{stream.name}.collector",
+            )
+        unknown = set(stream.params) - {"timeout", "size", "ssid"}
+        if unknown:
+            raise ConfigError(
+                "unknown stream parameter",
+                key=f"streams.{stream.name}.params." + sorted(unknown)[0],
+                hint="known: timeout, size, ssid",
+            )
+        params = dict(stream.params)
+        timeout_s = parse_duration_s(params.get("timeout", "2s"), default_unit="s")
+        started.append(
+            ContinuousStamp(
+                runtime.reference.resolve(stream.target),
+                runtime.commit,
+                agent_id=runtime.agent_id,
+                interval_s=stream.interval_s,
+                summary_interval_s=stream.summary_s,
+                timeout_s=timeout_s,
+                size=int(params.get("size", 44)),
+                ssid=params.get("ssid"),
+                labels={**dict(runtime.config.agent.labels), "stream": stream.name},
+                clock=runtime.clock,
+            ).start()
+        )
+    return started
