@@ -71,9 +71,13 @@ class Scheduler:
     def run(self, stop: threading.Event, *, max_runs: int | None = None) -> int:
         """Run until stopped; returns how many records were produced."""
         produced = 0
-        while self._queue and not stop.is_set():
+        while not stop.is_set():
             if max_runs is not None and produced >= max_runs:
                 break
+            if not self._queue:  # streams only: idle until stopped
+                if self._wait(3600.0):
+                    break
+                continue
             entry = self._queue[0]
             delay = entry.due_s - self._monotonic()
             if delay > 0:
