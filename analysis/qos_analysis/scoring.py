@@ -36,8 +36,9 @@ import pandas as pd
 from scipy import stats as sps
 
 from qos.errors import ProfileError
-from qos.profiles import Campaign, Objective, Period, Profile, get_profile
+from qos.profiles import Objective, Period, Profile, get_profile
 from qos.units import parse_duration_s
+from qos_analysis.campaign import campaign_problems
 from qos_analysis.load import Dataset
 from qos_analysis.populations import (
     Population,
@@ -309,7 +310,7 @@ def _score_objective(
 
     stat = _compute(obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel, sorter)
     start_us, end_us, tests = grouping.start_us, grouping.end_us, grouping.tests
-    campaign_problems = _campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
+    breaches = campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
     scopes = pop.scopes
     agent = scopes["agent_id"].to_numpy(dtype=object)[g_scope]
     collector = scopes["collector"].to_numpy(dtype=object)[g_scope]
@@ -334,7 +335,7 @@ def _score_objective(
             stat.literal_only,
             limit,
             decision,
-            campaign_problems.get(g),
+            breaches.get(g),
         )
         outcomes.append(outcome)
         reasons.append(reason)
@@ -432,13 +433,6 @@ def _nan_to_none(values: np.ndarray) -> np.ndarray:
     out = np.asarray(values, dtype=object)
     out[pd.isna(np.asarray(values, dtype=np.float64))] = None
     return out
-
-
-def _f(x: Any) -> float | None:
-    if x is None:
-        return None
-    value = float(x)
-    return None if math.isnan(value) else value
 
 
 def _join_notes(first: str, rest: list[str]) -> str:
@@ -721,76 +715,6 @@ def _decide(
         f"confidence interval [{lower:.6g}, {upper:.6g}] contains the limit {limit:.6g}: "
         "the sample cannot support a pass or a fail",
     )
-
-
-# --- regulator campaigns -----------------------------------------------------------------------
-
-
-def _campaign_problems(
-    campaign: Campaign | None,
-    codes: np.ndarray,
-    n_groups: int,
-    pop: Population,
-    sel: np.ndarray,
-    local_us: np.ndarray,
-) -> dict[int, list[str]]:
-    """Per group: how the tests break the campaign rules (STANDARDS.md §8.2)."""
-    if campaign is None:
-        return {}
-    out: dict[int, list[str]] = {}
-    frame = pd.DataFrame(
-        {"g": codes, "m": pop.measurement[sel], "t": pop.t_us[sel], "local": local_us[sel]}
-    ).drop_duplicates(["g", "m"])
-    for g, tests in frame.groupby("g"):
-        problems = check_campaign(campaign, tests["t"].to_numpy(), tests["local"].to_numpy())
-        if problems:
-            out[int(g)] = problems
-    return out
-
-
-def check_campaign(campaign: Campaign, t_us: np.ndarray, local_us: np.ndarray) -> list[str]:
-    """Rule breaches of one campaign's tests (start times, µs) — empty list when valid."""
-    problems: list[str] = []
-    order = np.argsort(t_us, kind="stable")
-    t_us, local_us = t_us[order], local_us[order]
-    days = local_day(local_us)
-    unique_days, per_day = np.unique(days, return_counts=True)
-    if len(unique_days) != campaign.days:
-        problems.append(f"tests on {len(unique_days)} day(s), {campaign.days} required")
-    bad = [int(c) for c in per_day if c != campaign.tests_per_day]
-    if bad:
-        problems.append(
-            f"{campaign.tests_per_day} tests per day required, found "
-            f"{', '.join(str(int(c)) for c in per_day)}"
-        )
-    if campaign.min_free_days_between and len(unique_days) > 1:
-        gaps = np.diff(unique_days) - 1
-        if np.any(gaps < campaign.min_free_days_between):
-            problems.append(
-                f"measurement days need ≥ {campaign.min_free_days_between} free "
-                "calendar day(s) between them"
-            )
-    if (
-        campaign.max_span_days
-        and len(unique_days)
-        and unique_days[-1] - unique_days[0] + 1 > campaign.max_span_days
-    ):
-        problems.append(f"all days must lie within {campaign.max_span_days} calendar days")
-    if campaign.min_test_spacing_s and len(t_us) > 1:
-        spacing = np.diff(t_us) / US_PER_S
-        if np.any(spacing < campaign.min_test_spacing_s):
-            problems.append(f"tests closer than {campaign.min_test_spacing_s:g} s apart")
-    if campaign.pause_after_test and campaign.pause_s:
-        k = campaign.pause_after_test
-        for day in unique_days:
-            times = t_us[days == day]
-            if len(times) > k and (times[k] - times[k - 1]) / US_PER_S < campaign.pause_s:
-                problems.append(
-                    f"pause between test {k} and {k + 1} of a day must be ≥ "
-                    f"{campaign.pause_s / 3600:g} h"
-                )
-                break
-    return problems
 
 
 # --- summary ---------------------------------------------------------------------------------
