@@ -8,12 +8,22 @@ so it fails offline; :func:`_speedtest_class` builds a subclass whose ``get_conf
 config from the mini server (``/speedtest/speedtest-config.php``), falling back to
 speedtest.net's published defaults when a mini server has none (§12.7).
 
-What it measures is speedtest-cli's own figure: body bytes read (download) or handed to
-``http.client`` (upload) by 8 (download) or 2 (upload) threads over the test length, divided
-by the elapsed time, *without* excluding slow start.  Its "ping" is half the mean time of
-three HTTP GETs of ``latency.txt`` including TCP connect — **not** an RTT (§12.7), so it is
-stored as ``details["speedtest_latency_figure_s"]`` and never as an RTT result.  Aggregate
-bytes are sampled every ``interval`` as intervals with ``stream=-1``.
+Traffic is speedtest-cli's: 8 threads (2 × the config's ``threadcount``) download the
+``random*.jpg`` files, 8 threads upload (speedtest-cli's own count after a download),
+each request on a new connection, for the config's test length.  Its own figure — all
+bytes over the time until every thread stopped, slow start and shutdown tail included —
+is kept as ``details["speedtest_cli_bps"]``.  ``goodput_bps`` is ours, measured as for
+``http_throughput`` (BEREC practice, STANDARDS.md §8.1): aggregate bytes are sampled every
+``interval`` (intervals with ``stream=-1``) and the goodput is the bytes between the end of
+``warmup`` and the end of the test length over that time (:func:`measurement_window`).
+Download counts body bytes read; upload counts bytes the server's TCP acknowledged
+(``TCP_INFO``), not bytes handed to ``http.client``, which include full socket buffers.
+Data requests that time out, reset or end short — speedtest-cli silently counts them as
+zero bytes — make the record ``timeout``/``error``; the partial figures stay in ``details``.
+
+Its "ping" is half the mean time of three HTTP GETs of ``latency.txt`` including TCP
+connect — **not** an RTT (§12.7) — so it is stored as
+``details["speedtest_latency_figure_s"]`` and never as an RTT result.
 
 Public servers block frequent clients: runs against one server are spaced by at least
 ``min_interval`` (skipped records say so), and an HTTP 403 or 429 starts an exponential
