@@ -265,7 +265,7 @@ def test_replies_that_do_not_match_the_session_are_discarded() -> None:
         wrong_ssid = ReflectorPacket(**{**fields, "ssid": (p.ssid % 65535) + 1}).encode()
         unsent_seq = ReflectorPacket(**{**fields, "sender_seq": p.sender_seq + 1000}).encode()
         wrong_t1 = ReflectorPacket(
-            **{**fields, "sender_timestamp": p.sender_timestamp ^ 1}
+            **{**fields, "sender_timestamp": p.sender_timestamp + (1 << 22)}  # ~1 ms off
         ).encode()
         return [wrong_ssid, unsent_seq, wrong_t1, reply[:40], b""]
 

@@ -4,8 +4,9 @@
 answer, and ICMP port-unreachable surfaces as ``ECONNREFUSED``), sends test packets with
 TTL 255 (RFC 5357 §4.1.2) and collects replies.  A reply is accepted only if it belongs to
 this session: the copied Session-Sender sequence number was sent by us, the copied T1 is
-exactly the 64-bit timestamp we sent with it, and its SSID is ours (or 0, from a reflector
-that does not echo RFC 8972 SSIDs).  Everything else is counted as ``discarded``.
+the timestamp we sent with it (within 2 µs, for reflectors that round it), and its SSID is
+ours (or 0, from a reflector that does not echo RFC 8972 SSIDs).  Everything else is
+counted as ``discarded``.
 
 Clocks: the wire timestamps T1..T3 are NTP from wall time, but the round-trip time uses the
 **monotonic** clock for T4 − T1 (immune to clock steps) minus the reflector residence
@@ -34,9 +35,15 @@ from qos_agent.stamp.codec import (
     SenderPacket,
     StampDecodeError,
     decode_reflector,
+    ntp_diff_s,
     ntp_from_unix_ns,
 )
 from qos_agent.stamp.net import enable_receive_metadata, receive, set_send_ttl
+
+#: how far a reflector's copy of T1 may be from what we sent; some implementations round
+#: timestamps through floats (Scapy: ~1e-6 s, STANDARDS.md §7.6), an unrelated packet is
+#: off by far more.  RTT never uses the copy (it uses our own monotonic T1).
+T1_COPY_TOLERANCE_S = 2e-6
 
 
 class StampSender:
@@ -181,7 +188,7 @@ class StampSender:
         probe = self.sent.get(packet.sender_seq)
         if (
             probe is None
-            or packet.sender_timestamp != probe.t1_ntp
+            or abs(ntp_diff_s(packet.sender_timestamp, probe.t1_ntp)) > T1_COPY_TOLERANCE_S
             or packet.ssid not in {self.ssid, 0}
             or t4_mono_ns < probe.t1_mono_ns
         ):
