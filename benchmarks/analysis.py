@@ -19,6 +19,9 @@ RFC 2330 / numpy ``inverted_cdf`` definition) and prints the ratios; the target 
 ours within 2× of DuckDB.
 
     python benchmarks/analysis.py [--rows 10000000] [--repeat 3]
+
+(with the package installed, ``pip install -e ".[analysis,dev]"``, or from a checkout with
+``PYTHONPATH=.:analysis``).
 """
 
 from __future__ import annotations
@@ -37,8 +40,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def generate_export(
@@ -150,7 +151,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
-    sys.path[:0] = [str(ROOT), str(ROOT / "analysis")]
     import duckdb
 
     from qos_analysis import load, score
