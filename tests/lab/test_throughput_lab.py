@@ -97,12 +97,15 @@ def test_goodput_within_5_percent_of_iperf3_at_50mbit(
     assert abs(ratios["http_throughput"] - 1) <= 0.05
     assert ratios["speedtest"] <= 1.05
     if direction == "upload" and ratios["speedtest"] < 0.95:
-        # speedtest-cli's upload opens a new connection per chunk (8 threads, joined in FIFO
-        # order): at this bottleneck tbf drops ~10 % of its packets and whole threads sit in
-        # RTO backoff, so the link idles.  Our figure counts what the server acknowledged —
-        # correct for the traffic speedtest-cli sent, but below the link's capacity.
+        # speedtest-cli 2.1.3 joins its request threads in FIFO order and starts a new one
+        # only when the oldest has finished.  Each request is a new connection; at this
+        # bottleneck tbf drops ~10 % of upload packets, and when the oldest connection sits
+        # in RTO backoff the others finish, no new request starts and the link idles
+        # (sampled in the lab: live uploader threads fell from 8 to 1 while goodput fell to
+        # 0-9 Mbit/s).  Our figure counts what the server's TCP acknowledged: right for the
+        # traffic speedtest-cli sent, below the link's capacity.  Observed 0.27-0.99.
         pytest.xfail(
-            f"speedtest-cli upload filled only {ratios['speedtest']:.3f} of iperf3's "
-            "goodput (known: its per-request connections collapse at a full queue)"
+            f"speedtest-cli upload reached only {ratios['speedtest']:.3f} of iperf3's goodput "
+            "(its FIFO-joined per-request connections idle the link during RTO backoff)"
         )
     assert ratios["speedtest"] >= 0.95
