@@ -550,3 +550,33 @@ def test_failed_attempts_without_result_still_count(tmp_path: Path) -> None:
     )
     v = _by_objective(score(_load(tmp_path / "c", pages), "g1010/web-browsing", window="all"))
     assert v["page-time-acceptable"]["outcome"] == "fail"
+
+
+def test_campaign_rules_are_each_checked() -> None:
+    import numpy as np
+
+    from qos_analysis.campaign import check_campaign
+
+    campaign = get_profile("bnetza-fixed", dirs=PROFILES).campaign
+    assert campaign is not None
+    day_us = 86_400 * 10**6
+
+    def day(d: int, pause_h: float = 3.5, gap_min: float = 20) -> list[int]:
+        t = d * day_us + 8 * 3600 * 10**6
+        out = []
+        for k in range(10):
+            out.append(t)
+            t += int((pause_h * 3600 if k == 4 else gap_min * 60) * 10**6)
+        return out
+
+    def check(times: list[int]) -> list[str]:
+        arr = np.array(times, dtype=np.int64)
+        return check_campaign(campaign, arr, arr)
+
+    assert check(day(0) + day(2) + day(4)) == []
+    assert any("pause" in p for p in check(day(0, pause_h=1) + day(2) + day(4)))
+    assert any("apart" in p for p in check(day(0, gap_min=3) + day(2) + day(4)))
+    assert any("within 14" in p for p in check(day(0) + day(2) + day(20)))
+    assert any("free calendar day" in p for p in check(day(0) + day(1) + day(4)))
+    assert any("3 required" in p for p in check(day(0) + day(2)))
+    assert any("10 tests per day" in p for p in check(day(0) + day(2) + day(4)[:9]))
