@@ -13,7 +13,7 @@ import pytest
 
 from qos.records import Status, ThroughputResult
 from tests.lab import peers
-from tests.lab.netlab import Lab, Rate
+from tests.lab.netlab import Delay, Lab, Rate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -87,3 +87,55 @@ def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bo
     assert 0.03 < d["loss_ratio"] < 0.07
     # goodput counts only what arrived: about 95 % of the offered 4 Mbit/s
     assert ours.goodput_bps == pytest.approx(4e6 * (1 - d["loss_ratio"]), rel=0.03)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bool) -> None:
+    """Uniform ±J one-way delay → E|D| = 2J/3 between consecutive datagrams (§6.1).
+
+    40 datagrams/s (T = 25 ms ≥ 2J) keeps the bridge's FIFO from correlating delays.  The
+    RFC 3550 estimator is an exponential filter (gain 1/16), so its final value scatters by
+    roughly ±15 % (1σ) around 2J/3; the mean |D| over our ~600 datagrams scatters by ~4 %.
+    """
+    lab = shared_tun_lab
+    jitter = 0.008
+    direction = "backward" if reverse else "forward"
+    lab.set_delay(direction, Delay(0.010, jitter))
+    peers.start_iperf3_server(lab)
+    expected = 2 * jitter / 3
+    udp = ["-u", "-b", "320K", "-l", "1000"]
+    iperf = peers.run_iperf3(lab, lab.server_addr, seconds=8, omit_s=1, reverse=reverse, extra=udp)
+    ours = _ours(
+        lab,
+        {
+            "protocol": "udp",
+            "rate": 320e3,
+            "length": 1000,
+            "duration": 15,
+            "omit": 1,
+            "reverse": reverse,
+        },
+    ).details
+    print(
+        f"\nUDP {'download' if reverse else 'upload'} ±{jitter * 1e3:g} ms: expected E|D| "
+        f"{expected * 1e3:.3f} ms; RFC 3550 jitter ours {ours['jitter_rfc3550_s'] * 1e3:.3f}, "
+        f"Debian iperf3 {iperf.jitter_s * 1e3:.3f} ms"  # type: ignore[operator]
+        + (f"; our mean |D| {ours['jitter_mean_abs_diff_s'] * 1e3:.3f} ms" if reverse else "")
+    )
+    assert iperf.jitter_s == pytest.approx(expected, rel=0.5)  # the lab itself is sane
+    assert ours["jitter_rfc3550_s"] == pytest.approx(expected, rel=0.5)
+    assert ours["loss_ratio"] == 0
+    if reverse:
+        assert ours["jitter_mean_abs_diff_s"] == pytest.approx(expected, rel=0.15)
+
+
+def test_udp_upload_survives_a_lost_connect_reply(shared_lab: Lab) -> None:
+    """Every UDP datagram towards the client is dropped, so the server's connect reply never
+    arrives; the server's TEST_START on the control connection proves the stream was taken."""
+    lab = shared_lab
+    lab.set_loss("backward", 1.0, protocol="udp")
+    peers.start_iperf3_server(lab)
+    ours = _ours(lab, {"protocol": "udp", "rate": 2e6, "length": 1000, "duration": 2, "omit": 0})
+    assert lab.loss_counters()["backward"]["dropped"] >= 1  # the reply(s) really were lost
+    assert ours.goodput_bps == pytest.approx(2e6, rel=0.03)
+    assert ours.details["loss_ratio"] == 0

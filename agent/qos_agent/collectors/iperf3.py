@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from qos.errors import ParameterError
+from qos.metrics import jitter_mean_abs_diff_s
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.iperf3 import protocol
@@ -376,6 +377,17 @@ def _transport_details(
         lost = sum(s.lost for s in outcome.streams)
         packets = sum(s.packets for s in outcome.streams)
         jitters = [j for j in (receiver_jitter_s(s) for s in outcome.streams) if j is not None]
+        diffs = [
+            d
+            for d in (
+                jitter_mean_abs_diff_s(s.transits_s[s.omit_transit_index :])
+                for s in outcome.streams
+            )
+            if d is not None
+        ]
+        # RFC 3393 §4.5 mean |IPDV| of consecutive datagrams (arrival order), after warm-up:
+        # the same input as the RFC 3550 filter, without its exponential forgetting
+        details["jitter_mean_abs_diff_s"] = statistics.fmean(diffs) if diffs else None
         details["loss_source"] = "client"
         details["udp_packets_received"] = sum(s.received_packets for s in outcome.streams)
         details["udp_out_of_order"] = sum(s.out_of_order for s in outcome.streams)

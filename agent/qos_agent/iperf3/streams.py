@@ -15,6 +15,7 @@ from __future__ import annotations
 import errno
 import os
 import socket
+import struct
 import threading
 import time
 from array import array
@@ -178,13 +179,18 @@ def _udp_receive(
     sock = state.sock
     sock.settimeout(_POLL_S)
     header = protocol.udp_header_size(counters_64bit)
+    kernel_stamps = _enable_kernel_timestamps(sock)
     base_us: int | None = None
     while not done.is_set():
         try:
-            n = sock.recv_into(view)
+            if kernel_stamps:
+                n, ancdata, _flags, _addr = sock.recvmsg_into([view], _ANC_SIZE)
+                arrival_us = _kernel_arrival_us(ancdata)  # wall clock; None: no stamp
+            else:
+                n = sock.recv_into(view)
+                arrival_us = monotonic_ns() // 1000
         except TimeoutError:
             continue
-        arrival_us = monotonic_ns() // 1000
         if n < header:
             continue  # e.g. a late connect reply; not a test datagram
         sec, usec, count = protocol.unpack_udp_header(view, counters_64bit)
@@ -198,7 +204,37 @@ def _udp_receive(
             state.out_of_order += 1
             if state.lost > 0:
                 state.lost -= 1
+        if arrival_us is None:
+            continue  # never mix clocks within one transit series
         transit_us = arrival_us - (sec * 1_000_000 + usec)
         if base_us is None:
             base_us = transit_us
         state.transits_s.append((transit_us - base_us) / 1e6)
+
+
+_SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_TIMESPEC = struct.Struct("@qq")
+_ANC_SIZE = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def _enable_kernel_timestamps(sock: socket.socket) -> bool:
+    """Ask for the kernel's receive time of each datagram (``SO_TIMESTAMPNS``, Linux).
+
+    Arrival times taken in Python after ``recv`` include thread-scheduling delays that
+    would read as extra jitter; the kernel stamps the datagram when it arrives.  The stamp
+    is wall-clock time: only differences of transit times are used, so its offset from the
+    sender's clock cancels (a clock step during a test would show as one jitter spike).
+    """
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+    except OSError:
+        return False
+    return True
+
+
+def _kernel_arrival_us(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return sec * 1_000_000 + nsec // 1000
+    return None
