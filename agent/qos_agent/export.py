@@ -4,7 +4,7 @@ Layout (the contract ``qos_analysis.load`` reads): an output directory holding
 ``measurements``, ``probes``, ``intervals`` and ``agents`` tables as ``.parquet`` or ``.csv``
 files, keyed by ``measurement_id``; ``started_at`` is a UTC timestamp (Parquet
 ``timestamp[us, UTC]``, CSV ISO 8601).  ``jsonl`` writes ``measurements.jsonl`` with one
-full versioned record per line (qos.serialization).  Parquet needs pyarrow (the
+full versioned record per line (qos.serialization) and ``agents.csv`` (time zones).  Parquet needs pyarrow (the
 ``analysis`` extra); it is imported only here, only when asked for.
 """
 
@@ -41,7 +41,13 @@ def export_store(
         raise QosError(f"unknown export format '{fmt}' (choose {', '.join(FORMATS)})")
     output.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        return {"measurements": _export_jsonl(store, output / "measurements.jsonl", since, until)}
+        counts = {"measurements": _export_jsonl(store, output / "measurements.jsonl", since, until)}
+        # the agents' time zones travel beside the records (local-time windows need them)
+        columns, rows = store.export_rows("agents")
+        tmp = output / "agents.csv.tmp"
+        counts["agents"] = _write_csv(tmp, columns, rows)
+        os.replace(tmp, output / "agents.csv")
+        return counts
     counts = {}
     for table in TABLES:
         columns, rows = store.export_rows(table, since=since, until=until)

@@ -84,6 +84,7 @@ def test_jsonl_export_round_trips_records(run_cli, filled_store: Path, tmp_path:
         "export", "--format", "jsonl", "--output", str(out), "--store", str(filled_store)
     )
     assert proc.returncode == 0, proc.stderr
+    assert (out / "agents.csv").read_text().splitlines()[0] == "agent_id,timezone"
     lines = (out / "measurements.jsonl").read_text().splitlines()
     records = [loads(line) for line in lines]
     assert len(records) == 4
