@@ -4,8 +4,8 @@ Layout (the contract ``qos_analysis.load`` reads): an output directory holding
 ``measurements``, ``probes``, ``intervals`` and ``agents`` tables as ``.parquet`` or ``.csv``
 files, keyed by ``measurement_id``; ``started_at`` is a UTC timestamp (Parquet
 ``timestamp[us, UTC]``, CSV ISO 8601).  ``jsonl`` writes ``measurements.jsonl`` with one
-full versioned record per line (qos.serialization) and ``agents.csv`` (time zones).  Parquet needs pyarrow (the
-``analysis`` extra); it is imported only here, only when asked for.
+full versioned record per line (qos.serialization) and ``agents.csv`` (time zones).
+Parquet needs pyarrow (the ``analysis`` extra); it is imported only here, when asked for.
 """
 
 from __future__ import annotations
