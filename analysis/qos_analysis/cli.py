@@ -24,6 +24,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from qos.paths import default_store_path
+
 EXIT_OK = 0
 EXIT_USAGE = 2
 EXIT_VIOLATION = 3
@@ -69,9 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     sc.add_argument(
         "--data",
         action="append",
-        required=True,
+        default=None,
         metavar="PATH",
-        help="SQLite store, export directory, .jsonl file or glob (repeatable)",
+        help="SQLite store, export directory, .jsonl file or glob (repeatable); default: "
+        "the agent's default store ($XDG_DATA_HOME/qos-toolkit/measurements.sqlite)",
     )
     sc.add_argument("--profile", required=True, help="profile id or .toml file")
     sc.add_argument(
@@ -263,7 +266,7 @@ def _score(args: argparse.Namespace) -> int:
     if args.confidence is not None and not 0 < args.confidence < 1:
         raise ProfileError("--confidence must lie strictly between 0 and 1")
     profile = get_profile(args.profile)
-    data = load(args.data)
+    data = load(args.data or [str(default_store_path())])
     verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
