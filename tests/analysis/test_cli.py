@@ -108,7 +108,10 @@ def test_score_formats_and_exit_codes(store: Path, capsys: pytest.CaptureFixture
 
 
 def test_score_usage_and_data_errors(
-    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    store: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert (
         main(["score", "--data", str(tmp_path / "missing.sqlite"), "--profile", "y1541/class0"])
@@ -128,9 +131,10 @@ def test_score_usage_and_data_errors(
         main(["score", "--data", str(store), "--profile", "fcc-caf", "--param", "oops"])
         == EXIT_USAGE
     )
-    with pytest.raises(SystemExit) as info:
-        main(["score", "--profile", "y1541/class0"])  # --data missing: argparse usage
-    assert info.value.code == EXIT_USAGE
+    # without --data the agent's default store is read; a machine without one is told so
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "empty-xdg"))
+    assert main(["score", "--profile", "y1541/class0"]) == EXIT_USAGE
+    assert "qos-toolkit/measurements.sqlite: no such file" in capsys.readouterr().err
 
 
 def test_score_with_parameters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
