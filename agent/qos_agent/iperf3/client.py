@@ -136,6 +136,9 @@ class Iperf3Client:
             outcome.error_kind = "error"
         finally:
             finished.set()
+            for stream in outcome.streams:
+                if stream.thread is not None:
+                    stream.thread.join(timeout=1.0)  # workers poll every 0.2 s
             if ctrl is not None:
                 if outcome.error is not None and outcome.error_kind != "busy":
                     _best_effort_send(ctrl, protocol.encode_state(State.CLIENT_TERMINATE))
@@ -283,7 +286,7 @@ class Iperf3Client:
         acked_base = [i.bytes_acked if i is not None else _SYN_AND_COOKIE for i in infos]
         outcome.samples.append(Sample(0.0, tuple(0 for _ in streams)))
         for stream in streams:
-            run_worker(
+            stream.thread = run_worker(
                 stream,
                 protocol_name=spec.protocol,
                 length=spec.length,

@@ -45,6 +45,7 @@ class StreamState:
     omit_transit_index: int = 0  # len(transits_s) at the end of the warm-up
     error: str | None = None
     closed_by_peer: bool = False
+    thread: threading.Thread | None = None
 
 
 def run_worker(
