@@ -9,7 +9,9 @@ is what the scheduler records: runs, ``skipped`` records with the gate's reason,
 from __future__ import annotations
 
 import json
+import shutil
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,6 +26,7 @@ from qos_agent.fairuse import (
     build_gates,
     measurement_bytes,
     proc_net_dev,
+    system_counters,
 )
 from qos_agent.gates import JobGate, JobInfo
 from qos_agent.scheduler import Scheduler, skipped_record
@@ -304,3 +307,24 @@ def test_build_gates_from_config(tmp_path: Path) -> None:
     assert isinstance(guard, CrossTrafficGuard)
     assert guard.interfaces == ["eth0"] and guard.retry_after_s == 120
     assert build_gates(AgentConfig(), tmp_path, "UTC") == []
+
+
+@pytest.mark.skipif(shutil.which("iperf3") is None, reason="Debian package iperf3 not installed")
+def test_real_counters_see_a_real_transfer_on_loopback() -> None:
+    """The default counter source on a real interface: an iperf3 transfer over ``lo``."""
+    from tests.agent.test_iperf3_protocol import Server
+
+    assert "lo" in system_counters()
+    server = Server()
+    client = server.client("-t", "4")
+    try:
+        time.sleep(1.0)
+        guard = CrossTrafficGuard(threshold_bps=100e6, interfaces=["lo"], sample_s=1.0)
+        job = JobInfo(name="speed", collector="iperf3", target="x", heavy=True)
+        rates = guard.measure_rates()
+        decision = guard.before(job, datetime.now(UTC))
+    finally:
+        client.communicate()
+        server.stop()
+    assert rates is not None and rates[0] > 100e6  # loopback TCP runs at Gbit/s
+    assert decision.action == "defer" and "user traffic on lo" in decision.reason
