@@ -143,3 +143,18 @@ def test_auto_probe_falls_back_to_tcp_connect_without_icmp(monkeypatch: pytest.M
     if os.geteuid() == 0:
         monkeypatch.undo()
         assert choose_probe("auto", "", "http://[::1]:8080/x") == ("icmp", "::1", None)
+
+
+def test_no_idle_replies_means_no_load_is_spent() -> None:
+    m = measure(
+        "127.0.0.1:5201",
+        probe="tcp_connect",
+        probe_target=f"127.0.0.1:{_free_port()}",
+        idle=0.5,
+        interval=0.1,
+    )
+    assert m.status is Status.UNREACHABLE
+    assert m.error.startswith("no idle probe replies, load not started")
+    assert "load_status" not in m.result.details
+    assert m.result.details["bytes_on_wire"] == 0
+    assert len(m.result.probes) == 5 and all(p.rtt_s is None for p in m.result.probes)

@@ -158,6 +158,15 @@ class LoadedLatencyCollector(Collector):
                 _combine(idle, None, idle_offset_s, 0.0, None, params, probe_name, probe_target),
             )
 
+        if not isinstance(idle.result, RttResult) or idle.result.received == 0:
+            # nothing to compare against: do not spend the user's bytes on the load
+            status = idle.status if idle.status is not Status.OK else Status.TIMEOUT
+            return finish(
+                status,
+                f"no idle probe replies, load not started: {idle.error}",
+                _combine(idle, None, idle_offset_s, 0.0, None, params, probe_name, probe_target),
+            )
+
         box: dict[str, Measurement] = {}
 
         def run_load() -> None:
@@ -187,11 +196,9 @@ class LoadedLatencyCollector(Collector):
             )
         if loaded is None:
             return finish(Status.ERROR, "the load ended before loaded probing began", result)
-        for phase, m in (("idle", idle), ("loaded", loaded)):
-            rtt = m.result
-            if not isinstance(rtt, RttResult) or rtt.received == 0:
-                status = m.status if m.status is not Status.OK else Status.TIMEOUT
-                return finish(status, f"no {phase} probe replies: {m.error}", result)
+        if not isinstance(loaded.result, RttResult) or loaded.result.received == 0:
+            status = loaded.status if loaded.status is not Status.OK else Status.TIMEOUT
+            return finish(status, f"no loaded probe replies: {loaded.error}", result)
         return finish(Status.OK, None, result)
 
 
