@@ -193,14 +193,16 @@ class Delay:
     loss: float = 0.0
     rate_bps: float = 0.0
     queue_bytes: int = 1_000_000
+    fifo: bool = True  # False lets packets overtake each other (reordering, like netem)
 
-    def as_json(self) -> dict[str, float | int]:
+    def as_json(self) -> dict[str, float | int | bool]:
         return {
             "delay_s": self.delay_s,
             "jitter_s": self.jitter_s,
             "loss": self.loss,
             "rate_bps": self.rate_bps,
             "queue_bytes": self.queue_bytes,
+            "fifo": self.fifo,
         }
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import array
+import bisect
 import collections
 import contextlib
 import ctypes
@@ -63,6 +64,7 @@ class DirectionParams:
     loss: float = 0.0  # Bernoulli drop probability
     rate_bps: float = 0.0  # 0 = unlimited
     queue_bytes: int = 1_000_000  # tail-drop limit of the rate limiter's queue
+    fifo: bool = True  # False: independent delays, packets may overtake (netem-like)
 
     def __post_init__(self) -> None:
         if self.delay_s < 0 or self.jitter_s < 0:
@@ -140,9 +142,12 @@ class Direction:
         release = departure + p.delay_s
         if p.jitter_s > 0.0:
             release += self.rng.uniform(-p.jitter_s, p.jitter_s)
-        release = max(release, self.last_release)  # FIFO: never reorder
-        self.last_release = release
-        self.queue.append((release, now, slot, packet))
+        if p.fifo:
+            release = max(release, self.last_release)  # FIFO: never reorder
+            self.last_release = release
+            self.queue.append((release, now, slot, packet))
+        else:
+            bisect.insort(self.queue, (release, now, slot, packet), key=lambda e: e[0])
 
     def flush(self, now: float) -> None:
         queue = self.queue
