@@ -645,6 +645,12 @@ class Lab:
             )
         return proc
 
+    def agent_cli(
+        self, args: Sequence[str], *, timeout: float = 120.0, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        """``qos-agent args...`` in the client namespace (e.g. ``["once", "icmp", addr]``)."""
+        return self.python_client(["-m", "qos_agent.cli", *args], timeout=timeout, check=check)
+
     def run_collector(
         self,
         collector: str,
