@@ -8,6 +8,7 @@ Debian's own iperf3 client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -393,3 +394,77 @@ def test_congestion_control_is_negotiated_like_iperf3_dash_c(server: Server) -> 
     m = measure(server.target, duration=1, omit=0, congestion="no-such-cc")
     assert m.status is Status.ERROR
     assert "cannot use TCP congestion control 'no-such-cc'" in m.error
+
+
+def _scripted_server(garbage: bytes, when: str) -> socket.socket:
+    """A minimal iperf3 server that runs one TCP upload properly until ``when``
+    (``running``: 1 s into the test; ``results``: as its results message), then sends
+    ``garbage``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def recv_exact(conn: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = conn.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError
+            data += chunk
+        return data
+
+    def drain(conn: socket.socket) -> None:
+        with conn, contextlib.suppress(OSError):
+            while conn.recv(1 << 16):
+                pass
+
+    def serve() -> None:
+        with contextlib.suppress(OSError, ConnectionError):
+            ctrl, _ = listener.accept()
+            with ctrl:
+                recv_exact(ctrl, protocol.COOKIE_SIZE)
+                ctrl.sendall(protocol.encode_state(State.PARAM_EXCHANGE))
+                size = protocol.decode_length(recv_exact(ctrl, 4))
+                recv_exact(ctrl, size)
+                ctrl.sendall(protocol.encode_state(State.CREATE_STREAMS))
+                data, _ = listener.accept()
+                recv_exact(data, protocol.COOKIE_SIZE)
+                threading.Thread(target=drain, args=(data,), daemon=True).start()
+                ctrl.sendall(protocol.encode_state(State.TEST_START))
+                ctrl.sendall(protocol.encode_state(State.TEST_RUNNING))
+                if when == "running":
+                    time.sleep(1.0)
+                    ctrl.sendall(garbage)
+                else:
+                    recv_exact(ctrl, 1)  # TEST_END
+                    ctrl.sendall(protocol.encode_state(State.EXCHANGE_RESULTS))
+                    size = protocol.decode_length(recv_exact(ctrl, 4))
+                    recv_exact(ctrl, size)
+                    ctrl.sendall(garbage)
+                time.sleep(2)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+@pytest.mark.parametrize(
+    ("garbage", "when", "reason"),
+    [
+        (b"\x55", "running", "unknown control state 85"),
+        (b"\xfe\x00\x00\x00\x07\x00\x00\x00\x68", "running", "SERVER_ERROR: iperf error 7"),
+        (b"\xff\xff\xff\xff", "results", "announced"),
+        (b"\x00\x00\x00\x05hello", "results", "malformed JSON"),
+    ],
+)
+def test_garbage_mid_test_gives_failed_record_with_partial_intervals(
+    garbage: bytes, when: str, reason: str
+) -> None:
+    listener = _scripted_server(garbage, when)
+    try:
+        started = time.monotonic()
+        m = measure(f"127.0.0.1:{listener.getsockname()[1]}", duration=2, omit=0, timeout=2)
+    finally:
+        listener.close()
+    assert m.status is Status.ERROR
+    assert reason in m.error
+    assert m.result.goodput_bps is None
+    assert sum(i.bytes for i in m.result.intervals) > 0
+    assert time.monotonic() - started < 5
