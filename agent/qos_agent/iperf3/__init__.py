@@ -1,0 +1,1 @@
+"""Native iperf3 control-protocol client (STANDARDS.md §12.6): codec, streams, client."""
