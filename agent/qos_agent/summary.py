@@ -13,7 +13,16 @@ from qos.units import format_duration, format_rate, format_ratio_percent
 def summarize(m: Measurement) -> dict[str, Any]:
     """The catalogue's figures for one record (base units), by result kind."""
     if isinstance(m.result, RttResult):
-        return summarize_rtt(m.result)
+        figures: dict[str, Any] = dict(summarize_rtt(m.result))
+        for key in (
+            "latency_increase_s",
+            "responsiveness_rpm",
+            "forward_loss_ratio",
+            "backward_loss_ratio",
+        ):
+            if key in m.result.details:
+                figures[key] = m.result.details[key]
+        return figures
     if isinstance(m.result, ThroughputResult):
         r = m.result
         return {
@@ -41,6 +50,11 @@ def _row(m: Measurement) -> list[str]:
             f"{format_duration(figures['rtt_p95_s'])}, RFC 3550 jitter "
             f"{format_duration(figures['jitter_rfc3550_s'])}"
         )
+        if figures.get("latency_increase_s") is not None:
+            detail += (
+                f"; under load +{format_duration(figures['latency_increase_s'])}, "
+                f"{figures.get('responsiveness_rpm') or 0:.0f} RPM"
+            )
     elif isinstance(m.result, ThroughputResult):
         detail = f"{m.result.direction} {format_rate(figures['goodput_bps'])}"
     elif isinstance(m.result, TimingResult):
