@@ -24,6 +24,8 @@ import os
 import random
 import select
 import socket
+import struct
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +36,9 @@ from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 _SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
 IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
+#: Linux <asm-generic/socket.h>: kernel receive timestamps as struct timespec
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+_MAX_TS_SLACK_NS = 1_000_000  # a kernel stamp later than our own read by more is refused
 _ICMP_ERROR_TYPES_V4 = {3: "destination unreachable", 11: "time exceeded"}
 _ICMP_ERROR_TYPES_V6 = {1: "destination unreachable", 3: "time exceeded"}
 
@@ -110,6 +115,8 @@ class _Stream:
     interval_ns: int
     timeout_ns: int
     t0_ns: int = 0
+    kernel_ts: bool = False
+    kernel_stamped: int = 0
     probes: dict[int, _ProbeState] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -215,6 +222,7 @@ class IcmpCollector(Collector):
             details={
                 "address": address,
                 "socket": "raw" if privileged else "datagram",
+                "receive_timestamps": "kernel" if stream.kernel_stamped else "user space",
                 "icmp_id": probe_id,
                 "bytes_on_wire": _wire_bytes(family, params["size"], samples),
             },
@@ -259,6 +267,16 @@ class IcmpCollector(Collector):
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
         if not v4:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+        # Kernel receive timestamps remove the wake-up delay of this process from every
+        # RTT (it dominated IPDV on a loaded host).  They are wall-clock stamps, converted
+        # to the monotonic clock with an offset read at each drain; only with the real
+        # clock, never with an injected test clock.
+        stream.kernel_ts = clock.monotonic_ns is time.monotonic_ns
+        if stream.kernel_ts:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+            except OSError:
+                stream.kernel_ts = False
         probe_id = random.randrange(1, 0xFFFF)
         payload = os.urandom(params["size"])
         seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
@@ -323,6 +341,7 @@ class IcmpCollector(Collector):
         errors: Mapping[int, str],
     ) -> None:
         """Read every datagram waiting on the socket and match it to a probe."""
+        wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if stream.kernel_ts else 0
         while True:
             try:
                 packet, ancdata, _flags, source = sock.recvmsg(65535, 256)
@@ -334,6 +353,11 @@ class IcmpCollector(Collector):
                     continue
                 return
             received_ns = clock.monotonic_ns()
+            kernel_ns = (
+                kernel_receive_monotonic_ns(ancdata, wall_minus_mono_ns)
+                if stream.kernel_ts
+                else None
+            )
             reply = icmp_sock._parse_reply(packet=packet, source=source[0], current_time=0.0)
             if reply is None:
                 continue
@@ -350,6 +374,12 @@ class IcmpCollector(Collector):
                 continue
             if reply.type != (0 if v4 else 129):
                 continue  # our own echo request seen on a raw socket, or other ICMP
+            if (
+                kernel_ns is not None
+                and state.sent_ns <= kernel_ns <= received_ns + _MAX_TS_SLACK_NS
+            ):
+                received_ns = min(kernel_ns, received_ns)
+                stream.kernel_stamped += 1
             rtt_ns = received_ns - state.sent_ns
             if state.rtt_ns is not None:
                 state.duplicates += 1
@@ -370,6 +400,17 @@ def _reply_ttl(
             return int.from_bytes(data[:4], "little") if len(data) >= 4 else data[0]
         if not v4 and level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and data:
             return int.from_bytes(data[:4], "little")
+    return None
+
+
+def kernel_receive_monotonic_ns(
+    ancdata: list[tuple[int, int, bytes]], wall_minus_mono_ns: int
+) -> int | None:
+    """The kernel's receive instant (``SCM_TIMESTAMPNS``) on the monotonic clock, or None."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
+            seconds, nanoseconds = struct.unpack("qq", data[:16])
+            return seconds * 1_000_000_000 + nanoseconds - wall_minus_mono_ns
     return None
 
 
