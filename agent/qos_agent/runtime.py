@@ -77,7 +77,9 @@ class AgentRuntime:
         target = self.reference.resolve(job.target)
         measurement = run_collector(collector, target, job.params, context)
         if target != job.target:
-            measurement = _with_label(measurement, "reference", job.target)
+            # Keep the stable name as the target (its ephemeral port changes every run, and
+            # scoring scopes by target); the address actually measured goes to a label.
+            measurement = _retarget(measurement, job.target, target)
         return measurement
 
     def skipped(self, job: JobConfig, reason: str) -> Measurement:
@@ -152,19 +154,19 @@ def data_dir_for(store_path: Path) -> Path:
     return store_path.parent if str(store_path.parent) else data_dir()
 
 
-def _with_label(m: Measurement, key: str, value: str) -> Measurement:
+def _retarget(m: Measurement, target: str, address: str) -> Measurement:
     return Measurement(
         id=m.id,
         agent_id=m.agent_id,
         collector=m.collector,
-        target=m.target,
+        target=target,
         started_at=m.started_at,
         duration_s=m.duration_s,
         status=m.status,
         result=m.result,
         error=m.error,
         params=m.params,
-        labels={**dict(m.labels), key: value},
+        labels={**dict(m.labels), "address": address},
         schema_version=m.schema_version,
     )
 

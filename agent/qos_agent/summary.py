@@ -41,7 +41,7 @@ def summarize(m: Measurement) -> dict[str, Any]:
 def _row(m: Measurement) -> list[str]:
     figures = summarize(m)
     job = m.labels.get("job", m.collector)
-    target = m.labels.get("reference", m.target)
+    target = m.target
     if isinstance(m.result, RttResult) and figures.get("sent"):
         detail = (
             f"{figures['received']}/{figures['sent']} replies, loss "
