@@ -24,7 +24,7 @@ import pandas as pd
 from qos.errors import SchemaVersionError, SerializationError, StoreError
 from qos.records import SCHEMA_VERSION, Status
 from qos.serialization import measurement_from_dict, result_to_dict
-from qos.store.sqlite import STORE_SCHEMA_VERSION
+from qos.store.sqlite import INTERVAL_COLUMNS, PROBE_COLUMNS, STORE_SCHEMA_VERSION
 
 MEASUREMENT_COLUMNS = (
     "measurement_id",
@@ -41,21 +41,7 @@ MEASUREMENT_COLUMNS = (
     "labels_json",
     "result_json",
 )
-PROBE_COLUMNS = (
-    "seq",
-    "send_offset_s",
-    "rtt_s",
-    "ttl",
-    "duplicates",
-    "size_bytes",
-    "forward_delay_s",
-    "backward_delay_s",
-    "reflector_residence_s",
-    "lost_direction",
-    "one_way_valid",
-    "reflector_ttl",
-)
-INTERVAL_COLUMNS = ("stream", "start_offset_s", "duration_s", "bytes", "warmup")
+# The store's own column lists: one definition of the layout (qos/store/sqlite.py).
 FLOAT_PROBE_COLUMNS = (
     "send_offset_s",
     "rtt_s",
