@@ -1,6 +1,7 @@
 """Lab acceptance for issue 5: HTTP and speedtest goodput against Debian's iperf3 (§12.2, §12.5).
 
-A 50 Mbit/s tbf bottleneck sits in the router namespace; the reference server
+A 50 Mbit/s tbf bottleneck with 50 ms of queue (a home router's buffer) sits in the router
+namespace; the reference server
 (``qos-agent server``) and ``iperf3 -s`` run in the server namespace, the collectors and the
 ``iperf3`` client in the client namespace.  In the same test, on the same link, our HTTP
 collector and speedtest-cli (through our collector) must each report goodput within 5 % of
@@ -20,6 +21,8 @@ from tests.lab.netlab import Lab, Rate, python_env
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 RATE_BPS = 50e6
+#: 50 ms of buffering at the bottleneck rate (a typical home-router queue; BDP-scale)
+QUEUE_BYTES = int(RATE_BPS * 0.050 / 8)
 REF_PORT = 8080
 SPEEDTEST_LENGTH_S = 8
 
@@ -55,7 +58,7 @@ def test_goodput_within_5_percent_of_iperf3_at_50mbit(
 ) -> None:
     lab = shared_lab
     download = direction == "download"
-    lab.set_rate("backward" if download else "forward", Rate(RATE_BPS))
+    lab.set_rate("backward" if download else "forward", Rate(RATE_BPS, queue_bytes=QUEUE_BYTES))
     url = _start_reference_server(lab)
     peers.start_iperf3_server(lab)
 
