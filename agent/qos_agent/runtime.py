@@ -102,16 +102,10 @@ class AgentRuntime:
         """Store a record (after any backlog) and export it; False if it is only queued."""
         with self._lock:
             self._backlog.append(measurement)
-            stored = self._flush_backlog()
-        if measurement not in self._backlog:
-            for exporter in self.exporters:
-                try:
-                    exporter.export(measurement)
-                except Exception as exc:  # one exporter never stops the others
-                    log.error("exporter %s failed: %s", exporter.name, exc)
-        return stored
+            return self._flush_backlog()
 
     def _flush_backlog(self) -> bool:
+        """Store queued records in order; each one is exported once it is stored."""
         while self._backlog:
             head = self._backlog[0]
             try:
@@ -131,7 +125,15 @@ class AgentRuntime:
                     log.critical("backlog full: dropped measurement %s", dropped.id)
                 return False
             self._backlog.popleft()
+            self._export(head)
         return True
+
+    def _export(self, measurement: Measurement) -> None:
+        for exporter in self.exporters:
+            try:
+                exporter.export(measurement)
+            except Exception as exc:  # one exporter never stops the others
+                log.error("exporter %s failed: %s", exporter.name, exc)
 
     @property
     def backlog(self) -> int:

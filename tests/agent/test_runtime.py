@@ -30,7 +30,8 @@ def _job(port: int) -> JobConfig:
 
 
 def test_full_disk_keeps_records_in_backlog_until_space_returns(tmp_path: Path) -> None:
-    runtime = _runtime(tmp_path)
+    lines = tmp_path / "exported.jsonl"
+    runtime = _runtime(tmp_path, exporters=str(lines))
     conn = runtime.store._conn
     with socket.create_server(("127.0.0.1", 0)) as server:
         job = _job(server.getsockname()[1])
@@ -51,6 +52,9 @@ def test_full_disk_keeps_records_in_backlog_until_space_returns(tmp_path: Path) 
     assert runtime.backlog == 0
     stored = runtime.store.ids()
     assert set(queued) <= stored and len(stored) == len(queued) + 2
+    # a record is exported once, when it is finally stored — backlogged ones included
+    exported = [loads(line).id for line in lines.read_text().splitlines()]
+    assert sorted(exported) == sorted(stored)
     assert runtime.store.integrity_check() == "ok"
     runtime.close()
 
