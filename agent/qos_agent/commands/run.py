@@ -18,6 +18,7 @@ from types import FrameType
 from qos.records import Measurement
 from qos.units import parse_duration_s
 from qos_agent.commands.common import add_config_arguments, config_from_args
+from qos_agent.fairuse import build_gates
 from qos_agent.runtime import AgentRuntime, interruptible_wait
 from qos_agent.scheduler import Scheduler
 from qos_agent.summary import table
@@ -113,10 +114,7 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
 
 
 def _gates(runtime: AgentRuntime) -> list:
-    try:
-        from qos_agent.fairuse import build_gates
-    except ImportError:
-        return []
+    """Fair-use gates: daily byte budgets and the cross-traffic guard (issue 5)."""
     return list(build_gates(runtime.config, runtime.store.path.parent, runtime.timezone))
 
 
