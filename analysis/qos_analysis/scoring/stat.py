@@ -1,0 +1,22 @@
+"""The per-group result of one objective's statistic, shared by the evaluators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Stat:
+    """Per-group statistic arrays for one objective."""
+
+    value: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n: np.ndarray
+    bound_method: str
+    ci_low: np.ndarray | None = None
+    ci_high: np.ndarray | None = None
+    literal_only: bool = False
+    extra_reason: dict[int, str] = field(default_factory=dict)
