@@ -15,6 +15,9 @@ Design:
 * ``readonly=True`` opens with ``mode=ro`` for analysts while the agent writes.
 
 Wall-clock start times are stored as integer microseconds since the Unix epoch, UTC.
+The layout (DDL, migrations, column lists, time encoding) is :mod:`qos.store.schema`; the
+row ↔ record codec and the export queries are :mod:`qos.store.rows`.  Their public names
+are re-exported here, the import path analysts and tests have always used.
 """
 
 from __future__ import annotations
@@ -23,119 +26,38 @@ import json
 import math
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from qos.errors import SchemaVersionError, StoreError
-from qos.records import (
-    LossDirection,
-    Measurement,
-    ProbeSample,
-    RttResult,
-    Status,
-    ThroughputInterval,
-    ThroughputResult,
+from qos.records import Measurement, RttResult, ThroughputResult
+from qos.store.rows import (
+    export_query,
+    interval_rows,
+    measurement_values,
+    probe_rows,
+    row_to_measurement,
 )
-from qos.serialization import result_from_dict, result_to_dict
-
-STORE_SCHEMA_VERSION = 1
-
-_SCHEMA_V1 = """
-CREATE TABLE measurements (
-    mid             INTEGER PRIMARY KEY,
-    id              TEXT    NOT NULL UNIQUE,
-    agent_id        TEXT    NOT NULL,
-    collector       TEXT    NOT NULL,
-    target          TEXT    NOT NULL,
-    started_at_us   INTEGER NOT NULL,
-    duration_s      REAL    NOT NULL,
-    status          TEXT    NOT NULL,
-    error           TEXT,
-    kind            TEXT,
-    schema_version  INTEGER NOT NULL,
-    params_json     TEXT    NOT NULL,
-    labels_json     TEXT    NOT NULL,
-    result_json     TEXT
-);
-CREATE INDEX measurements_time ON measurements (started_at_us);
-CREATE INDEX measurements_target_time ON measurements (target, started_at_us);
-CREATE INDEX measurements_collector_time ON measurements (collector, started_at_us);
-CREATE INDEX measurements_agent_time ON measurements (agent_id, started_at_us);
-
-CREATE TABLE probes (
-    mid                    INTEGER NOT NULL REFERENCES measurements (mid) ON DELETE CASCADE,
-    seq                    INTEGER NOT NULL,
-    send_offset_s          REAL    NOT NULL,
-    rtt_s                  REAL,
-    ttl                    INTEGER,
-    duplicates             INTEGER NOT NULL DEFAULT 0,
-    size_bytes             INTEGER,
-    forward_delay_s        REAL,
-    backward_delay_s       REAL,
-    reflector_residence_s  REAL,
-    lost_direction         TEXT,
-    one_way_valid          INTEGER,
-    reflector_ttl          INTEGER,
-    PRIMARY KEY (mid, seq)
-) WITHOUT ROWID;
-
-CREATE TABLE intervals (
-    mid             INTEGER NOT NULL REFERENCES measurements (mid) ON DELETE CASCADE,
-    stream          INTEGER NOT NULL,
-    start_offset_s  REAL    NOT NULL,
-    duration_s      REAL    NOT NULL,
-    bytes           INTEGER NOT NULL,
-    warmup          INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (mid, stream, start_offset_s)
-) WITHOUT ROWID;
-
-CREATE TABLE agents (
-    agent_id        TEXT PRIMARY KEY,
-    timezone        TEXT,
-    first_seen_us   INTEGER NOT NULL,
-    labels_json     TEXT NOT NULL DEFAULT '{}'
-);
-"""
-
-
-#: user_version before → function bringing the file to the next version.  Version 0 is
-#: an empty file.  Add ``1: _upgrade_v1_to_v2`` here when the layout changes.
-def _create_v1(conn: sqlite3.Connection) -> None:
-    # executescript() would COMMIT the open migration transaction; run statements singly.
-    for statement in _SCHEMA_V1.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
-
-PROBE_COLUMNS = (
-    "seq",
-    "send_offset_s",
-    "rtt_s",
-    "ttl",
-    "duplicates",
-    "size_bytes",
-    "forward_delay_s",
-    "backward_delay_s",
-    "reflector_residence_s",
-    "lost_direction",
-    "one_way_valid",
-    "reflector_ttl",
+from qos.store.schema import (
+    INTERVAL_COLUMNS,
+    MEASUREMENT_COLUMNS,
+    MIGRATIONS,
+    PROBE_COLUMNS,
+    STORE_SCHEMA_VERSION,
+    from_epoch_us,
+    to_epoch_us,
 )
-INTERVAL_COLUMNS = ("stream", "start_offset_s", "duration_s", "bytes", "warmup")
 
-
-def to_epoch_us(moment: datetime) -> int:
-    delta = moment.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_epoch_us(value: int) -> datetime:
-    seconds, micros = divmod(int(value), 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
+__all__ = [
+    "INTERVAL_COLUMNS",
+    "PROBE_COLUMNS",
+    "STORE_SCHEMA_VERSION",
+    "SqliteStore",
+    "from_epoch_us",
+    "to_epoch_us",
+]
 
 
 class SqliteStore:
@@ -213,7 +135,7 @@ class SqliteStore:
                 "for writing (e.g. with qos-agent) to upgrade"
             )
         while version < STORE_SCHEMA_VERSION:
-            step = _MIGRATIONS[version]
+            step = MIGRATIONS[version]
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 if version == 0 and self._has_foreign_tables():
@@ -286,51 +208,15 @@ class SqliteStore:
         return count
 
     def _insert(self, m: Measurement) -> None:
-        header = None
-        if m.result is not None:
-            header = result_to_dict(m.result)
-            header.pop("probes", None)
-            header.pop("intervals", None)
         cursor = self._conn.execute(
             "INSERT INTO measurements (id, agent_id, collector, target, started_at_us, "
             "duration_s, status, error, kind, schema_version, params_json, labels_json, "
             "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                m.id,
-                m.agent_id,
-                m.collector,
-                m.target,
-                to_epoch_us(m.started_at),
-                m.duration_s,
-                str(m.status),
-                m.error,
-                m.kind,
-                m.schema_version,
-                json.dumps(dict(m.params), default=str),
-                json.dumps(dict(m.labels)),
-                None if header is None else json.dumps(header, allow_nan=False),
-            ),
+            measurement_values(m),
         )
         mid = cursor.lastrowid
         if isinstance(m.result, RttResult) and m.result.probes:
-            rows = [
-                (
-                    mid,
-                    p.seq,
-                    p.send_offset_s,
-                    p.rtt_s,
-                    p.ttl,
-                    p.duplicates,
-                    p.size_bytes,
-                    p.forward_delay_s,
-                    p.backward_delay_s,
-                    p.reflector_residence_s,
-                    None if p.lost_direction is None else str(p.lost_direction),
-                    None if p.one_way_valid is None else int(p.one_way_valid),
-                    p.reflector_ttl,
-                )
-                for p in m.result.probes
-            ]
+            rows = probe_rows(mid, m.result.probes)
             # SQLite binds NaN as NULL, so a NaN RTT would read back as a *lost* probe.
             if any(isinstance(v, float) and math.isnan(v) for row in rows for v in row):
                 raise StoreError(
@@ -344,12 +230,9 @@ class SqliteStore:
             )
         if isinstance(m.result, ThroughputResult) and m.result.intervals:
             self._conn.executemany(
-                "INSERT INTO intervals (mid, stream, start_offset_s, duration_s, bytes, warmup) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [
-                    (mid, i.stream, i.start_offset_s, i.duration_s, i.bytes, int(i.warmup))
-                    for i in m.result.intervals
-                ],
+                f"INSERT INTO intervals (mid, {', '.join(INTERVAL_COLUMNS)}) "
+                f"VALUES (?{', ?' * len(INTERVAL_COLUMNS)})",
+                interval_rows(mid, m.result.intervals),
             )
 
     def prune(self, before: datetime) -> int:
@@ -414,85 +297,12 @@ class SqliteStore:
 
     def _select(self, where: str, params: tuple[Any, ...]) -> Iterator[Measurement]:
         cursor = self._conn.execute(
-            "SELECT mid, id, agent_id, collector, target, started_at_us, duration_s, status, "
-            "error, kind, schema_version, params_json, labels_json, result_json "
+            f"SELECT {', '.join(MEASUREMENT_COLUMNS)} "
             f"FROM measurements {where} ORDER BY started_at_us, mid",
             params,
         )
         for row in cursor.fetchall():
-            yield self._row_to_measurement(row)
-
-    def _row_to_measurement(self, row: tuple[Any, ...]) -> Measurement:
-        (
-            mid,
-            mid_id,
-            agent_id,
-            collector,
-            target,
-            started_us,
-            duration_s,
-            status,
-            error,
-            kind,
-            schema_version,
-            params_json,
-            labels_json,
-            result_json,
-        ) = row
-        result = None
-        if result_json is not None:
-            header = json.loads(result_json)
-            if kind == "rtt":
-                header["probe_fields"] = list(PROBE_COLUMNS)
-                header["probes"] = [
-                    list(r)
-                    for r in self._conn.execute(
-                        f"SELECT {', '.join(PROBE_COLUMNS)} FROM probes WHERE mid = ? ORDER BY seq",
-                        (mid,),
-                    )
-                ]
-            elif kind == "throughput":
-                header["intervals"] = [
-                    list(r)
-                    for r in self._conn.execute(
-                        f"SELECT {', '.join(INTERVAL_COLUMNS)} FROM intervals WHERE mid = ? "
-                        "ORDER BY start_offset_s, stream",
-                        (mid,),
-                    )
-                ]
-            result = result_from_dict(header)
-            if isinstance(result, RttResult):
-                result = _fix_probe_types(result)
-            elif isinstance(result, ThroughputResult):
-                result = ThroughputResult(
-                    direction=result.direction,
-                    streams=result.streams,
-                    duration_s=result.duration_s,
-                    warmup_s=result.warmup_s,
-                    bytes_total=result.bytes_total,
-                    goodput_bps=result.goodput_bps,
-                    intervals=tuple(
-                        ThroughputInterval(
-                            i.stream, i.start_offset_s, i.duration_s, i.bytes, bool(i.warmup)
-                        )
-                        for i in result.intervals
-                    ),
-                    details=result.details,
-                )
-        return Measurement(
-            id=mid_id,
-            agent_id=agent_id,
-            collector=collector,
-            target=target,
-            started_at=from_epoch_us(started_us),
-            duration_s=duration_s,
-            status=Status(status),
-            error=error,
-            params=json.loads(params_json),
-            labels=json.loads(labels_json),
-            result=result,
-            schema_version=schema_version,
-        )
+            yield row_to_measurement(self._conn, row)
 
     def export_rows(
         self,
@@ -507,55 +317,7 @@ class SqliteStore:
         filter applies to the measurement's start.  Streams rows, so exports of millions of
         probes run in constant memory.
         """
-        clauses, params = [], []
-        if since is not None:
-            clauses.append("m.started_at_us >= ?")
-            params.append(to_epoch_us(since))
-        if until is not None:
-            clauses.append("m.started_at_us < ?")
-            params.append(to_epoch_us(until))
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        if table == "measurements":
-            columns = [
-                "measurement_id",
-                "agent_id",
-                "collector",
-                "target",
-                "started_at_us",
-                "duration_s",
-                "status",
-                "error",
-                "kind",
-                "schema_version",
-                "params_json",
-                "labels_json",
-                "result_json",
-            ]
-            sql = (
-                f"SELECT m.id, m.agent_id, m.collector, m.target, m.started_at_us, "
-                f"m.duration_s, m.status, m.error, m.kind, m.schema_version, "
-                f"m.params_json, m.labels_json, m.result_json FROM measurements m {where} "
-                f"ORDER BY m.started_at_us, m.mid"
-            )
-        elif table == "probes":
-            columns = ["measurement_id", *PROBE_COLUMNS]
-            cols = ", ".join(f"p.{c}" for c in PROBE_COLUMNS)
-            sql = (
-                f"SELECT m.id, {cols} FROM probes p JOIN measurements m ON m.mid = p.mid "
-                f"{where} ORDER BY m.started_at_us, m.mid, p.seq"
-            )
-        elif table == "intervals":
-            columns = ["measurement_id", *INTERVAL_COLUMNS]
-            cols = ", ".join(f"i.{c}" for c in INTERVAL_COLUMNS)
-            sql = (
-                f"SELECT m.id, {cols} FROM intervals i JOIN measurements m ON m.mid = i.mid "
-                f"{where} ORDER BY m.started_at_us, m.mid, i.start_offset_s, i.stream"
-            )
-        elif table == "agents":
-            columns = ["agent_id", "timezone"]
-            sql, params = "SELECT agent_id, timezone FROM agents ORDER BY agent_id", []
-        else:
-            raise StoreError(f"unknown table {table!r}")
+        columns, sql, params = export_query(table, since=since, until=until)
         return columns, iter(self._conn.execute(sql, params))
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -571,31 +333,3 @@ class SqliteStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _fix_probe_types(result: RttResult) -> RttResult:
-    """SQLite returns 0/1 for booleans; restore the record's types."""
-    probes = tuple(
-        ProbeSample(
-            seq=p.seq,
-            send_offset_s=p.send_offset_s,
-            rtt_s=p.rtt_s,
-            ttl=p.ttl,
-            duplicates=p.duplicates,
-            size_bytes=p.size_bytes,
-            forward_delay_s=p.forward_delay_s,
-            backward_delay_s=p.backward_delay_s,
-            reflector_residence_s=p.reflector_residence_s,
-            lost_direction=None if p.lost_direction is None else LossDirection(p.lost_direction),
-            one_way_valid=None if p.one_way_valid is None else bool(p.one_way_valid),
-            reflector_ttl=p.reflector_ttl,
-        )
-        for p in result.probes
-    )
-    return RttResult(
-        probes=probes,
-        interval_s=result.interval_s,
-        timeout_s=result.timeout_s,
-        packet_size_bytes=result.packet_size_bytes,
-        details=result.details,
-    )
