@@ -10,8 +10,8 @@ Design:
 * **Per-probe samples in their own table** (``probes``, ``WITHOUT ROWID`` keyed by the
   measurement's integer key and sequence number), not JSON blobs, so millions of samples
   load with one ``SELECT``.  Throughput samples go to ``intervals``.
-* **Schema version in ``PRAGMA user_version``**; :data:`_MIGRATIONS` is the one upgrade
-  path; a newer file is refused with :class:`~qos.errors.SchemaVersionError`.
+* **Schema version in ``PRAGMA user_version``**; :data:`qos.store.schema.MIGRATIONS` is
+  the one upgrade path; a newer file is refused with :class:`~qos.errors.SchemaVersionError`.
 * ``readonly=True`` opens with ``mode=ro`` for analysts while the agent writes.
 
 Wall-clock start times are stored as integer microseconds since the Unix epoch, UTC.
