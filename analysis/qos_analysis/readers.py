@@ -41,7 +41,7 @@ MEASUREMENT_COLUMNS = (
     "labels_json",
     "result_json",
 )
-# The store's own column lists: one definition of the layout (qos/store/sqlite.py).
+# The store's own column lists: one definition of the layout (qos/store/schema.py).
 FLOAT_PROBE_COLUMNS = (
     "send_offset_s",
     "rtt_s",
