@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -279,3 +280,93 @@ def test_stalling_or_resetting_server_fails_within_the_deadline(
     r = m.result
     assert isinstance(r, ThroughputResult) and r.goodput_bps is None
     assert sum(iv.bytes for iv in r.intervals) >= 100_000  # partial data kept
+
+
+class _SlowFirstUpload(BaseHTTPRequestHandler):
+    """A mini server that holds its reply to the first upload for ``hold_s`` seconds.
+
+    It stands for one slow connection among speedtest-cli's upload requests (in the lab: a
+    connection stuck at a low BBR pacing rate).  ``events`` records, per POST, its arrival
+    order and when its reply went out.
+    """
+
+    protocol_version = "HTTP/1.0"
+    hold_s = 2.0
+    lock = threading.Lock()
+    events: ClassVar[list[tuple[int, float, float]]] = []  # (order, arrived, replied)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        self._reply(
+            {
+                "/speedtest/latency.txt": LATENCY_BODY,
+                "/speedtest/speedtest-config.php": config_xml(client_ip="x", test_length_s=5),
+                "/speedtest/upload.php": b"size=0",
+            }.get(path, INDEX_HTML)
+        )
+
+    def do_POST(self) -> None:
+        with self.lock:
+            order = self._arrivals()
+        arrived = time.monotonic()
+        length = int(self.headers["Content-Length"])
+        while length > 0:
+            chunk = self.rfile.read(min(length, 1 << 20))
+            if not chunk:
+                return
+            length -= len(chunk)
+        if order == 0:
+            time.sleep(self.hold_s)
+        self._reply(b"size=1")
+        with self.lock:
+            self.events.append((order, arrived, time.monotonic()))
+
+    _count: ClassVar[int] = 0
+
+    @classmethod
+    def _arrivals(cls) -> int:
+        order = cls._count
+        cls._count += 1
+        return order
+
+
+@pytest.mark.parametrize("scheduling", ["continuous", "fifo"])
+def test_upload_scheduling_around_one_slow_request(tmp_path: Path, scheduling: str) -> None:
+    """continuous keeps the other 7 slots busy while one request is slow; fifo (speedtest-cli's
+    own) lets at most the 7 requests already started finish, then starts nothing."""
+    handler = type("Handler", (_SlowFirstUpload,), {"events": [], "_count": 0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        m = _run(
+            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            {"direction": "upload", "min_interval": 0, "upload_scheduling": scheduling},
+            tmp_path / "s.json",
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert m.status is Status.OK, m.error
+    events = sorted(handler.events)
+    assert events and events[0][0] == 0
+    _, held_from, held_until = events[0]
+    assert held_until - held_from >= _SlowFirstUpload.hold_s
+    # requests that arrived and were answered while the first one was held
+    during = [e for e in events[1:] if e[1] < held_until and e[2] < held_until]
+    started_during = [e for e in events[1:] if held_from < e[1] < held_until]
+    if scheduling == "fifo":
+        assert len(started_during) <= 7, started_during
+    else:
+        assert len(during) >= 20, (len(during), len(events))
+    r = m.result
+    assert isinstance(r, ThroughputResult) and r.streams == 8
