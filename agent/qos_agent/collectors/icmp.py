@@ -32,6 +32,7 @@ from typing import Any
 
 from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.collectors.scheduling import probe_scheduling
 
 _SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
@@ -143,6 +144,14 @@ class IcmpCollector(Collector):
         ParamSpec("ttl", "int", 64, "IP TTL / hop limit of probes", minimum=1, maximum=255),
         ParamSpec("mode", "str", "auto", "socket kind", choices=("auto", "raw", "datagram")),
         ParamSpec("source", "str", "", "local address to send from (default: any)"),
+        ParamSpec(
+            "scheduling",
+            "str",
+            "auto",
+            "auto: SCHED_FIFO for the sending thread when permitted (regular send times "
+            "under CPU load); normal: never",
+            choices=("auto", "normal"),
+        ),
     )
 
     def check(self) -> list[str]:
@@ -198,9 +207,10 @@ class IcmpCollector(Collector):
                 interval_ns=int(params["interval"] * 1e9),
                 timeout_ns=int(params["timeout"] * 1e9),
             )
-            probe_id = self._run_stream(
-                icmp_sock, address, family, privileged, params, stream, context
-            )
+            with probe_scheduling(params["scheduling"]) as policy:
+                probe_id = self._run_stream(
+                    icmp_sock, address, family, privileged, params, stream, context
+                )
         finally:
             icmp_sock.close()
         samples = tuple(
@@ -223,6 +233,7 @@ class IcmpCollector(Collector):
                 "address": address,
                 "socket": "raw" if privileged else "datagram",
                 "receive_timestamps": "kernel" if stream.kernel_stamped else "user space",
+                "scheduling": policy,
                 "icmp_id": probe_id,
                 "bytes_on_wire": _wire_bytes(family, params["size"], samples),
             },
