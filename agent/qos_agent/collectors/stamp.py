@@ -21,6 +21,7 @@ from typing import Any
 
 from qos.records import Measurement, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.collectors.scheduling import probe_scheduling
 from qos_agent.stamp.analysis import analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE, TWAMP_LIGHT_MIN_SIZE
@@ -71,6 +72,14 @@ class StampCollector(Collector):
             "wait after the last send for late replies",
             minimum=0.01,
             maximum=60,
+        ),
+        ParamSpec(
+            "scheduling",
+            "str",
+            "auto",
+            "auto: SCHED_FIFO for the sending thread when permitted (regular send times "
+            "under CPU load); normal: never",
+            choices=("auto", "normal"),
         ),
         ParamSpec(
             "size",
@@ -136,7 +145,7 @@ class StampCollector(Collector):
             )
         except OSError as exc:
             return failed(Status.UNREACHABLE, f"cannot open UDP socket to {target}: {exc}")
-        with sender:
+        with sender, probe_scheduling(params["scheduling"]) as policy:
             self._run(sender, params, context)
         probes, details = analyse(
             list(sender.sent.values()),
@@ -150,6 +159,7 @@ class StampCollector(Collector):
                 "discarded": sender.discarded,
                 "ssid_echoed": sender.ssid_echoed,
                 "clock_source": state.source,
+                "scheduling": policy,
             }
         )
         result = RttResult(
