@@ -341,8 +341,9 @@ class _SlowFirstUpload(BaseHTTPRequestHandler):
 
 @pytest.mark.parametrize("scheduling", ["continuous", "fifo"])
 def test_upload_scheduling_around_one_slow_request(tmp_path: Path, scheduling: str) -> None:
-    """continuous keeps the other 7 slots busy while one request is slow; fifo (speedtest-cli's
-    own) lets at most the 7 requests already started finish, then starts nothing."""
+    """continuous keeps the other 7 slots busy while one request is slow (all 50 others ran
+    during the hold here); fifo (speedtest-cli's own) lets the requests already started
+    finish, frees only the slots older than the slow one, then starts nothing (7-8 here)."""
     handler = type("Handler", (_SlowFirstUpload,), {"events": [], "_count": 0})
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     httpd.daemon_threads = True
@@ -365,7 +366,9 @@ def test_upload_scheduling_around_one_slow_request(tmp_path: Path, scheduling: s
     during = [e for e in events[1:] if e[1] < held_until and e[2] < held_until]
     started_during = [e for e in events[1:] if held_from < e[1] < held_until]
     if scheduling == "fifo":
-        assert len(started_during) <= 7, started_during
+        # the held request is the first to *arrive*, speedtest-cli's request k <= 7; the FIFO
+        # join frees the k slots of the older ones and then waits: <= 7 + 7 start meanwhile
+        assert len(started_during) <= 14, started_during
     else:
         assert len(during) >= 20, (len(during), len(events))
     r = m.result
