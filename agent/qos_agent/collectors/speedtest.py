@@ -31,8 +31,9 @@ is kept as ``details["speedtest_cli_bps"]``.  ``goodput_bps`` is ours, measured 
 ``http_throughput`` (BEREC practice, STANDARDS.md §8.1): aggregate bytes are sampled every
 ``interval`` (intervals with ``stream=-1``) and the goodput is the bytes between the end of
 ``warmup`` and the end of the test length over that time (:func:`measurement_window`).
-Download counts body bytes read; upload counts bytes the server's TCP acknowledged
-(``TCP_INFO``), not bytes handed to ``http.client``, which include full socket buffers.
+Download counts body bytes read; upload counts bytes the server's TCP acknowledged,
+cumulatively or by SACK (``TCP_INFO``; :meth:`_Tracked.current`), not bytes handed to
+``http.client``, which include full socket buffers.
 Data requests that time out, reset or end short — speedtest-cli silently counts them as
 zero bytes — make the record ``timeout``/``error``; the partial figures stay in ``details``.
 
@@ -53,6 +54,8 @@ import itertools
 import json
 import math
 import os
+import socket
+import struct
 import sys
 import threading
 import time
@@ -160,17 +163,40 @@ class _Tracked:
         self.final: int | None = None
 
     def current(self) -> int:
+        """Bytes acknowledged so far: cumulatively, plus (live) the selectively acked ones.
+
+        At a 50 Mbit/s bottleneck speedtest-cli's new connections lose 7-15 % of their
+        packets, so at any moment several of them hold out-of-order data the server has
+        SACKed (RFC 2018) but not yet acknowledged cumulatively; counted only when the hole
+        is filled, those bytes moved across the edges of the measured window and made a
+        6 s goodput read up to 1.5 % above the link's TCP payload capacity in the lab
+        (within 0.05 % of iperf3 in 7 of 7 runs with them).
+        SACKed segments count as full segments except one (the last of a body may be
+        shorter), so this stays a lower bound of what the server received.
+        """
         if self.final is not None:
             return self.final
         info = tcp_info(self.sock)
         if info is not None:
-            self.last = info.bytes_acked
+            self.last = info.bytes_acked + _sacked_bytes(self.sock)
         return self.last
 
     def finish(self) -> None:
         """Called once the server replied (all acked) or before the socket closes."""
         if self.final is None:
             self.final = self.current()
+
+
+def _sacked_bytes(sock: Any) -> int:
+    """A lower bound of the payload the peer SACKed beyond its cumulative ACK (TCP_INFO)."""
+    try:
+        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except (OSError, AttributeError):
+        return 0
+    if len(raw) < 32:
+        return 0
+    snd_mss, _, _, sacked = struct.unpack_from("=4I", raw, 16)  # tcpi_snd_mss … tcpi_sacked
+    return max(0, sacked - 1) * snd_mss
 
 
 class _Traffic:
@@ -375,7 +401,7 @@ def _speedtest_class(module: Any) -> Any:
             the test length), counted and timed the same way; only the scheduling differs.
             speedtest-cli frees a slot only when the *oldest* running request has ended
             (FIFO join), so one slow request holds every slot whose request already ended
-            — see :func:`_execute` for what that did in the lab.  Here a slot is freed as
+            — the module docstring says what that did in the lab.  Here a slot is freed as
             soon as its own request ends.
             """
             config = self.config
@@ -754,7 +780,7 @@ def _execute(mini: str | None, params: Mapping[str, Any], context: MeasureContex
             "speedtest_latency_figure_s": results.ping / 1000 if results.ping else None,
             "latency_note": LATENCY_NOTE,
             "test_length_s": box.get("length"),
-            "counting": "bytes acknowledged by the server's TCP (upload)"
+            "counting": "bytes acknowledged by the server's TCP, cumulatively or by SACK (upload)"
             if upload
             else "body bytes read (download)",
         }
