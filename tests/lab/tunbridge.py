@@ -116,13 +116,25 @@ class Direction:
         #: realised ground truth that tests compare measurements with (LOG command)
         self.log = array.array("d")
         self.log_truncated = False
+        #: packets logged before the last LOG command; queue slots are absolute indices,
+        #: so a packet still in the delay line when the log is cleared cannot write into
+        #: the new log (it stays NaN, "still in the delay line", in the log it belonged to)
+        self.log_base = 0
 
     def _log_slot(self) -> int:
         if len(self.log) >= LOG_MAX:
             self.log_truncated = True
             return -1
         self.log.append(math.nan)
-        return len(self.log) - 1
+        return self.log_base + len(self.log) - 1
+
+    def take_log(self) -> tuple[array.array, bool]:
+        """The log since the last call, and whether it was truncated; starts a new one."""
+        log, truncated = self.log, self.log_truncated
+        self.log_base += len(log)
+        self.log = array.array("d")
+        self.log_truncated = False
+        return log, truncated
 
     def accept(self, packet: bytes, now: float) -> None:
         p = self.params
@@ -153,8 +165,9 @@ class Direction:
         queue = self.queue
         while queue and queue[0][0] <= now:
             release, arrival, slot, packet = queue.popleft()
-            if slot >= 0:
-                self.log[slot] = now - arrival
+            index = slot - self.log_base
+            if slot >= 0 and 0 <= index < len(self.log):
+                self.log[index] = now - arrival
             late = now - release
             self.counters.late_sum_s += late
             if late > self.counters.max_late_s:
@@ -227,12 +240,11 @@ def _handle_control(line: str, dirs: dict[str, Direction]) -> str:
     if line == "LOG":  # applied delays since the last LOG, then cleared
         out = {}
         for key, d in dirs.items():
+            log, truncated = d.take_log()
             out[key] = {
-                "delays_s": [None if math.isnan(v) else v for v in d.log],
-                "truncated": d.log_truncated,
+                "delays_s": [None if math.isnan(v) else v for v in log],
+                "truncated": truncated,
             }
-            d.log = array.array("d")
-            d.log_truncated = False
         return json.dumps(out)
     if line == "STATS":
         return json.dumps(
