@@ -139,6 +139,12 @@ class Collector:
         raise NotImplementedError
 
     # helpers for subclasses -------------------------------------------------------------
+    def begin(self, target: str, params: Mapping[str, Any], context: MeasureContext) -> Attempt:
+        """Note the wall-clock start and monotonic start of one attempt (see :class:`Attempt`)."""
+        return Attempt(
+            self, target, params, context, context.clock.wall(), context.clock.monotonic_ns()
+        )
+
     def record(
         self,
         *,
@@ -163,6 +169,33 @@ class Collector:
             error=error,
             params=_plain(params),
             labels=dict(context.labels),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One measurement in progress: everything its record needs except the outcome."""
+
+    collector: Collector
+    target: str
+    params: Mapping[str, Any]
+    context: MeasureContext
+    started_at: datetime
+    start_ns: int
+
+    def finish(
+        self, status: Status, result: Result | None = None, error: str | None = None
+    ) -> Measurement:
+        """The attempt's record; its duration runs from :meth:`Collector.begin` to now."""
+        return self.collector.record(
+            target=self.target,
+            context=self.context,
+            started_at=self.started_at,
+            start_ns=self.start_ns,
+            status=status,
+            params=self.params,
+            result=result,
+            error=error,
         )
 
 

@@ -54,21 +54,10 @@ class DnsCollector(Collector):
         import dns.exception
         import dns.rdatatype
 
-        clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
 
         def done(status: Status, result: TimingResult | None, error: str | None) -> Measurement:
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         try:
             host, port = parse_target(target, default_port=DNS_PORT)

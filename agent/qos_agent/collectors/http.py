@@ -119,9 +119,8 @@ class HttpCollector(Collector):
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
         clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
-        deadline_ns = start_ns + int(params["timeout"] * 1e9)
+        attempt = self.begin(target, params, context)
+        deadline_ns = attempt.start_ns + int(params["timeout"] * 1e9)
         phases: dict[str, float | None] = dict.fromkeys(PHASES)
         details: dict[str, Any] = {}
 
@@ -136,16 +135,7 @@ class HttpCollector(Collector):
 
         def finish(status: Status, error: str | None, outcome: str | None = None) -> Measurement:
             result = TimingResult(phases_s=phases, outcome=outcome, details=details)
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         try:
             scheme, host, port, path, host_header = split_url(target)
@@ -211,7 +201,7 @@ class HttpCollector(Collector):
             details["body_truncated"] = body >= limit and bool(response.read(1))
             end = clock.monotonic_ns()
             phases["download"] = (end - t_first) / 1e9
-            phases["total"] = (end - start_ns) / 1e9
+            phases["total"] = (end - attempt.start_ns) / 1e9
             return finish(Status.OK, None, outcome=str(response.status))
         except (_Deadline, TimeoutError):
             return finish(

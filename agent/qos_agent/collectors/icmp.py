@@ -161,9 +161,7 @@ class IcmpCollector(Collector):
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
-        clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
 
         def failed(status: Status, error: str, probes: tuple[ProbeSample, ...] = ()) -> Measurement:
             result = RttResult(
@@ -172,16 +170,7 @@ class IcmpCollector(Collector):
                 timeout_s=params["timeout"],
                 packet_size_bytes=params["size"],
             )
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         try:
             info = socket.getaddrinfo(target, None, type=socket.SOCK_RAW, proto=socket.IPPROTO_ICMP)
@@ -248,16 +237,7 @@ class IcmpCollector(Collector):
         else:
             status = Status.TIMEOUT
             error = f"no reply from {address} within {params['timeout']} s to {len(samples)} probes"
-        return self.record(
-            target=target,
-            context=context,
-            started_at=started_at,
-            start_ns=start_ns,
-            status=status,
-            params=params,
-            result=result,
-            error=error,
-        )
+        return attempt.finish(status=status, result=result, error=error)
 
     def _run_stream(
         self,

@@ -183,28 +183,19 @@ class Iperf3Collector(Collector):
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
         clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
         spec = self.spec_from(params)
         try:
             host, port = split_target(target)
         except ValueError as exc:
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=Status.ERROR,
-                params=params,
-                error=str(exc),
-            )
+            return attempt.finish(status=Status.ERROR, error=str(exc))
         io_timeout = params["timeout"]
         retries = params["busy_retries"]
         backoffs = [
             min(_MAX_BACKOFF_S, params["busy_backoff"] * 2**k) * 1.5 for k in range(retries)
         ]
         budget_s = spec.omit_s + spec.duration_s + 3 * io_timeout + sum(backoffs)
-        deadline_ns = start_ns + int(budget_s * 1e9)
+        deadline_ns = attempt.start_ns + int(budget_s * 1e9)
         client = Iperf3Client(
             host,
             port,
@@ -214,13 +205,13 @@ class Iperf3Collector(Collector):
             stop=context.stop,
         )
         waits: list[float] = []
-        attempt = 0
+        tries = 0
         while True:
-            attempt += 1
+            tries += 1
             outcome = client.run(spec, deadline_ns)
-            if outcome.error_kind != "busy" or attempt > retries or context.stop.is_set():
+            if outcome.error_kind != "busy" or tries > retries or context.stop.is_set():
                 break
-            wait = min(_MAX_BACKOFF_S, params["busy_backoff"] * 2 ** (attempt - 1))
+            wait = min(_MAX_BACKOFF_S, params["busy_backoff"] * 2 ** (tries - 1))
             wait *= self._rng.uniform(0.5, 1.5)  # de-synchronise agents sharing a server
             if (deadline_ns - clock.monotonic_ns()) / 1e9 < wait + spec.duration_s:
                 break
@@ -228,7 +219,7 @@ class Iperf3Collector(Collector):
             if context.stop.wait(wait):
                 break
         result = build_result(
-            spec, outcome, host=host, port=port, attempts=attempt, busy_waits_s=waits
+            spec, outcome, host=host, port=port, attempts=tries, busy_waits_s=waits
         )
         if outcome.ok:
             status, error = Status.OK, None
@@ -236,21 +227,12 @@ class Iperf3Collector(Collector):
             status = Status.ERROR
             error = (
                 f"server busy: {host}:{port} answered ACCESS_DENIED to "
-                f"{attempt} attempt{'s' if attempt > 1 else ''}"
+                f"{tries} attempt{'s' if tries > 1 else ''}"
             )
         else:
             status = _KIND_STATUS.get(outcome.error_kind or "", Status.ERROR)
             error = outcome.error
-        return self.record(
-            target=target,
-            context=context,
-            started_at=started_at,
-            start_ns=start_ns,
-            status=status,
-            params=params,
-            result=result,
-            error=error,
-        )
+        return attempt.finish(status=status, result=result, error=error)
 
 
 def _intervals(spec: protocol.TestSpec, outcome: TestOutcome) -> list[ThroughputInterval]:

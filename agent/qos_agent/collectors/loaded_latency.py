@@ -117,22 +117,12 @@ class LoadedLatencyCollector(Collector):
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
         clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
 
         def finish(
             status: Status, error: str | None, result: RttResult | None = None
         ) -> Measurement:
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         probe_name, probe_target, problem = choose_probe(
             params["probe"], params["probe_target"], target
@@ -149,7 +139,7 @@ class LoadedLatencyCollector(Collector):
             raw = {"count": count, "interval": interval, "timeout": params["probe_timeout"]}
             return prober.measure(probe_target, prober.resolve(raw), context)
 
-        idle_offset_s = (clock.monotonic_ns() - start_ns) / 1e9
+        idle_offset_s = (clock.monotonic_ns() - attempt.start_ns) / 1e9
         idle = probe_run(params["idle"])
         if context.stop.is_set():
             return finish(
@@ -177,7 +167,7 @@ class LoadedLatencyCollector(Collector):
         lead_in = params["warmup"] + _LEAD_IN_S
         loaded: Measurement | None = None
         if not context.stop.wait(lead_in) and loader.is_alive():
-            loaded_offset_s = (clock.monotonic_ns() - start_ns) / 1e9
+            loaded_offset_s = (clock.monotonic_ns() - attempt.start_ns) / 1e9
             loaded = probe_run(params["duration"] - _LEAD_IN_S - _TAIL_S)
         else:
             loaded_offset_s = 0.0

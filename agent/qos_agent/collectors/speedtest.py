@@ -566,22 +566,12 @@ class SpeedtestCollector(Collector):
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
-        started_at = context.clock.wall()
-        start_ns = context.clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
 
         def finish(
             status: Status, error: str | None, result: ThroughputResult | None = None
         ) -> Measurement:
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         online = target.strip().lower() in _ONLINE_TARGETS
         try:
@@ -593,7 +583,7 @@ class SpeedtestCollector(Collector):
             Path(params["state_file"]) if params["state_file"] else default_state_path()
         )
         server = state.get(key)
-        now = started_at.timestamp()
+        now = attempt.started_at.timestamp()
         if server.blocked_until is not None and now < server.blocked_until:
             until = _iso(server.blocked_until)
             return finish(

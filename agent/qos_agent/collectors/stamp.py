@@ -111,20 +111,10 @@ class StampCollector(Collector):
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
         clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
 
         def failed(status: Status, error: str, result: RttResult | None = None) -> Measurement:
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         try:
             host, port = parse_target(target)
@@ -178,16 +168,7 @@ class StampCollector(Collector):
             status, error = Status.SKIPPED, "stopped before the first probe"
         else:
             status, error = Status.TIMEOUT, f"no reply from {target} to {len(probes)} probes"
-        return self.record(
-            target=target,
-            context=context,
-            started_at=started_at,
-            start_ns=start_ns,
-            status=status,
-            params=params,
-            result=result,
-            error=error,
-        )
+        return attempt.finish(status=status, result=result, error=error)
 
     @staticmethod
     def _run(sender: StampSender, params: Mapping[str, Any], context: MeasureContext) -> None:

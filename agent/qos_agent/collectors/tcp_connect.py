@@ -82,8 +82,7 @@ class TcpConnectCollector(Collector):
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:
         clock = context.clock
-        started_at = clock.wall()
-        start_ns = clock.monotonic_ns()
+        attempt = self.begin(target, params, context)
         interval_ns = int(params["interval"] * 1e9)
         timeout_ns = int(params["timeout"] * 1e9)
 
@@ -99,16 +98,7 @@ class TcpConnectCollector(Collector):
                 timeout_s=params["timeout"],
                 details=details or {},
             )
-            return self.record(
-                target=target,
-                context=context,
-                started_at=started_at,
-                start_ns=start_ns,
-                status=status,
-                params=params,
-                result=result,
-                error=error,
-            )
+            return attempt.finish(status=status, result=result, error=error)
 
         try:
             host, port = split_host_port(target)
