@@ -14,91 +14,114 @@ from __future__ import annotations
 import math
 import re
 from decimal import Decimal, InvalidOperation
+from fractions import Fraction
 
 from qos.errors import UnitError
 
-_DURATION_FACTORS_S: dict[str, float] = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "sec": 1.0,
-    "secs": 1.0,
-    "second": 1.0,
-    "seconds": 1.0,
-    "m": 60.0,
-    "min": 60.0,
-    "mins": 60.0,
-    "minute": 60.0,
-    "minutes": 60.0,
-    "h": 3600.0,
-    "hour": 3600.0,
-    "hours": 3600.0,
-    "d": 86400.0,
-    "day": 86400.0,
-    "days": 86400.0,
+_F = Fraction
+
+_DURATION_FACTORS_S: dict[str, Fraction] = {
+    "ns": _F(1, 10**9),
+    "us": _F(1, 10**6),
+    "µs": _F(1, 10**6),
+    "ms": _F(1, 10**3),
+    "s": _F(1),
+    "sec": _F(1),
+    "secs": _F(1),
+    "second": _F(1),
+    "seconds": _F(1),
+    "m": _F(60),
+    "min": _F(60),
+    "mins": _F(60),
+    "minute": _F(60),
+    "minutes": _F(60),
+    "h": _F(3600),
+    "hour": _F(3600),
+    "hours": _F(3600),
+    "d": _F(86400),
+    "day": _F(86400),
+    "days": _F(86400),
 }
 
-_SIZE_FACTORS_BYTES: dict[str, float] = {
-    "b": 1.0,  # lower-case b alone is ambiguous; sizes use B, we accept "b" only as bytes here
-    "B": 1.0,
-    "byte": 1.0,
-    "bytes": 1.0,
-    "kB": 1e3,
-    "KB": 1e3,
-    "MB": 1e6,
-    "GB": 1e9,
-    "TB": 1e12,
-    "KiB": 1024.0,
-    "MiB": 1024.0**2,
-    "GiB": 1024.0**3,
-    "TiB": 1024.0**4,
+_SIZE_FACTORS_BYTES: dict[str, Fraction] = {
+    "b": _F(1),  # lower-case b alone is ambiguous; sizes use B, we accept "b" only as bytes here
+    "B": _F(1),
+    "byte": _F(1),
+    "bytes": _F(1),
+    "kB": _F(10**3),
+    "KB": _F(10**3),
+    "MB": _F(10**6),
+    "GB": _F(10**9),
+    "TB": _F(10**12),
+    "KiB": _F(2**10),
+    "MiB": _F(2**20),
+    "GiB": _F(2**30),
+    "TiB": _F(2**40),
 }
 
-_RATE_FACTORS_BPS: dict[str, float] = {
-    "bit/s": 1.0,
-    "bps": 1.0,
-    "kbit/s": 1e3,
-    "kbps": 1e3,
-    "Kbit/s": 1e3,
-    "Kbps": 1e3,
-    "Mbit/s": 1e6,
-    "Mbps": 1e6,
-    "Gbit/s": 1e9,
-    "Gbps": 1e9,
-    "Tbit/s": 1e12,
-    "B/s": 8.0,
-    "kB/s": 8e3,
-    "MB/s": 8e6,
-    "GB/s": 8e9,
+_RATE_FACTORS_BPS: dict[str, Fraction] = {
+    "bit/s": _F(1),
+    "bps": _F(1),
+    "kbit/s": _F(10**3),
+    "kbps": _F(10**3),
+    "Kbit/s": _F(10**3),
+    "Kbps": _F(10**3),
+    "Mbit/s": _F(10**6),
+    "Mbps": _F(10**6),
+    "Gbit/s": _F(10**9),
+    "Gbps": _F(10**9),
+    "Tbit/s": _F(10**12),
+    "B/s": _F(8),
+    "kB/s": _F(8 * 10**3),
+    "MB/s": _F(8 * 10**6),
+    "GB/s": _F(8 * 10**9),
 }
 
-_RATIO_FACTORS: dict[str, float] = {"": 1.0, "%": 1e-2, "percent": 1e-2, "ppm": 1e-6}
+_RATIO_FACTORS: dict[str, Fraction] = {
+    "": _F(1),
+    "%": _F(1, 100),
+    "percent": _F(1, 100),
+    "ppm": _F(1, 10**6),
+}
 
 _QUANTITY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# Far beyond any physical quantity: refuses "1e999999" before exact arithmetic on it.
+_MAX_EXPONENT = 400
 
 
-def _split(text: str, what: str) -> tuple[float, str]:
+def _split(text: str, what: str) -> tuple[Fraction, str]:
     match = _QUANTITY.match(text)
     if not match:
         raise UnitError(f"cannot parse {what} {text!r}: expected a number followed by a unit")
     try:
-        value = float(Decimal(match.group(1)))
+        decimal = Decimal(match.group(1))
     except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
         raise UnitError(f"cannot parse {what} {text!r}") from exc
-    return value, (match.group(2) or "").strip()
+    if decimal and abs(decimal.adjusted()) > _MAX_EXPONENT:
+        raise UnitError(f"{what} {text!r} is not finite")
+    return Fraction(decimal), (match.group(2) or "").strip()
 
 
-def _parse(
-    value: str | int | float, factors: dict[str, float], what: str, default_unit: str | None
-) -> float:
+def _parse_exact(
+    value: str | int | float, factors: dict[str, Fraction], what: str, default_unit: str | None
+) -> Fraction:
+    """The exact rational value of a quantity in base units.
+
+    A decimal written in text ("95%", "0.1ms") is taken as the exact decimal it denotes,
+    and multiplied by the unit's exact factor, so that the one rounding to a double happens
+    at the very end (:func:`_parse`): "95%" becomes the double nearest to 19/20, not
+    95 × 0.01 computed in floating point (0.9500000000000001).
+    """
     if isinstance(value, bool):
         raise UnitError(f"{what} must be a number with a unit, not a boolean")
     if isinstance(value, int | float):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UnitError(f"{what} {value!r} is not finite")
         if default_unit is None:
             raise UnitError(f"{what} {value!r} needs a unit, e.g. {next(iter(factors))!r}")
-        number, unit = float(value), default_unit
+        # A float written in TOML/JSON denotes its shortest decimal repr ("0.95").
+        number = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        unit = default_unit
     elif isinstance(value, str):
         number, unit = _split(value, what)
         if not unit:
@@ -110,7 +133,18 @@ def _parse(
     if unit not in factors:
         known = ", ".join(sorted(k for k in factors if k))
         raise UnitError(f"unknown unit {unit!r} in {what} {value!r}; known units: {known}")
-    result = number * factors[unit]
+    return number * factors[unit]
+
+
+def _parse(
+    value: str | int | float, factors: dict[str, Fraction], what: str, default_unit: str | None
+) -> float:
+    """The double nearest to the exact value (``float(Fraction)`` rounds correctly once)."""
+    exact = _parse_exact(value, factors, what, default_unit)
+    try:
+        result = float(exact)
+    except OverflowError as exc:
+        raise UnitError(f"{what} {value!r} is not finite") from exc
     if not math.isfinite(result):
         raise UnitError(f"{what} {value!r} is not finite")
     return result
@@ -144,6 +178,34 @@ def parse_ratio(value: str | int | float) -> float:
     """Parse ``"0.1%"``, ``"1e-3"`` or ``0.001`` into a ratio in [0, 1]."""
     ratio = _parse(value, _RATIO_FACTORS, "ratio", "")
     if not 0.0 <= ratio <= 1.0:
+        raise UnitError(f"ratio {value!r} must lie between 0 and 1 (0 % and 100 %)")
+    return ratio
+
+
+def parse_duration_exact(value: str | int | float) -> Fraction:
+    """Like :func:`parse_duration_s`, as the exact rational number of seconds written."""
+    seconds = _parse_exact(value, _DURATION_FACTORS_S, "duration", None)
+    if seconds < 0:
+        raise UnitError(f"duration {value!r} must not be negative")
+    return seconds
+
+
+def parse_rate_exact(value: str | int | float) -> Fraction:
+    """Like :func:`parse_rate_bps`, as the exact rational number of bit/s written."""
+    rate = _parse_exact(value, _RATE_FACTORS_BPS, "rate", None)
+    if rate < 0:
+        raise UnitError(f"rate {value!r} must not be negative")
+    return rate
+
+
+def parse_ratio_exact(value: str | int | float) -> Fraction:
+    """Like :func:`parse_ratio`, as the exact rational number written (``"95%"`` → 19/20).
+
+    Used where a limit is compared with a count ratio k/n, so that a share exactly at the
+    limit is decided by integer arithmetic, never by floating-point noise.
+    """
+    ratio = _parse_exact(value, _RATIO_FACTORS, "ratio", "")
+    if not 0 <= ratio <= 1:
         raise UnitError(f"ratio {value!r} must lie between 0 and 1 (0 % and 100 %)")
     return ratio
 

@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from qos.paths import default_store_path
+from qos.paths import store_path
+from qos_analysis.presentation import format_quantity
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="PATH",
         help="SQLite store, export directory, .jsonl file or glob (repeatable); default: "
-        "the agent's default store ($XDG_DATA_HOME/qos-toolkit/measurements.sqlite)",
+        "the agent's store ($QOS_STORE_PATH, else $XDG_DATA_HOME/qos-toolkit/measurements.sqlite)",
     )
     sc.add_argument("--profile", required=True, help="profile id or .toml file")
     sc.add_argument(
@@ -153,7 +153,7 @@ def _profiles_list(args: argparse.Namespace) -> int:
 def _limit_text(value: float | None, text: str, dimension: str) -> str:
     if value is None:
         return text
-    return _fmt(value, dimension)
+    return format_quantity(value, dimension)
 
 
 def _profiles_show(args: argparse.Namespace) -> int:
@@ -233,7 +233,11 @@ def _profiles_show(args: argparse.Namespace) -> int:
         f"one-way rule: {p.one_way_rule}  failed tests: {p.failed_tests}"
     )
     for name, par in info["parameters"].items():
-        state = "REQUIRED (--param)" if par["required"] else _fmt(par["value"], par["dimension"])
+        state = (
+            "REQUIRED (--param)"
+            if par["required"]
+            else format_quantity(par["value"], par["dimension"])
+        )
         print(f"  parameter {name} ({par['dimension']}): {state}")
     for o in info["objectives"]:
         what = o["statistic"] + (f" {o['percentile']}" if o["percentile"] else "")
@@ -255,7 +259,8 @@ def _score(args: argparse.Namespace) -> int:
     from qos.errors import ProfileError
     from qos.profiles import get_profile
     from qos_analysis.load import load
-    from qos_analysis.scoring import overall, score
+    from qos_analysis.scoring import overall_outcome, score
+    from qos_analysis.verdict_table import print_verdict_table
 
     params: dict[str, str] = {}
     for item in args.param:
@@ -266,15 +271,22 @@ def _score(args: argparse.Namespace) -> int:
     if args.confidence is not None and not 0 < args.confidence < 1:
         raise ProfileError("--confidence must lie strictly between 0 and 1")
     profile = get_profile(args.profile)
-    data = load(args.data or [str(default_store_path())])
+    sources = data_sources(args.data)
+    if sources is None:
+        return EXIT_USAGE
+    data = load(sources)
     verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
+    summary = overall_outcome(verdicts)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
         print(
             json.dumps(
                 {
                     "profile": profile.id,
-                    "overall": overall(verdicts),
+                    "overall": summary.outcome,
+                    "overall_text": summary.text,
+                    "assessed": list(summary.assessed),
+                    "not_assessed": list(summary.not_assessed),
                     "notes": list(data.notes),
                     "verdicts": out,
                 },
@@ -283,74 +295,31 @@ def _score(args: argparse.Namespace) -> int:
             )
         )
     elif args.format == "csv":
-        verdicts.to_csv(sys.stdout, index=False)
+        from qos_analysis.csv_safety import protect_formula_cells
+
+        protect_formula_cells(verdicts).to_csv(sys.stdout, index=False)
     else:
-        _print_table(verdicts, profile.id, overall(verdicts), data.notes)
+        print_verdict_table(verdicts, profile.id, summary, data.notes, sys.stdout)
     if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
         return EXIT_VIOLATION
     return EXIT_OK
 
 
-def _fmt(value: Any, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = float(value)
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if unit in ("s", "duration"):
-        return f"{value * 1e3:.3f} ms"
-    if unit in ("ratio",):
-        return f"{value * 100:.4g} %"
-    if unit in ("bit/s", "rate"):
-        return f"{value / 1e6:.2f} Mbit/s"
-    if unit in ("days", "count"):
-        return f"{value:g}"
-    return f"{value:g}"
-
-
-def _print_table(verdicts: Any, profile_id: str, result: str, notes: Sequence[str]) -> None:
-    print(f"profile {profile_id}: overall {result.upper()} ({len(verdicts)} verdict(s))")
-    for note in notes:
-        print(f"note: {note}")
-    header = ("OUTCOME", "OBJECTIVE", "SCOPE", "WINDOW START", "VALUE", "LIMIT", "BOUND", "N")
-    rows = []
-    for _, v in verdicts.iterrows():
-        le = v["comparison"] == "<="
-        bound = v["upper_bound"] if le else v["lower_bound"]
-        start = (
-            ""
-            if v["window_start"] is None
-            or (isinstance(v["window_start"], float))
-            or str(v["window_start"]) == "NaT"
-            else v["window_start"].strftime("%Y-%m-%d %H:%M")
+def data_sources(given: list[str] | None) -> list[str] | None:
+    """The ``--data`` paths, or the agent's store (``$QOS_STORE_PATH`` or the XDG default,
+    resolved as the agent resolves it); ``None`` after telling the user when there is no
+    store yet."""
+    if given:
+        return given
+    path = store_path()
+    if not path.exists():
+        print(
+            f"qos: no measurements yet: {path} does not exist; run `qos-agent run --once` "
+            "first (or pass --data PATH)",
+            file=sys.stderr,
         )
-        flag = "~" if v["approximate"] else ""
-        rows.append(
-            (
-                v["outcome"].upper(),
-                f"{v['objective']}{flag}",
-                str(v["scope"]),
-                start,
-                _fmt(v["value"], v["unit"]),
-                f"{v['comparison']} {_fmt(v['limit'], v['unit'])}",
-                _fmt(bound, v["unit"]),
-                str(v["n_samples"]),
-            )
-        )
-    widths = [
-        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
-    ]
-    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-    for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
-    reasons = verdicts[verdicts["outcome"] != "pass"][["objective", "scope", "reason"]]
-    if len(reasons):
-        print("\nwhy not pass:")
-        for _, r in reasons.drop_duplicates(["objective", "reason"]).head(20).iterrows():
-            print(f"  {r['objective']} [{r['scope']}]: {r['reason']}")
-    if verdicts["approximate"].any():
-        rules = sorted(set(verdicts.loc[verdicts["approximate"], "rule"]) - {""})
-        print("\n~ approximate: " + "; ".join(rules))
+        return None
+    return [str(path)]
 
 
 # --- qoe -------------------------------------------------------------------------------------

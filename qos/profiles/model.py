@@ -69,11 +69,25 @@ class Limit:
     parameter: str | None = None
     factor: float = 1.0
     text: str = ""
+    exact: Fraction | None = None
+    factor_exact: Fraction = Fraction(1)
 
     def resolve(self, parameters: Mapping[str, float | None]) -> float:
-        if self.parameter is None:
+        """The limit as the double nearest to its exact value (rounded once)."""
+        if self.parameter is None and self.exact is None:
             assert self.value is not None
             return self.value
+        return float(self.resolve_exact(parameters))
+
+    def resolve_exact(self, parameters: Mapping[str, float | None]) -> Fraction:
+        """The limit as an exact rational: the decimal written in the profile, or
+        ``factor × parameter`` computed without rounding (0.9 × 250 Mbit/s is exactly
+        225 Mbit/s, not 225000000.00000003)."""
+        if self.parameter is None:
+            if self.exact is not None:
+                return self.exact
+            assert self.value is not None
+            return Fraction(self.value)
         given = parameters.get(self.parameter)
         if given is None:
             raise ProfileError(
@@ -81,7 +95,7 @@ class Limit:
                 key=f"parameters.{self.parameter}",
                 hint=f"pass --param {self.parameter}=VALUE or set value in the profile",
             )
-        return self.factor * given
+        return self.factor_exact * Fraction(given)
 
 
 @dataclass(frozen=True, slots=True)

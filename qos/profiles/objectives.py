@@ -10,7 +10,7 @@ from typing import Any
 from qos.errors import UnitError
 from qos.profiles.catalogue import COMPARISONS, DECISIONS, METRICS, ONE_WAY_RULES, STATISTICS
 from qos.profiles.model import Limit, Objective, Parameter, Period, Source
-from qos.profiles.quantities import parse_fraction, parse_quantity
+from qos.profiles.quantities import parse_fraction, parse_quantity_exact
 from qos.profiles.reader import Ctx
 from qos.profiles.sections import parse_confidence, parse_window
 from qos.suggest import unknown_name_hint
@@ -67,12 +67,18 @@ def _parse_limit(
             raise ctx.error(
                 f"factor must be a positive number, got {factor!r}", key=f"{key}.factor"
             )
-        return Limit(parameter=name, factor=float(factor), text=f"{factor:g} × {name}")
+        factor_exact = Fraction(repr(factor)) if isinstance(factor, float) else Fraction(factor)
+        return Limit(
+            parameter=name,
+            factor=float(factor),
+            text=f"{factor:g} × {name}",
+            factor_exact=factor_exact,
+        )
     try:
-        quantity = parse_quantity(value, dimension)
+        exact = parse_quantity_exact(value, dimension)
     except UnitError as exc:
         raise ctx.error(f"{exc} (this limit is a {dimension})", key=key) from exc
-    return Limit(value=quantity, text=str(value))
+    return Limit(value=float(exact), text=str(value), exact=exact)
 
 
 def _load_objective(

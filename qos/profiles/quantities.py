@@ -6,22 +6,35 @@ from fractions import Fraction
 from typing import Any
 
 from qos.errors import UnitError
-from qos.units import parse_duration_s, parse_rate_bps, parse_ratio
+from qos.units import (
+    parse_duration_exact,
+    parse_rate_exact,
+    parse_ratio_exact,
+)
 
 
-def parse_quantity(value: Any, dimension: str) -> float:
-    """A limit in base units for a dimension; units are required except for ratios/counts."""
+def parse_quantity_exact(value: Any, dimension: str) -> Fraction:
+    """A limit in base units for a dimension, as the exact rational number written.
+
+    Units are required except for ratios and counts.  ``"95%"`` is 19/20 exactly, so a
+    share k/n can be compared with it in integer arithmetic.
+    """
     if dimension == "duration":
-        return parse_duration_s(value)
+        return parse_duration_exact(value)
     if dimension == "rate":
-        return parse_rate_bps(value)
+        return parse_rate_exact(value)
     if dimension == "ratio":
-        return parse_ratio(value)
+        return parse_ratio_exact(value)
     if dimension == "count":
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise UnitError(f"count must be a non-negative integer, got {value!r}")
-        return float(value)
+        return Fraction(value)
     raise UnitError(f"unknown dimension {dimension!r}")
+
+
+def parse_quantity(value: Any, dimension: str) -> float:
+    """A limit in base units: the double nearest to :func:`parse_quantity_exact`."""
+    return float(parse_quantity_exact(value, dimension))
 
 
 def parse_fraction(value: Any) -> Fraction:

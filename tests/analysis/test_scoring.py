@@ -19,6 +19,7 @@ from qos.errors import ProfileError
 from qos.profiles import Profile, get_profile, parse_profiles
 from qos.records import Status
 from qos_analysis import load, overall, score
+from qos_analysis.scoring import overall_outcome
 from tests.analysis.synthetic import (
     T0,
     bnetza_campaign,
@@ -71,10 +72,15 @@ def test_good_network_passes_y1541_class0_with_named_rtt_half_rule(tmp_path: Pat
     assert v["ipdv"]["value"] == pytest.approx(0.005, abs=2e-4)  # jitter range / 2
     assert v["iplr"]["outcome"] == "pass"  # 6000 loss-free packets ≥ 2995
     assert v["iplr"]["value"] == 0 and v["iplr"]["n_samples"] == 6000
-    assert v["iper"]["outcome"] == "inconclusive"
+    assert v["iper"]["outcome"] == "not assessed"
     assert "not observable" in v["iper"]["reason"]
     assert not v["iplr"]["verified"] and v["iplr"]["clause"] == "Table 1"
-    assert overall(score(data, "y1541/class0", window="1h")) == "inconclusive"  # IPER
+    # The unobservable IPER does not hold the overall outcome at inconclusive forever.
+    summary = overall_outcome(score(data, "y1541/class0", window="1h"))
+    assert summary.outcome == "pass"
+    assert summary.assessed == ("mean-iptd", "ipdv", "iplr")
+    assert summary.not_assessed == ("iper",)
+    assert summary.text == "pass on all 3 assessed objectives; 1 not assessed: iper"
 
 
 def test_bad_delay_and_loss_fail(tmp_path: Path) -> None:
@@ -131,7 +137,7 @@ def test_small_windows_are_inconclusive_not_passed(tmp_path: Path) -> None:
     )
     verdicts = score(data, "y1541/class0")  # the profile's 1-minute window
     assert len(verdicts[verdicts["objective"] == "iplr"]) == 5
-    assert set(verdicts["outcome"]) <= {"pass", "inconclusive"}
+    assert set(verdicts["outcome"]) <= {"pass", "inconclusive", "not assessed"}
     by = verdicts.groupby("objective")["outcome"].agg(set)
     assert by["iplr"] == {"inconclusive"}  # 60 packets cannot show ≤ 1e-3
     assert by["ipdv"] == {"inconclusive"}  # < min_samples 1000
@@ -282,7 +288,8 @@ def test_empty_data_is_inconclusive_never_pass(tmp_path: Path) -> None:
     SqliteStore(path).close()
     verdicts = score(load(path), "y1541/class0")
     assert len(verdicts) == 4
-    assert set(verdicts["outcome"]) == {"inconclusive"}
+    assert set(verdicts["outcome"]) == {"inconclusive", "not assessed"}
+    assert set(verdicts.loc[verdicts["outcome"] == "not assessed", "objective"]) == {"iper"}
     assert overall(verdicts) == "inconclusive"
     assert overall(verdicts.iloc[0:0]) == "inconclusive"
 

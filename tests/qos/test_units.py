@@ -240,3 +240,68 @@ def test_format_ratio_and_bytes() -> None:
 def test_formatted_duration_parses_back(seconds: float) -> None:
     value, unit = format_duration(seconds).split(" ")
     assert parse_duration_s(f"{value}{unit}") == pytest.approx(seconds, rel=1e-3, abs=1e-6)
+
+
+# --- exact decimal values, rounded once ------------------------------------------------------
+
+_PERCENT_TEXTS = [f"{n}%" for n in range(101)] + [
+    f"{n}.{d}%" for n in range(100) for d in range(10)
+]
+
+
+def test_every_percent_is_the_double_nearest_its_decimal_value() -> None:
+    from fractions import Fraction
+
+    from qos.units import parse_ratio, parse_ratio_exact
+
+    for text in _PERCENT_TEXTS:
+        exact = Fraction(text[:-1]) / 100
+        assert parse_ratio_exact(text) == exact, text
+        assert parse_ratio(text) == float(exact), text  # float(Fraction) rounds correctly
+    assert parse_ratio("95%") == 0.95  # not 95 × 0.01 = 0.9500000000000001
+
+
+@given(
+    st.integers(min_value=0, max_value=10**7),
+    st.integers(min_value=0, max_value=6),
+    st.sampled_from(
+        [
+            ("ms", 10**-3, "duration"),
+            ("µs", 10**-6, "duration"),
+            ("us", 10**-6, "duration"),
+            ("ns", 10**-9, "duration"),
+            ("min", 60, "duration"),
+            ("Mbit/s", 10**6, "rate"),
+            ("kbit/s", 10**3, "rate"),
+            ("MB/s", 8 * 10**6, "rate"),
+            ("kB", 10**3, "size"),
+            ("MiB", 2**20, "size"),
+            ("GB", 10**9, "size"),
+            ("%", 10**-2, "ratio"),
+            ("ppm", 10**-6, "ratio"),
+        ]
+    ),
+)
+def test_quantities_are_the_double_nearest_the_exact_value(
+    mantissa: int, decimals: int, unit: tuple[str, float, str]
+) -> None:
+    from fractions import Fraction
+
+    from qos.units import parse_duration_s, parse_rate_bps, parse_ratio, parse_size_bytes
+
+    name, factor, dimension = unit
+    exact_number = Fraction(mantissa, 10**decimals)
+    if decimals:
+        text = f"{mantissa // 10**decimals}.{mantissa % 10**decimals:0{decimals}d}{name}"
+    else:
+        text = f"{mantissa}{name}"
+    exact = exact_number * Fraction(factor).limit_denominator(10**9)
+    parse = {
+        "duration": parse_duration_s,
+        "rate": parse_rate_bps,
+        "size": parse_size_bytes,
+        "ratio": parse_ratio,
+    }[dimension]
+    if dimension == "ratio" and exact > 1:
+        return
+    assert parse(text) == float(exact), text

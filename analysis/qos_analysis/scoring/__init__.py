@@ -34,7 +34,7 @@ objective → its rows), :mod:`~qos_analysis.scoring.grouping` ((scope, window) 
 here.
 """
 
-from qos_analysis.scoring.decide import overall
+from qos_analysis.scoring.decide import OverallOutcome, overall, overall_outcome
 from qos_analysis.scoring.engine import score
 from qos_analysis.scoring.rows import OUTCOMES, VERDICT_COLUMNS
 from qos_analysis.scoring.rules import RULE_DIRECTIONAL, RULE_RT_LOSS, RULE_RTT_HALF
@@ -45,6 +45,8 @@ __all__ = [
     "RULE_RTT_HALF",
     "RULE_RT_LOSS",
     "VERDICT_COLUMNS",
+    "OverallOutcome",
     "overall",
+    "overall_outcome",
     "score",
 ]

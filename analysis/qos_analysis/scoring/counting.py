@@ -48,6 +48,7 @@ def threshold_counting(
             f"one-sided {conf:.0%} Clopper–Pearson on the share; CI = two-sided",
             np.asarray(ci_low),
             np.asarray(ci_high),
+            count=k,
         )
     day = local_day(local_us[defined])
     frame = pd.DataFrame({"g": c, "day": day, "meets": meets})

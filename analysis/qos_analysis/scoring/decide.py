@@ -1,67 +1,194 @@
-"""Outcomes: pass / fail / inconclusive for one group, and the overall verdict
-(STANDARDS.md §9)."""
+"""Outcomes: pass / fail / inconclusive for one group, not assessed for an objective the
+toolkit cannot observe, and the overall outcome over the assessed objectives.
+
+Decision rules (docs/methods.md §9): with ``decision = "confidence"`` an objective passes
+when its one-sided confidence bound lies on the right side of the limit and fails when the
+bound on the other side lies on the wrong side; otherwise it is inconclusive and the reason
+says what more data would decide it.  With ``decision = "literal"`` (regulator counting
+rules) the sample value itself is compared with the limit.  Shares k/n are compared with
+the limit in exact rational arithmetic (k·den versus num·n), so a campaign exactly at a
+"≥ 95 %" limit passes and one test fewer fails, whatever floating point would say.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from fractions import Fraction
 
 import pandas as pd
 
 from qos.profiles import Objective
+from qos_analysis.presentation import (
+    comparison_symbol,
+    format_interval,
+    format_quantity,
+)
+from qos_analysis.scoring.explain import (
+    infinite_bound_reason,
+    more_samples_to_decide,
+)
+
+PASS = "pass"
+FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
+NOT_ASSESSED = "not assessed"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupResult:
+    """One (scope, window) group's statistic as the decision needs it."""
+
+    n: int
+    value: float
+    lower: float
+    upper: float
+    count: int | None = None  # k of a share k/n, when the statistic is one
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """How an objective is decided: limit (exact and as a double), unit and rule."""
+
+    limit: float
+    exact_limit: Fraction
+    unit: str
+    decision: str
+    literal_only: bool
+    confidence: float
 
 
 def decide(
-    obj: Objective,
-    n: int,
-    value: float,
-    lower: float,
-    upper: float,
-    literal_only: bool,
-    limit: float,
-    decision: str,
-    campaign: list[str] | None,
+    obj: Objective, group: GroupResult, rule: Rule, campaign: list[str] | None
 ) -> tuple[str, str]:
-    if n == 0 or math.isnan(value):
-        return "inconclusive", "no usable samples in this window"
-    if n < obj.min_samples:
-        return "inconclusive", f"{n} sample(s) < min_samples {obj.min_samples}"
-    if campaign:
-        return "inconclusive", "campaign does not meet the rules: " + "; ".join(campaign)
-    le = obj.comparison == "<="
-    sym = "≤" if le else "≥"
-    if decision == "literal" or literal_only:
-        ok = value <= limit if le else value >= limit
+    """The outcome of one group and the reason, in the units of the verdict table."""
+    if group.n == 0 or math.isnan(group.value):
+        return INCONCLUSIVE, "no usable samples in this window"
+    if group.n < obj.min_samples:
+        missing = obj.min_samples - group.n
         return (
-            "pass" if ok else "fail",
-            f"value {value:.6g} {'meets' if ok else 'violates'} {sym} {limit:.6g} (literal rule)",
+            INCONCLUSIVE,
+            f"{group.n} sample(s) < min_samples {obj.min_samples}: "
+            f"{missing:,} more sample(s) needed",
         )
-    if le:
-        if upper <= limit:
-            return "pass", f"upper bound {upper:.6g} ≤ limit {limit:.6g}"
-        if lower > limit:
-            return "fail", f"lower bound {lower:.6g} > limit {limit:.6g}"
+    if campaign:
+        return INCONCLUSIVE, "campaign does not meet the rules: " + "; ".join(campaign)
+    if rule.decision == "literal" or rule.literal_only:
+        return _decide_literal(obj, group, rule)
+    return _decide_by_bounds(obj, group, rule)
+
+
+def _meets_exactly(obj: Objective, group: GroupResult, limit: Fraction) -> bool:
+    """value (op) limit, exactly for a share k/n (integer arithmetic), else as doubles."""
+    le = obj.comparison == "<="
+    if group.count is not None:
+        left = group.count * limit.denominator
+        right = limit.numerator * group.n
+        return left <= right if le else left >= right
+    value = Fraction(group.value) if math.isfinite(group.value) else None
+    if value is None:
+        return (group.value < 0) if le else (group.value > 0)
+    return value <= limit if le else value >= limit
+
+
+def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[str, str]:
+    ok = _meets_exactly(obj, group, rule.exact_limit)
+    sym = comparison_symbol(obj.comparison)
+    shown = format_quantity(group.value, rule.unit)
+    if group.count is not None:
+        shown = f"{group.count:,}/{group.n:,} = {shown}"
+    verb = "meets" if ok else "violates"
+    limit = format_quantity(rule.limit, rule.unit)
+    return (PASS if ok else FAIL), f"value {shown} {verb} {sym} {limit} (literal rule)"
+
+
+def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[str, str]:
+    fmt = rule.unit
+    limit = rule.limit
+    lo, hi = group.lower, group.upper
+    if obj.comparison == "<=":
+        if hi <= limit:
+            return (
+                PASS,
+                f"upper bound {format_quantity(hi, fmt)} ≤ limit {format_quantity(limit, fmt)}",
+            )
+        if lo > limit:
+            return (
+                FAIL,
+                f"lower bound {format_quantity(lo, fmt)} > limit {format_quantity(limit, fmt)}",
+            )
     else:
-        if lower >= limit:
-            return "pass", f"lower bound {lower:.6g} ≥ limit {limit:.6g}"
-        if upper < limit:
-            return "fail", f"upper bound {upper:.6g} < limit {limit:.6g}"
-    if math.isnan(lower) or math.isnan(upper):
-        return "inconclusive", "not enough samples for a confidence bound"
-    return (
-        "inconclusive",
-        f"confidence interval [{lower:.6g}, {upper:.6g}] contains the limit {limit:.6g}: "
-        "the sample cannot support a pass or a fail",
+        if lo >= limit:
+            return (
+                PASS,
+                f"lower bound {format_quantity(lo, fmt)} ≥ limit {format_quantity(limit, fmt)}",
+            )
+        if hi < limit:
+            return (
+                FAIL,
+                f"upper bound {format_quantity(hi, fmt)} < limit {format_quantity(limit, fmt)}",
+            )
+    if math.isnan(lo) or math.isnan(hi):
+        return INCONCLUSIVE, "not enough samples for a confidence bound"
+    reason = (
+        f"confidence interval {format_interval(lo, hi, fmt)} contains the limit "
+        f"{format_quantity(limit, fmt)}: the sample cannot support a pass or a fail"
     )
+    why_infinite = infinite_bound_reason(obj, group.n, lo, hi, rule.confidence)
+    if why_infinite:
+        reason += f"; {why_infinite}"
+    needed = more_samples_to_decide(obj, group.n, group.count, rule.limit, rule.confidence)
+    if needed:
+        reason += f"; {needed}"
+    return INCONCLUSIVE, reason
+
+
+@dataclass(frozen=True, slots=True)
+class OverallOutcome:
+    """The outcome over the assessed objectives, and which objectives were not assessed."""
+
+    outcome: str
+    assessed: tuple[str, ...]
+    not_assessed: tuple[str, ...]
+
+    @property
+    def text(self) -> str:
+        """E.g. "pass on all 3 assessed objectives; 1 not assessed: iper"."""
+        n = len(self.assessed)
+        noun = "objective" if n == 1 else "objectives"
+        if not n:
+            head = "nothing assessed"
+        elif self.outcome == PASS:
+            head = f"pass on all {n} assessed {noun}"
+        else:
+            head = f"{self.outcome} over {n} assessed {noun}"
+        if self.not_assessed:
+            head += f"; {len(self.not_assessed)} not assessed: " + ", ".join(self.not_assessed)
+        return head
+
+
+def overall_outcome(verdicts: pd.DataFrame) -> OverallOutcome:
+    """``fail`` if any assessed verdict fails, ``pass`` only if every assessed verdict
+    passes, else ``inconclusive``; objectives the toolkit cannot observe are listed as not
+    assessed and do not hold the outcome at inconclusive forever.  With nothing assessed
+    (or no verdicts) the outcome is inconclusive, never a pass."""
+    if verdicts.empty:
+        return OverallOutcome(INCONCLUSIVE, (), ())
+    assessed_rows = verdicts[verdicts["outcome"] != NOT_ASSESSED]
+    not_assessed = tuple(
+        dict.fromkeys(verdicts.loc[verdicts["outcome"] == NOT_ASSESSED, "objective"])
+    )
+    assessed = tuple(dict.fromkeys(assessed_rows["objective"]))
+    outcomes = set(assessed_rows["outcome"])
+    if FAIL in outcomes:
+        result = FAIL
+    elif outcomes == {PASS}:
+        result = PASS
+    else:
+        result = INCONCLUSIVE
+    return OverallOutcome(result, assessed, not_assessed)
 
 
 def overall(verdicts: pd.DataFrame) -> str:
-    """``fail`` if any verdict fails, ``pass`` only if every verdict passes, else
-    ``inconclusive`` (an empty table is inconclusive, never a pass)."""
-    if verdicts.empty:
-        return "inconclusive"
-    outcomes = set(verdicts["outcome"])
-    if "fail" in outcomes:
-        return "fail"
-    if outcomes == {"pass"}:
-        return "pass"
-    return "inconclusive"
+    """The overall outcome word (:func:`overall_outcome`)."""
+    return overall_outcome(verdicts).outcome

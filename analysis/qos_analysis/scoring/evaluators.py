@@ -52,6 +52,7 @@ def compute_statistic(
             f"one-sided {conf:.0%} Clopper–Pearson",
             np.asarray(ci_low),
             np.asarray(ci_high),
+            count=k,
         )
     if obj.metric == "jitter_rfc3550":
         return jitter_per_test(obj, codes, n_groups, vals, pop, sel)

@@ -11,7 +11,7 @@ import pandas as pd
 from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
-from qos_analysis.scoring.decide import decide
+from qos_analysis.scoring.decide import NOT_ASSESSED, GroupResult, Rule, decide
 from qos_analysis.scoring.evaluators import compute_statistic
 from qos_analysis.scoring.grouping import group_rows
 from qos_analysis.scoring.rows import base_row, join_notes, nan_to_none
@@ -29,6 +29,7 @@ def score_objective(
     cache: dict[tuple[Any, ...], Any],
 ) -> pd.DataFrame:
     limit = obj.limit.resolve(params)
+    exact_limit = obj.limit.resolve_exact(params)
     threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
     decision = obj.decision or prof.decision
     base = base_row(prof, obj, window_s, limit, conf, decision)
@@ -39,9 +40,9 @@ def score_objective(
                 {
                     **base,
                     "scope": "*",
-                    "outcome": "inconclusive",
-                    "reason": f"metric '{obj.metric}' is not observable by this toolkit "
-                    f"({obj.spec.description})",
+                    "outcome": NOT_ASSESSED,
+                    "reason": f"not assessed: metric '{obj.metric}' is not observable by "
+                    f"this toolkit ({obj.spec.description})",
                     "n_samples": 0,
                 }
             ]
@@ -69,7 +70,8 @@ def score_objective(
                     "rule": rule,
                     "approximate": True,
                     "reason": "round-trip data cannot be scored against a one-way objective "
-                    "(one_way_rule = refuse)",
+                    "(one_way_rule = refuse): one-way measurements (STAMP with synchronised "
+                    "clocks) would decide it",
                     "n_samples": 0,
                 }
             ]
@@ -122,19 +124,14 @@ def score_objective(
     empty_ok = scopes["empty_ok"].to_numpy()[g_scope]
     n_list, v_list = stat.n.tolist(), stat.value.tolist()
     lo_list, hi_list = stat.lower.tolist(), stat.upper.tolist()
+    k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
+    rule_of_decision = Rule(
+        limit, exact_limit, str(base["unit"]), decision, stat.literal_only, conf
+    )
     outcomes, reasons, row_notes = [], [], []
     for g in range(n_groups):
-        outcome, reason = decide(
-            obj,
-            n_list[g],
-            v_list[g],
-            lo_list[g],
-            hi_list[g],
-            stat.literal_only,
-            limit,
-            decision,
-            breaches.get(g),
-        )
+        group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
+        outcome, reason = decide(obj, group, rule_of_decision, breaches.get(g))
         outcomes.append(outcome)
         reasons.append(reason)
         extra = [f"{int(empty_ok[g])} ok measurement(s) without probes"] if empty_ok[g] else []

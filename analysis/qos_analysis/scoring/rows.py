@@ -49,7 +49,7 @@ VERDICT_COLUMNS = (
     "decision",
     "note",
 )
-OUTCOMES = ("pass", "fail", "inconclusive")
+OUTCOMES = ("pass", "fail", "inconclusive", "not assessed")
 _UNITS = {"duration": "s", "rate": "bit/s", "ratio": "ratio"}
 
 

@@ -19,4 +19,6 @@ class Stat:
     ci_low: np.ndarray | None = None
     ci_high: np.ndarray | None = None
     literal_only: bool = False
+    # k of a ratio k/n (lost packets, tests meeting a threshold): decided exactly.
+    count: np.ndarray | None = None
     extra_reason: dict[int, str] = field(default_factory=dict)
