@@ -66,11 +66,14 @@ def decide(
         return INCONCLUSIVE, "no usable samples in this window"
     if group.n < obj.min_samples:
         missing = obj.min_samples - group.n
-        return (
-            INCONCLUSIVE,
+        reason = (
             f"{group.n} sample(s) < min_samples {obj.min_samples}: "
-            f"{missing:,} more sample(s) needed",
+            f"{missing:,} more sample(s) needed"
         )
+        why_infinite = infinite_bound_reason(
+            obj, group.n, group.lower, group.upper, rule.confidence
+        )
+        return INCONCLUSIVE, f"{reason}; {why_infinite}" if why_infinite else reason
     if campaign:
         return INCONCLUSIVE, "campaign does not meet the rules: " + "; ".join(campaign)
     if rule.decision == "literal" or rule.literal_only:
