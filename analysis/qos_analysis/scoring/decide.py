@@ -1,5 +1,5 @@
 """Outcomes: pass / fail / inconclusive for one group, and the overall verdict
-(STANDARDS.md §9)."""
+(docs/methods.md §9)."""
 
 from __future__ import annotations
 
