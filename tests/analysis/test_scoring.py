@@ -1,4 +1,4 @@
-"""Scoring against profiles on synthetic data with a known truth (issue 3, item 5).
+"""Scoring against profiles on synthetic data with a known truth (docs/methods.md §9.6).
 
 Every data set is written through qos.records + SqliteStore and loaded back, so the
 verdicts are those a user would get from a real store.  Truth is chosen in the generator
