@@ -143,6 +143,7 @@ def test_every_cited_section_exists() -> None:
     problems = [
         problem
         for rel, text in tracked_text_files().items()
+        if rel != THIS  # its checker tests cite missing sections on purpose
         for problem in missing_sections(rel, text)
     ]
     assert not problems, "sections cited but not present:\n" + "\n".join(problems)
