@@ -1,6 +1,6 @@
-"""Accuracy report (issue 4 item 6): lab scenarios, set value vs our ICMP, our STAMP, fping, irtt.
+"""Accuracy report: lab scenarios, set value vs our ICMP, our STAMP, fping, irtt.
 
-Run as root (it builds network namespaces; STANDARDS.md §12)::
+Run as root (it builds network namespaces; docs/methods.md §12)::
 
     sudo .venv/bin/python benchmarks/accuracy.py            # all scenarios, Markdown tables
     sudo .venv/bin/python benchmarks/accuracy.py --quick    # fewer packets
@@ -20,7 +20,7 @@ Below each tool, "↳ truth" is the same metrics over the delays and drops the T
 really applied to that tool's packets (``Lab.bridge_log``): the realised ground truth of
 that run, to which the tool should be compared (the "set" row is the population value).
 
-Every metric is computed with the same definitions (qos.metrics, STANDARDS.md §6) from each
+Every metric is computed with the same definitions (qos.metrics, docs/methods.md §6) from each
 tool's per-packet RTTs, so differences come from the measurements, not from formulas.
 Columns: median and 95th percentile RTT (RFC 2330 ranks), mean |IPDV| of consecutive
 packets (RFC 3393 §4.5), Y.1541 IPDV (99.9th percentile − minimum), RFC 3550 jitter (final

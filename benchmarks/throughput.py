@@ -1,4 +1,4 @@
-"""Loopback throughput benchmark (issue 5): our collectors next to Debian's iperf3.
+"""Loopback throughput benchmark: our collectors next to Debian's iperf3.
 
     .venv/bin/python benchmarks/throughput.py            # 3 runs per cell, about 2 minutes
     .venv/bin/python benchmarks/throughput.py --runs 5 --seconds 3
@@ -7,7 +7,7 @@ For 1 and 4 parallel TCP streams and both directions it measures, one after the 
 127.0.0.1:
 
 * Debian ``iperf3`` client against ``iperf3 -s`` (``-t T -O W``; ``-R`` for download), the
-  receiver-side figure ``end.sum_received.bits_per_second`` (STANDARDS.md §12.5);
+  receiver-side figure ``end.sum_received.bits_per_second`` (docs/methods.md §12.5);
 * ``http_throughput`` against the reference server (``qos-agent server``, a separate
   process, as iperf3's server is), same warm-up ``W`` and measured time ``T``;
 * the native iperf3-protocol collector ``iperf3`` against the same ``iperf3 -s``, when

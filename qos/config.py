@@ -1,4 +1,4 @@
-"""Agent configuration: TOML → frozen dataclasses (ARCHITECTURE.md §5; issue 2 item 3).
+"""Agent configuration: TOML → frozen dataclasses (docs/architecture.md §5).
 
 Precedence, highest first: command-line overrides > ``QOS_*`` environment variables >
 the file > built-in defaults.  Environment variables are named ``QOS_<SECTION>_<KEY>``
@@ -64,7 +64,7 @@ class ReferenceSection:
 
 @dataclass(frozen=True, slots=True)
 class FairUseSection:
-    """Cross-traffic guard for heavy jobs (issue 5): defer while the user is busy."""
+    """Cross-traffic guard for heavy jobs: defer them while the user is busy on the line."""
 
     interface: str = ""  # empty: guard disabled
     threshold_bps: float = 2e6
@@ -89,7 +89,7 @@ class JobConfig:
 
 @dataclass(frozen=True, slots=True)
 class StreamConfig:
-    """A continuous low-rate probe stream summarised per window (issue 4 item 3)."""
+    """A continuous low-rate STAMP probe stream, summarised per window."""
 
     name: str
     target: str

@@ -1,4 +1,4 @@
-"""One tree of errors for the whole toolkit (ARCHITECTURE.md §3).
+"""One tree of errors for the whole toolkit (docs/architecture.md §3).
 
 Every error a user can cause derives from :class:`QosError`, so CLIs can map them to exit
 code 2 with a clear message instead of a traceback.

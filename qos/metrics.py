@@ -1,15 +1,15 @@
-"""The metric catalogue: one metric, one definition, one citation (ARCHITECTURE.md §3).
+"""The metric catalogue: one metric, one definition, one citation (docs/architecture.md §3).
 
 Pure standard-library functions over plain sequences, shared by the agent (summaries it
 prints) and by the analysis package (which re-implements the same definitions vectorised
-and is tested against these).  Every function cites its section of
-``../shared/STANDARDS.md`` and the primary source.
+and is tested against these).  Every function cites the primary source and
+its section of ``docs/methods.md``.
 
 Conventions:
 
 * Delays are in seconds; a lost packet's delay is ``None`` ("undefined", RFC 7679 §3.4).
 * Percentiles follow RFC 2330 §11.3: the smallest x whose empirical CDF F(x) ≥ p, with the
-  rank computed in exact rational arithmetic (STANDARDS.md §1.3 float-rank pitfall).
+  rank computed in exact rational arithmetic (docs/methods.md §1.3 float-rank pitfall).
 * Nothing here is called just "jitter": each estimator is named for its definition.
 """
 
@@ -46,7 +46,7 @@ def _as_fraction(p: float | int | str | Fraction) -> Fraction:
 def percentile_rank(n: int, p: float | str | Fraction) -> int:
     """1-based rank of the RFC 2330 p-quantile in a sorted sample of size ``n``.
 
-    STANDARDS.md §6.4; RFC 2330 §11.3: smallest x with F(x) ≥ p ⇒ rank = ⌈p·n⌉.
+    docs/methods.md §6.4; RFC 2330 §11.3: smallest x with F(x) ≥ p ⇒ rank = ⌈p·n⌉.
     Returns 0 for p = 0 (the RFC's −∞).
     """
     if n <= 0:
@@ -61,7 +61,7 @@ def percentile(
     *,
     undefined: Undefined = "infinite",
 ) -> float | None:
-    """RFC 2330 §11.3 percentile (STANDARDS.md §6.4), numpy ``inverted_cdf`` equivalent.
+    """RFC 2330 §11.3 percentile (docs/methods.md §6.4), numpy ``inverted_cdf`` equivalent.
 
     ``undefined="infinite"`` treats ``None`` (lost) as +∞ as RFC 7679 §4 statistics do, so a
     percentile may be ``inf`` when losses exceed 1 − p; ``"exclude"`` uses only defined
@@ -78,7 +78,7 @@ def percentile(
 
 
 def median(values: Iterable[float | None], *, undefined: Undefined = "infinite") -> float | None:
-    """RFC 7679 §5.2 median: mean of the two central values when N is even (STANDARDS.md §6.4)."""
+    """RFC 7679 §5.2 median: the mean of the two central values when N is even."""
     data = _prepared(values, undefined)
     n = len(data)
     if n == 0:
@@ -93,7 +93,7 @@ def median(values: Iterable[float | None], *, undefined: Undefined = "infinite")
 
 
 def minimum(values: Iterable[float | None]) -> float | None:
-    """RFC 7679 §5.3 minimum of the defined values (STANDARDS.md §6.4); None if none."""
+    """RFC 7679 §5.3 minimum of the defined values (docs/methods.md §6.4); None if none."""
     defined = [v for v in values if v is not None]
     return min(defined) if defined else None
 
@@ -121,7 +121,7 @@ def _prepared(values: Iterable[float | None], undefined: Undefined) -> list[floa
 
 
 def loss_ratio(delays: Sequence[float | None]) -> float | None:
-    """Loss ratio = lost / sent (STANDARDS.md §6.5; RFC 7680 §4.1, RFC 6673 §3).
+    """Loss ratio = lost / sent (docs/methods.md §6.5; RFC 7680 §4.1, RFC 6673 §3).
 
     Undefined (``None``) for an empty sample.  Duplicates are counted once by the caller
     (a :class:`ProbeSample` records them separately and is never emitted twice).
@@ -132,12 +132,12 @@ def loss_ratio(delays: Sequence[float | None]) -> float | None:
 
 
 def rtt_min_s(rtts: Sequence[float | None]) -> float | None:
-    """Minimum round-trip time of received probes (RFC 2681; STANDARDS.md §6.6)."""
+    """Minimum round-trip time of received probes (RFC 2681; docs/methods.md §6.6)."""
     return minimum(rtts)
 
 
 def rtt_mean_s(rtts: Sequence[float | None]) -> float | None:
-    """Arithmetic mean over received probes (Y.1540 mean IPTD, conditional; STANDARDS.md §1.1)."""
+    """Arithmetic mean over received probes (ITU-T Y.1540 mean IPTD; docs/methods.md §1.1)."""
     defined = [r for r in rtts if r is not None]
     if not defined:
         return None
@@ -147,19 +147,19 @@ def rtt_mean_s(rtts: Sequence[float | None]) -> float | None:
 
 
 def rtt_median_s(rtts: Sequence[float | None]) -> float | None:
-    """Median RTT over received probes (RFC 7679 §5.2 rule for even N; STANDARDS.md §6.4)."""
+    """Median RTT over received probes (RFC 7679 §5.2 rule for even N; docs/methods.md §6.4)."""
     return median(rtts, undefined="exclude")
 
 
 def rtt_p95_s(rtts: Sequence[float | None]) -> float | None:
-    """95th percentile RTT over received probes, RFC 2330 exact rank (STANDARDS.md §6.4)."""
+    """95th percentile RTT over received probes, RFC 2330 exact rank (docs/methods.md §6.4)."""
     return percentile(rtts, Fraction(95, 100), undefined="exclude")
 
 
 def ipdv_p999_s(delays: Sequence[float | None]) -> float | None:
     """Y.1541 IPDV pseudo-range: (1 − 10⁻³) quantile minus minimum delay.
 
-    STANDARDS.md §1.1, §1.3 (vector V17); Y.1540 clause 6.2.4, RFC 5481 §6.5, RFC 6703 §3.1.
+    docs/methods.md §1.1, §1.3 (vector V17); Y.1540 clause 6.2.4, RFC 5481 §6.5, RFC 6703 §3.1.
     Computed over delivered packets of the population.  Below 1000 packets the quantile is
     the sample maximum; whether that supports a claim is the scorer's business (§9.3).
     """
@@ -172,7 +172,7 @@ def ipdv_p999_s(delays: Sequence[float | None]) -> float | None:
 
 
 def jitter_rfc3550_s(transit_s: Sequence[float | None]) -> float | None:
-    """RFC 3550 interarrival jitter estimate J after the last packet (STANDARDS.md §6.1).
+    """RFC 3550 interarrival jitter estimate J after the last packet (docs/methods.md §6.1).
 
     RFC 3550 §6.4.1 and §A.8: J += (|D(i−1, i)| − J)/16 over received packets **in arrival
     order**; D is the difference of consecutive transit times (here: one-way or round-trip
@@ -194,7 +194,7 @@ def jitter_rfc3550_s(transit_s: Sequence[float | None]) -> float | None:
 
 
 def jitter_mean_abs_diff_s(delays: Sequence[float | None]) -> float | None:
-    """Mean |IPDV| of consecutive packet pairs (RFC 3393 §4.5 "jitter"; STANDARDS.md §6.2).
+    """Mean |IPDV| of consecutive packet pairs (RFC 3393 §4.5 "jitter"; docs/methods.md §6.2).
 
     Pairs with a lost member are discarded (RFC 3393 §4.1 conditional statistics).  This is
     also what icmplib calls ``jitter`` — but computed here only over truly consecutive
@@ -205,7 +205,7 @@ def jitter_mean_abs_diff_s(delays: Sequence[float | None]) -> float | None:
 
 
 def ipdv_series_s(delays: Sequence[float | None]) -> list[float | None]:
-    """IPDV(i) = D(i) − D(i−1) (RFC 5481 §4.1, RFC 3393; STANDARDS.md §6.3 vector V8)."""
+    """IPDV(i) = D(i) − D(i−1) (RFC 5481 §4.1, RFC 3393; docs/methods.md §6.3 vector V8)."""
     out: list[float | None] = [None]
     for a, b in itertools.pairwise(delays):
         out.append(None if a is None or b is None else b - a)
@@ -213,13 +213,13 @@ def ipdv_series_s(delays: Sequence[float | None]) -> list[float | None]:
 
 
 def pdv_series_s(delays: Sequence[float | None]) -> list[float | None]:
-    """PDV(i) = D(i) − D(min) (RFC 5481 §4.2; STANDARDS.md §6.3 vector V8)."""
+    """PDV(i) = D(i) − D(min) (RFC 5481 §4.2; docs/methods.md §6.3 vector V8)."""
     d_min = minimum(delays)
     return [None if d is None or d_min is None else d - d_min for d in delays]
 
 
 def goodput_bps(payload_bytes: int | float, seconds: float) -> float | None:
-    """Transport-payload rate (BEREC BoR (17) 178 / STANDARDS.md §8.1): bytes·8 / seconds."""
+    """Transport-payload rate (BEREC BoR (17) 178 / docs/methods.md §8.1): bytes·8 / seconds."""
     if seconds <= 0:
         return None
     return payload_bytes * 8.0 / seconds

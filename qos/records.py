@@ -1,4 +1,4 @@
-"""Typed result records: the one envelope every collector produces (ARCHITECTURE.md §2–3).
+"""Typed result records: the one envelope every collector produces (docs/architecture.md §2–3).
 
 A :class:`Measurement` is one attempt of one collector against one target.  Failed
 attempts are records too (status ``timeout``/``unreachable``/``error``/``skipped``), so an
@@ -13,7 +13,7 @@ delay variation can be recomputed later (flent and SmokePing keep raw values):
 * :class:`ThroughputResult` keeps per-interval byte counts (:class:`ThroughputInterval`).
 * :class:`TimingResult` keeps named phases of a transaction (DNS, connect, TLS, TTFB …).
 
-Missing is ``None``, never 0; nothing is rounded (ARCHITECTURE.md §3).
+Missing is ``None``, never 0; nothing is rounded (docs/architecture.md §3).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class ProbeSample:
     ``send_offset_s`` is the scheduled-send instant actually achieved, relative to the
     measurement's monotonic start.  ``rtt_s`` is ``None`` when no reply arrived within the
     timeout (RFC 2681 "undefined", RFC 6673 lost).  For STAMP, ``rtt_s`` has the
-    reflector's residence time removed (STANDARDS.md §7.5) and the one-way fields are set
+    reflector's residence time removed (docs/methods.md §7.5) and the one-way fields are set
     only when they were measured (``one_way_valid`` says whether both clocks claimed
     synchronisation).
     """

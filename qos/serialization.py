@@ -1,4 +1,4 @@
-"""Versioned JSON serialisation of :class:`~qos.records.Measurement` (ARCHITECTURE.md §3).
+"""Versioned JSON serialisation of :class:`~qos.records.Measurement` (docs/architecture.md §3).
 
 Every document carries ``schema_version``.  Older versions are upgraded here, in one place;
 newer versions are refused with a clear message (flent's data-file rule).  Floats are kept

@@ -1,4 +1,4 @@
-"""Units: base units inside, human units only at the edge (ARCHITECTURE.md §3).
+"""Units: base units inside, human units only at the edge (docs/architecture.md §3).
 
 Inside the toolkit every quantity is a float in a base unit and the unit is part of the
 name: seconds (``_s``), bytes (``_bytes``), bits per second (``_bps``) and plain ratios

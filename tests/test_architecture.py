@@ -1,4 +1,4 @@
-"""Dependency direction (ARCHITECTURE.md §1), checked statically over every source file.
+"""Dependency direction (docs/architecture.md §1), checked statically over every source file.
 
 * ``qos`` imports only the standard library and itself;
 * ``qos_agent`` imports ``qos``, the standard library and its light runtime libraries;
@@ -21,7 +21,7 @@ PACKAGES = {
 }
 ALLOWED_THIRD_PARTY = {
     "qos": set(),
-    # pyarrow: imported lazily, only by `qos-agent export --format parquet` (issue 2 item 4)
+    # pyarrow: imported lazily, only by `qos-agent export --format parquet`
     "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow"},
     "qos_analysis": {
         "numpy",

@@ -1,4 +1,4 @@
-"""Continuous low-rate STAMP stream per target (issue 4 §3; STANDARDS.md §7).
+"""Continuous low-rate STAMP stream per target (RFC 8762; docs/methods.md §7).
 
 Commercial measurement panels keep one low-rate UDP stream per target running all day and
 report it per hour; a burst of 100 pings every few minutes misses most of what a

@@ -1,4 +1,4 @@
-"""Live exporters: named instances configured under ``[[exporters]]`` (ARCHITECTURE.md §2.4).
+"""Live exporters: named instances configured under ``[[exporters]]`` (docs/architecture.md §2.4).
 
 Each committed record is handed to every exporter; a failing exporter is logged by the
 runtime and never stops the store or the others.  Types:

@@ -1,4 +1,4 @@
-"""Fair use of the user's connection: daily byte budgets and a cross-traffic guard (issue 5 item 6).
+"""Fair use of the user's connection: daily byte budgets and a cross-traffic guard.
 
 Two :class:`~qos_agent.gates.JobGate` implementations the scheduler asks before every job:
 

@@ -1,4 +1,4 @@
-"""Job gates: checks the scheduler asks before and after every job (fair use, issue 5).
+"""Job gates: checks the scheduler asks before and after every job (fair use).
 
 A gate can let a job run, **skip** it (e.g. its daily byte budget is spent) or **defer**
 it (e.g. the household is using the line right now; try again later).  Either way the

@@ -1,4 +1,4 @@
-"""The agent runtime: config → collectors → records → store → exporters (ARCHITECTURE.md §2).
+"""Agent runtime: config → collectors → records → store → exporters (docs/architecture.md §5.1).
 
 :class:`AgentRuntime` owns the store, the reference services and the exporters and runs one
 job at a time.  It never loses a committed record and never dies on one bad job:

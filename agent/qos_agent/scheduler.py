@@ -1,4 +1,4 @@
-"""The job scheduler: intervals with random spread, one job at a time (ARCHITECTURE.md §2.1).
+"""The job scheduler: intervals with random spread, one job at a time (docs/architecture.md §2.1).
 
 Each job runs at ``start + k·interval + U(0, spread)``: anchored to a fixed grid so it
 never drifts, spread at random inside each slot so a fleet of agents never fires in step

@@ -1,9 +1,9 @@
-"""qos_analysis: load → statistics → QoE models → scoring (ARCHITECTURE.md §2).
+"""qos_analysis: load → statistics → QoE models → scoring (docs/architecture.md §2).
 
 ``qos_analysis.load(paths)`` reads stores and exports into tidy frames,
 ``qos_analysis.score(data, profile)`` turns them into verdicts against a threshold
 profile; :mod:`qos_analysis.stats` and :mod:`qos_analysis.qoe` hold the formulas of
-``../shared/STANDARDS.md``.  Depends on ``qos`` and the scientific stack; never on the
+``docs/methods.md``.  Depends on ``qos`` and the scientific stack; never on the
 agent package.
 """
 

@@ -1,6 +1,6 @@
 """Regulator measurement campaigns: does a set of tests follow the rules?
 
-BNetzA's fixed-network procedure (STANDARDS.md §8.2) is a legal test only when the
+BNetzA's fixed-network procedure (docs/methods.md §8.2) is a legal test only when the
 campaign itself is valid: 30 measurements = 10 on each of 3 calendar days, at least one
 full calendar day between measurement days, all days within 14 days, at least 5 minutes
 between tests and at least 3 hours between the 5th and 6th test of a day.  Days are the
@@ -26,7 +26,7 @@ def campaign_problems(
     sel: np.ndarray,
     local_us: np.ndarray,
 ) -> dict[int, list[str]]:
-    """Per group: how the tests break the campaign rules (STANDARDS.md §8.2)."""
+    """Per group: how the tests break the campaign rules (docs/methods.md §8.2)."""
     if campaign is None:
         return {}
     out: dict[int, list[str]] = {}

@@ -1,6 +1,6 @@
 """``qos``: score measurements against profiles, inspect profiles, estimate VoIP quality.
 
-Commands (ARCHITECTURE.md §5)::
+Commands (docs/architecture.md §5)::
 
     qos profiles list [--json]
     qos profiles show ID|FILE [--json]

@@ -1,4 +1,4 @@
-"""Load stores and exports into tidy DataFrames (ARCHITECTURE.md §2.5).
+"""Load stores and exports into tidy DataFrames (docs/architecture.md §2.5).
 
 :func:`load` accepts SQLite stores, export directories written by ``qos-agent export``
 (Parquet, CSV or JSONL), directories of such exports, globs, or a list of any of these

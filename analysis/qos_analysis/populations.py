@@ -1,6 +1,6 @@
 """Sample populations for scoring: which probes and tests count, and how failures count.
 
-ARCHITECTURE.md §2: "Unreachable is 100 % loss, not a gap".  Rules applied here, and
+docs/architecture.md §2: "Unreachable is 100 % loss, not a gap".  Rules applied here, and
 reported with every verdict:
 
 * Probes of ``timeout``/``unreachable`` measurements count (their probes are recorded lost).
@@ -175,7 +175,7 @@ def directional_population(pop: Population) -> Population | None:
     """The probes split into a forward and a backward one-way population, or None.
 
     Available only when the data can support it (STAMP with synchronised clocks,
-    STANDARDS.md §7.5): every delivered probe has valid forward and backward delays and
+    docs/methods.md §7.5): every delivered probe has valid forward and backward delays and
     every lost probe says in which direction it was lost.  The forward population is every
     probe (lost = lost forward); the backward population is every probe that reached the
     reflector (lost = lost backward).  Scopes gain a ``direction`` column.

@@ -1,4 +1,4 @@
-"""Threshold profiles: the model and the TOML loader/validator (ARCHITECTURE.md §4).
+"""Threshold profiles: the model and the TOML loader/validator (docs/architecture.md §4).
 
 A profile turns a Recommendation or a regulator's rule into data: a list of *objectives*,
 each naming a metric from :data:`METRICS`, a statistic, a limit with its unit, the minimum
@@ -22,8 +22,8 @@ A file without variants defines the profile ``<name>``; one with variants define
 did-you-mean hint, unknown metrics/units/statistics are refused, and a file written for a
 newer ``schema_version`` is refused (:class:`~qos.errors.ProfileError`).
 
-``verified = true`` is allowed only where STANDARDS.md tags the value [P] or [D]
-(STANDARDS.md §0.1); every shipped ITU/regulator value is [P*] or [S] today.
+``verified = true`` is allowed only for values that docs/methods.md tags [P] or [D]
+(docs/methods.md §0.2); every shipped ITU/regulator value is [P*] or [S] today.
 
 Modules, one job each: :mod:`~qos.profiles.catalogue` (metrics, statistics, option values),
 :mod:`~qos.profiles.model` (frozen dataclasses), :mod:`~qos.profiles.quantities` (limits

@@ -1,4 +1,4 @@
-"""The vocabulary a profile may use: metrics, statistics and option values (ARCHITECTURE.md §4).
+"""What a profile may name: metrics, statistics and option values (docs/architecture.md §4).
 
 A profile objective names a metric from :data:`METRICS`; the metric fixes its dimension,
 its data source, the default comparison and which statistics make sense for it.

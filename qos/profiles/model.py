@@ -15,13 +15,13 @@ from qos.suggest import unknown_name_hint
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """Where the numbers come from (STANDARDS.md section and the primary document)."""
+    """Where the numbers come from (the primary document and its docs/methods.md section)."""
 
     document: str
     edition: str
     clause: str
     verified: bool
-    standards_ref: str = ""  # e.g. "STANDARDS.md §1.2"
+    standards_ref: str = ""  # e.g. "docs/methods.md §1.2"
     secondary: str = ""
     url: str = ""
     notes: str = ""
@@ -100,7 +100,7 @@ class Limit:
 
 @dataclass(frozen=True, slots=True)
 class Campaign:
-    """A regulator's measurement campaign (STANDARDS.md §8.2 BNetzA)."""
+    """A regulator's measurement campaign (docs/methods.md §8.2 BNetzA)."""
 
     days: int
     tests_per_day: int

@@ -1,4 +1,4 @@
-"""Quantities written in profiles, parsed into base units (STANDARDS.md §1.3)."""
+"""Quantities written in profiles, parsed into base units (docs/methods.md §1.3)."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def parse_quantity(value: Any, dimension: str) -> float:
 
 
 def parse_fraction(value: Any) -> Fraction:
-    """``"99.9%"`` → 999/1000 exactly; ``0.95`` or ``"0.95"`` → 19/20 (STANDARDS.md §1.3)."""
+    """``"99.9%"`` → 999/1000 exactly; ``0.95`` or ``"0.95"`` → 19/20 (docs/methods.md §1.3)."""
     if isinstance(value, bool):
         raise ValueError("a boolean is not a percentile")
     if isinstance(value, str):

@@ -1,5 +1,5 @@
 """Loaders for a profile file's tables: [source], [periods], [parameters], [campaign],
-[defaults] (ARCHITECTURE.md §4)."""
+[defaults] (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Measurement stores: where committed measurements live (ARCHITECTURE.md §2.3, §4).
+"""Measurement stores: where committed measurements live (docs/architecture.md §2.3, §4).
 
 The default store is :class:`~qos.store.sqlite.SqliteStore`: embedded, WAL mode, one
 transaction per measurement, per-probe samples in their own table.

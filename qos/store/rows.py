@@ -1,4 +1,4 @@
-"""Row ↔ record codec of the SQLite store, and the export queries (ARCHITECTURE.md §2.3).
+"""Row ↔ record codec of the SQLite store, and the export queries (docs/architecture.md §2.3).
 
 :mod:`qos.store.sqlite` owns the connection and the transactions; this module only turns a
 :class:`~qos.records.Measurement` into table rows and rows back into records, so the two

@@ -1,4 +1,4 @@
-"""Layout of the SQLite store: DDL, migrations, column lists, time encoding (ARCHITECTURE.md §2.3).
+"""SQLite store layout: DDL, migrations, column lists, time encoding (docs/architecture.md §2.3).
 
 One definition of the file layout, shared by the store (:mod:`qos.store.sqlite`), the row
 codec (:mod:`qos.store.rows`) and the analysis readers (``qos_analysis.readers``).

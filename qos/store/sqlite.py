@@ -1,4 +1,4 @@
-"""The embedded SQLite store (ARCHITECTURE.md §2.3; issue "Foundation" item 4).
+"""The embedded SQLite store (docs/architecture.md §2.3).
 
 Design:
 

@@ -1,4 +1,4 @@
-"""Every registered collector honours the seam (ARCHITECTURE.md §4)."""
+"""Every registered collector honours the seam (docs/architecture.md §4)."""
 
 from __future__ import annotations
 

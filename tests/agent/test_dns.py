@@ -1,4 +1,4 @@
-"""``dns`` collector against a real dnsmasq on loopback (issue 4 §4).
+"""``dns`` collector against a real dnsmasq on loopback (RFC 1035).
 
 dnsmasq never forwards upstream here: ``--no-resolv``, no ``/etc/hosts``, answers come from
 ``--address`` rules, and the only forwarding rule points to a loopback stub that answers

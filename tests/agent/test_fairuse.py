@@ -1,4 +1,4 @@
-"""Byte budgets and the cross-traffic guard, driven through the real scheduler (issue 5 item 6).
+"""Byte budgets and the cross-traffic guard, driven through the real scheduler.
 
 The outside world is injected: a fake clock (monotonic + wall) that the scheduler's wait
 advances, a fake interface-counter source whose counters grow at a set "household" rate

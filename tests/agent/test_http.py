@@ -1,4 +1,4 @@
-"""``http`` collector against a real nginx on loopback (issue 4 §5), plus fault servers.
+"""``http`` collector against a real nginx on loopback, plus fault servers.
 
 nginx runs in the foreground from a temporary prefix with its own config, on loopback
 ports, with a self-signed certificate made by ``openssl`` for the TLS phase.  Ground

@@ -1,4 +1,4 @@
-"""http_throughput on loopback: byte counts, intervals, warm-up, faults, deadlines (issue 5).
+"""http_throughput on loopback: byte counts, intervals, warm-up, faults, deadlines.
 
 Byte counts are checked against what the reference server itself counted; fault servers
 (stall, reset, early close, garbage at the start or mid-test, busy) are small raw-socket

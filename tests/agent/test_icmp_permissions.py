@@ -1,7 +1,7 @@
 """ICMP socket modes: raw when privileged, datagram when ping_group_range allows, else a reason.
 
 Each case runs the real CLI in its own network namespace (``ping_group_range`` is per
-namespace, STANDARDS.md §12.4) with CAP_NET_RAW removed from the bounding set, so the
+namespace, docs/methods.md §12.4) with CAP_NET_RAW removed from the bounding set, so the
 host's settings are never touched.
 """
 

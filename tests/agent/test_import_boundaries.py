@@ -1,4 +1,4 @@
-"""The agent stays light; the core imports neither app (ARCHITECTURE.md §1)."""
+"""The agent stays light; the core imports neither app (docs/architecture.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The native iperf3 client against Debian's real ``iperf3 -s`` on loopback (issue 5 item 3).
+"""The native iperf3 client against Debian's real ``iperf3 -s`` on loopback (docs/methods.md §12.6).
 
 Codec tests use messages captured from iperf3 3.12 (``iperf3 --debug``); everything else
 runs our collector against a real server started by the test, and checks what we measured

@@ -1,4 +1,4 @@
-"""Bad input never crashes the reflector and never gets amplified (issue 4, "Bad input").
+"""Bad input never crashes the reflector and never gets amplified.
 
 Hypothesis feeds arbitrary bytes to the pure handler and, on a smaller budget, through a
 real loopback socket to a running server, which must still answer a valid probe after.

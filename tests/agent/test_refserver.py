@@ -1,4 +1,4 @@
-"""Reference HTTP server: endpoints, bounds, busy replies, stalled clients, CLI (issue 5)."""
+"""Reference HTTP server: endpoints, bounds, busy replies, stalled clients, CLI."""
 
 from __future__ import annotations
 

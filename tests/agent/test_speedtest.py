@@ -1,4 +1,4 @@
-"""speedtest collector against the reference server, offline (issue 5, item 4; §12.7).
+"""speedtest collector against the reference server, offline (docs/methods.md §12.7).
 
 Never online: every target here is a loopback server.  Checks byte counts against the
 server's own counters, the measurement window, the min-interval gate and the 403/429

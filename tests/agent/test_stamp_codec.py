@@ -1,4 +1,4 @@
-"""STAMP packet codec: STANDARDS.md §7 vectors V18–V20 and Scapy ``scapy.contrib.stamp`` oracle.
+"""STAMP packet codec: docs/methods.md §7 vectors V18–V20 and Scapy ``scapy.contrib.stamp`` oracle.
 
 Scapy rounds timestamp fractions to ~1e-6 s (§7.6 caution), so oracle comparisons use
 exactly representable fractions (multiples of 2⁻ⁿ); our own floor(frac · 2³²) rule is

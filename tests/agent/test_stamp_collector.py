@@ -1,4 +1,4 @@
-"""``stamp`` collector on loopback against real reflectors (STANDARDS.md §7.5).
+"""``stamp`` collector on loopback against real reflectors (docs/methods.md §7.5).
 
 Ground truth comes from a scripted reflector thread that wraps the real
 :class:`~qos_agent.stamp.reflector.Reflector` and drops, holds, duplicates or reorders
@@ -340,7 +340,7 @@ def _env() -> dict[str, str]:
 
 
 def test_once_stamp_against_reflector_command(tmp_path: Path) -> None:
-    """Issue 4 acceptance: ``qos-agent once stamp ADDR:PORT --param count=500 --param
+    """End to end: ``qos-agent once stamp ADDR:PORT --param count=500 --param
     interval=10ms --json`` works against ``qos-agent reflector`` on loopback."""
     reflector = subprocess.Popen(
         [sys.executable, "-m", "qos_agent.cli", "reflector", "--port", "0"],

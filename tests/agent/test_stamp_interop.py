@@ -1,4 +1,4 @@
-"""Interop with an independent STAMP encoder: Scapy's ``scapy.contrib.stamp`` (§7.6, §7.7).
+"""Interop with an independent encoder, Scapy's ``scapy.contrib.stamp`` (docs/methods.md §7.6).
 
 * our Session-Sender (the ``stamp`` collector) against a stateless reflector whose replies
   Scapy builds (TWAMP-Light style: the sender's sequence number copied back);

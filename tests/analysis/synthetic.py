@@ -226,7 +226,7 @@ def bnetza_campaign(
     start: datetime = T0 + timedelta(hours=8),
 ) -> list[Measurement]:
     """30 tests, 10 on each of 3 days with ≥ 1 free day between, 20 min apart and a 3.5 h
-    pause after the 5th test of each day (STANDARDS.md §8.2)."""
+    pause after the 5th test of each day (docs/methods.md §8.2)."""
     assert len(speeds_bps) == 10 * len(days)
     out = []
     it = iter(speeds_bps)

@@ -1,6 +1,6 @@
 """Delay variation, jitter, loss patterns, burst/gap, Gilbert–Elliott and RFC 6349 helpers.
 
-Vectors V6, V7, V8, V12, V13, V14–V16 of STANDARDS.md §10; RFC 3357 definitions (§6.7);
+Vectors V6, V7, V8, V12, V13, V14–V16 of docs/methods.md §10; RFC 3357 definitions (§6.7);
 Gilbert estimation checked on synthetic traces with a known p, r (§6.9).
 """
 
@@ -149,7 +149,7 @@ def test_gilbert_estimate_recovers_known_chain(loss: float, burst_len: float) ->
     assert est.r == pytest.approx(r, rel=0.08)
     assert est.p == pytest.approx(p, rel=0.08)
     assert est.burst_ratio == pytest.approx(1 / (p + r), rel=0.08)
-    # Alternative estimate: mean burst length × (1 − Ppl) (STANDARDS.md §6.9).
+    # Alternative estimate: mean burst length × (1 − Ppl) (docs/methods.md §6.9).
     assert est.mean_burst_length * (1 - est.loss_ratio) == pytest.approx(est.burst_ratio, rel=0.02)
 
 

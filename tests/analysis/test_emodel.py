@@ -1,4 +1,4 @@
-"""G.107 E-model, G.113 codecs, approximations, web bands (STANDARDS.md §4, §5).
+"""G.107 E-model, G.113 codecs, approximations, web bands (docs/methods.md §4, §5).
 
 Vectors V1–V5; oracle flent 2.3.0 ``flent.util.mos_score`` (V2) over a grid of delays and
 losses within 1e-6.

@@ -1,4 +1,4 @@
-"""Loading stores and exports into tidy frames (issue 3, item 1).
+"""Loading stores and exports into tidy frames (docs/architecture.md §2.5).
 
 Data is written through the real code path (qos.records → SqliteStore.append) and
 exported with the agent's exporter, then loaded; every format must give the same frames.

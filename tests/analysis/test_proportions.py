@@ -1,4 +1,4 @@
-"""Proportion intervals (STANDARDS.md §9.1, §9.2; vectors V21, V22) against SciPy."""
+"""Proportion intervals (docs/methods.md §9.1, §9.2; vectors V21, V22) against SciPy."""
 
 from __future__ import annotations
 

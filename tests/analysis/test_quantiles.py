@@ -1,4 +1,4 @@
-"""RFC 2330 percentiles and order-statistic bounds (STANDARDS.md §6.4, §1.3, §9.3).
+"""RFC 2330 percentiles and order-statistic bounds (docs/methods.md §6.4, §1.3, §9.3).
 
 Vectors V9, V10, V11, V17, V23; oracles numpy ``inverted_cdf`` (q as a fraction) and the
 stdlib reference :func:`qos.metrics.percentile`.

@@ -1,4 +1,4 @@
-"""Scoring against profiles on synthetic data with a known truth (issue 3, item 5).
+"""Scoring against profiles on synthetic data with a known truth (docs/methods.md §9.6).
 
 Every data set is written through qos.records + SqliteStore and loaded back, so the
 verdicts are those a user would get from a real store.  Truth is chosen in the generator
@@ -120,7 +120,7 @@ def test_zero_failure_needs_2995_packets(tmp_path: Path) -> None:
     assert "cannot support" in iplr_few["reason"]
     assert iplr_ok["outcome"] == "pass"
     assert iplr_ok["upper_bound"] <= 1e-3 < iplr_few["upper_bound"]
-    # The IPDV upper bound from the sample maximum needs the same 2995 (§9.3).
+    # The IPDV upper bound from the sample maximum needs the same 2995 (docs/methods.md §9.3).
     assert (
         _by_objective(score(few, "y1541/class0", window="all"))["ipdv"]["outcome"] == "inconclusive"
     )
@@ -320,7 +320,7 @@ def test_bnetza_campaign_rules_literally(tmp_path: Path) -> None:
     assert normal["download-normal"]["outcome"] == "fail"
     assert normal["download-normal"]["value"] == pytest.approx(26 / 30)
     lo, hi = normal["download-normal"]["ci_low"], normal["download-normal"]["ci_high"]
-    assert lo < 0.9 < hi  # the CI straddles the rule: reported, not used (§9.4)
+    assert lo < 0.9 < hi  # the CI straddles the rule: reported, not used (docs/methods.md §9.4)
     # 27 of 30 (exactly 90 %) is compliant.
     assert run([85] * 27 + [70] * 3, "normal27")["download-normal"]["outcome"] == "pass"
     # 90 % of maximum (90 Mbit/s) reached only on day 1 → deviation (needs 2 of 3 days).

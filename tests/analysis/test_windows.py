@@ -1,4 +1,4 @@
-"""Windowed aggregates and peak vs off-peak in local time (issue 3, item 2)."""
+"""Windowed aggregates and peak vs off-peak in local time."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Our own agent inside the lab: the STAMP reflector and collector runs (issue 4).
+"""Our own agent inside the lab: the STAMP reflector and collector runs.
 
 Everything runs as a subprocess inside a lab namespace (sockets belong to the namespace of
 the process that creates them): the reflector via ``python -m qos_agent.cli reflector`` in
@@ -21,7 +21,7 @@ STAMP_PORT = 8620
 
 
 def have_collector(name: str) -> bool:
-    """True when ``qos_agent/collectors/<name>.py`` exists (built in parallel by others)."""
+    """True when ``qos_agent/collectors/<name>.py`` exists (else its lab tests skip)."""
     root = Path(__file__).resolve().parents[2] / "agent" / "qos_agent" / "collectors"
     return (root / f"{name}.py").is_file()
 

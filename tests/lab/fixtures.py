@@ -1,4 +1,4 @@
-"""Pytest fixtures and skip logic of the ground-truth lab (marker ``lab``; STANDARDS.md §12).
+"""Pytest fixtures and skip logic of the ground-truth lab (marker ``lab``; docs/methods.md §12).
 
 Loaded for the whole test tree by ``tests/conftest.py``, so any test may use them.  Mark
 lab tests with ``@pytest.mark.lab`` (or ``pytestmark = pytest.mark.lab`` per module); pure

@@ -1,6 +1,6 @@
 """Ground-truth network lab: client — router — server namespaces with known impairments.
 
-STANDARDS.md §12 (no netem here): three network namespaces joined by veth pairs, IP
+docs/methods.md §12 (no netem here): three network namespaces joined by veth pairs, IP
 forwarding in the router, and per direction
 
 * a rate limit with **tbf** on the router's egress interface (queue depth configurable, so a
@@ -618,7 +618,7 @@ class Lab:
         raise LabError(f"nothing listening on {proto} port {port} in {ns} after {timeout}s")
 
     def set_ping_group_range(self, ns: str, value: str = "0 2147483647") -> None:
-        """Allow unprivileged ICMP sockets inside ``ns`` only (STANDARDS.md §12.4)."""
+        """Allow unprivileged ICMP sockets inside ``ns`` only (docs/methods.md §12.4)."""
         self._sysctl(ns, "net.ipv4.ping_group_range", value)
 
     def python_client(

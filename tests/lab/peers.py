@@ -1,4 +1,4 @@
-"""Real peer tools as references: fping, irtt and iperf3 (STANDARDS.md §12.4–12.5).
+"""Real peer tools as references: fping, irtt and iperf3 (docs/methods.md §12.4–12.5).
 
 Pure parsers (``parse_*``) turn the tools' text/JSON into plain lists in seconds, so they
 can be unit-tested without a network; the ``run_*`` helpers drive the tools inside a lab
@@ -46,7 +46,7 @@ def parse_fping_vcount(stderr: str) -> dict[str, list[float | None]]:
 def fping_argv(
     target: str, *, count: int, period_s: float, timeout_s: float, size_bytes: int | None = None
 ) -> list[str]:
-    """fping in count mode with an explicit ``-t`` (STANDARDS.md §12.4: never omit it).
+    """fping in count mode with an explicit ``-t`` (docs/methods.md §12.4: never omit it).
 
     ``-i`` (the global gap between any two packets, default 10 ms) is lowered to the period
     when the period is shorter, otherwise fping silently sends no faster than every 10 ms.

@@ -2,7 +2,7 @@
 
 Standard library only (the lab drives agent code, which may not import scipy).
 
-* :func:`clopper_pearson` — exact binomial interval, STANDARDS.md §9.1, via a bisected
+* :func:`clopper_pearson` — exact binomial interval, docs/methods.md §9.1, via a bisected
   regularised incomplete beta function (continued fraction, Numerical Recipes §6.4).
 * :func:`expected_abs_diff_rtt` — the value the RFC 3550 jitter estimator and the mean
   |IPDV| converge to when each direction adds an independent uniform delay.
@@ -70,7 +70,7 @@ def beta_ppf(q: float, a: float, b: float) -> float:
 
 
 def clopper_pearson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper–Pearson) interval for a binomial proportion, STANDARDS.md §9.1.
+    """Exact (Clopper–Pearson) interval for a binomial proportion, docs/methods.md §9.1.
 
     lower = Beta⁻¹(α/2; k, n−k+1) (0 if k = 0); upper = Beta⁻¹(1−α/2; k+1, n−k) (1 if k = n).
     Vector (§9.1): k = 7, n = 50 → (0.058191700, 0.267396002).
@@ -153,7 +153,7 @@ def expected_abs_diff_rtt(jitter_forward_s: float, jitter_backward_s: float) -> 
 
     This is the expected value of the RFC 3393 mean |IPDV| of consecutive packets, and the
     steady-state mean of the RFC 3550 estimator J(i) = J(i−1) + (|D(i)| − J(i−1))/16,
-    because the filter is linear with unit DC gain (RFC 3550 §6.4.1; STANDARDS.md §6.1–6.2).
+    because the filter is linear with unit DC gain (RFC 3550 §6.4.1; docs/methods.md §6.1–6.2).
     One-way (a single direction): E|D| = 2J/3 (triangular difference of two uniforms).
     """
     return expected_abs_sum_uniform(
@@ -167,7 +167,7 @@ def expected_abs_diff_one_way(jitter_s: float) -> float:
 
 
 def rfc3550_running(transits_s: Sequence[float]) -> list[float]:
-    """J(i) after every packet (RFC 3550 §6.4.1 filter, gain 1/16; STANDARDS.md §6.1).
+    """J(i) after every packet (RFC 3550 §6.4.1 filter, gain 1/16; docs/methods.md §6.1).
 
     The run average of J(i) after a warm-up estimates E|D| with a sampling error that
     shrinks with the packet count, unlike the final J alone (an EWMA over ≈16 packets).

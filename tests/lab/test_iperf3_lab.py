@@ -1,4 +1,4 @@
-"""Lab acceptance for the native iperf3 client (issue 5; STANDARDS.md §12.2, §12.5, §12.6).
+"""Lab acceptance for the native iperf3 client (docs/methods.md §12.2, §12.5, §12.6).
 
 A tbf bottleneck in the router namespace; Debian's ``iperf3 -s`` in the server namespace;
 Debian's ``iperf3`` client and our ``iperf3`` collector in the client namespace, one after

@@ -1,6 +1,6 @@
-"""Accuracy of our ICMP and STAMP collectors against lab ground truth (issue 4 acceptance).
+"""Accuracy of our ICMP and STAMP collectors against lab ground truth.
 
-Same link, same run, real peers side by side (STANDARDS.md §12): our median RTT within
+Same link, same run, real peers side by side (docs/methods.md §12): our median RTT within
 0.5 ms of fping's; our mean |IPDV| and RFC 3550 jitter within 10 % of the true value
 for uniform jitter (tests.lab.stats) — compared packet for packet with the delays the TUN
 bridge really applied (``Lab.bridge_log``), whose agreement with the theory is checked in
@@ -169,7 +169,7 @@ def test_stamp_jitter_matches_realised_truth(shared_tun_lab: Lab) -> None:
     """Round trip as for ICMP, plus each direction's mean |IPDV| and RFC 3550 jitter.
 
     One-way delays come from T2 − T1 and T4 − T3; clock offsets cancel in differences,
-    so IPDV and jitter are valid even without synchronised clocks (STANDARDS.md §7.5).
+    so IPDV and jitter are valid even without synchronised clocks (docs/methods.md §7.5).
     """
     lab = shared_tun_lab
     agents.start_reflector(lab)
@@ -225,7 +225,7 @@ def test_stamp_loss_by_direction(shared_lab: Lab) -> None:
     """2 % forward, 5 % backward (UDP only), 3000 packets: per-direction counts are exact.
 
     Forward losses are gaps in the Session-Sender sequence seen by the stateful reflector,
-    backward losses gaps in the reflector's own sequence (STANDARDS.md §7.5).  Losses after
+    backward losses gaps in the reflector's own sequence (docs/methods.md §7.5).  Losses after
     the last reply cannot be attributed and are reported as unknown.
     """
     lab, n, p_fwd, p_bwd = shared_lab, 3000, 0.02, 0.05

@@ -1,4 +1,4 @@
-"""The lab proves itself: set impairments are what real peer tools observe (STANDARDS.md §12).
+"""The lab proves itself: set impairments are what real peer tools observe (docs/methods.md §12).
 
 These tests use only real peers (fping, irtt, iperf3) and the router's own counters, so a
 wrong lab cannot hide behind the code under test.  Tolerances are stated where used.
@@ -122,7 +122,7 @@ def test_iptables_loss_per_direction(shared_lab: Lab) -> None:
 
     Ground truth is twofold: the router's drop counters must explain every probe fping
     lost, and each direction's observed ratio has a binomial interval containing the set
-    probability (Clopper–Pearson, STANDARDS.md §9.1).
+    probability (Clopper–Pearson, docs/methods.md §9.1).
     """
     p_fwd, p_bwd, n = 0.03, 0.06, 2000
     shared_lab.set_loss("forward", p_fwd, protocol="icmp")
@@ -263,7 +263,7 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
 
 
 def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
-    """The TUN bridge's own rate limit and random drop (STANDARDS.md §12.3)."""
+    """The TUN bridge's own rate limit and random drop (docs/methods.md §12.3)."""
     lab = shared_tun_lab
     lab.set_delay("forward", Delay(rate_bps=20e6, queue_bytes=100_000))
     peers.start_iperf3_server(lab)
@@ -284,7 +284,7 @@ def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
 @pytest.mark.parametrize("fifo", [True, False])
 def test_bridge_fifo_never_reorders(shared_tun_lab: Lab, fifo: bool) -> None:
     """±5 ms jitter with a packet every 1 ms reorders under independent delays; the
-    bridge keeps FIFO order per direction by default (STANDARDS.md §12.3), so irtt sees no
+    bridge keeps FIFO order per direction by default (docs/methods.md §12.3), so irtt sees no
     late (out-of-order) packet; with ``fifo=False`` it must see some (the check can fail)."""
     lab = shared_tun_lab
     for direction in ("forward", "backward"):

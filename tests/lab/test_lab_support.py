@@ -80,7 +80,7 @@ def test_parse_iperf3_json() -> None:
 
 
 def test_clopper_pearson_vector() -> None:
-    # STANDARDS.md §9.1 (SciPy docs example)
+    # docs/methods.md §9.1 (SciPy docs example)
     lo, hi = clopper_pearson(7, 50)
     assert lo == pytest.approx(0.058191700, abs=1e-9)
     assert hi == pytest.approx(0.267396002, abs=1e-9)
@@ -117,7 +117,7 @@ def test_uniform_theory_against_simulation() -> None:
 
 
 def test_rfc3550_running_matches_vector_a() -> None:
-    # STANDARDS.md §6.1 vector A, transit in ms: R − S
+    # docs/methods.md §6.1 vector A, transit in ms: R − S
     transit = [100 - 0, 120 - 20, 145 - 40, 160 - 60, 180 - 80, 205 - 100]
     assert rfc3550_running([float(t) for t in transit]) == pytest.approx(
         [0.0, 0.3125, 0.60546875, 0.567626953125, 0.8446502685546875]

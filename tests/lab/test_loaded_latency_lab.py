@@ -1,4 +1,4 @@
-"""Lab acceptance for latency under load (issue 5 item 5; STANDARDS.md §6.10, §12.2).
+"""Lab acceptance for latency under load (RFC 6349 §4.3; docs/methods.md §6.10, §12.2).
 
 A tbf bottleneck of rate R with a deep queue of Q bytes sits in the router namespace.  While
 an iperf3-protocol load saturates it, the queue stays nearly full, so every probe crossing

@@ -1,4 +1,4 @@
-"""Lab acceptance for issue 5: HTTP and speedtest goodput against Debian's iperf3 (§12.2, §12.5).
+"""Lab: HTTP and speedtest goodput against Debian's iperf3 (docs/methods.md §12.2, §12.5).
 
 A 50 Mbit/s tbf bottleneck with 50 ms of queue (a home router's buffer) sits in the router
 namespace; the reference server

@@ -1,6 +1,6 @@
-"""Userspace delay/jitter/loss/rate emulator bridging two TUN devices (STANDARDS.md §12.3).
+"""Userspace delay/jitter/loss/rate emulator bridging two TUN devices (docs/methods.md §12.3).
 
-The kernel on these machines has no netem (STANDARDS.md §12.1), so delay and jitter come
+The kernel on these machines has no netem (docs/methods.md §12.1), so delay and jitter come
 from this process.  It creates two TUN devices in its own network namespace (the lab moves
 one of them into the server namespace afterwards; the open descriptor keeps working) and
 copies every IP packet read from one device to the other after

@@ -1,4 +1,4 @@
-"""qos.config: TOML into frozen dataclasses (issue 2 item 3, ARCHITECTURE §5).
+"""qos.config: TOML into frozen dataclasses (docs/architecture.md §5).
 
 One invalid fixture per validation rule lives in ``tests/data/configs/invalid-*.toml``; each
 must fail with a ConfigError that names the file, the key and, where one exists, the fix.

@@ -1,4 +1,4 @@
-"""qos.metrics against the vectors of STANDARDS.md §6 and §1.3 (index §10: V6, V8–V12, V17).
+"""qos.metrics against the vectors of docs/methods.md §6 and §1.3 (index §10: V6, V8–V12, V17).
 
 Delays go in as seconds (the toolkit's base unit); vectors written in ms are converted on the
 way in and the expected values on the way out.  numpy is the oracle for the RFC 2330
@@ -42,7 +42,7 @@ def ms(*values: float | None) -> list[float | None]:
     return [None if v is None else v / 1000 for v in values]
 
 
-# -- V6: RFC 3550 interarrival jitter, STANDARDS.md §6.1 vector A ----------------------------
+# -- V6: RFC 3550 interarrival jitter, docs/methods.md §6.1 vector A ----------------------------
 
 # 8 kHz clock, 20 ms packets: S = 0, 160, …, 800; arrivals 100, 120, 145, 160, 180, 205 ms.
 V6_SEND_TS = [0, 160, 320, 480, 640, 800]
@@ -93,7 +93,7 @@ def test_rfc3550_jitter_uses_arrival_order() -> None:
     assert summary["jitter_rfc3550_s"] != pytest.approx(jitter_rfc3550_s([0.010, 0.050, 0.010]))
 
 
-# -- V8: RFC 5481 Fig. 1 IPDV / PDV, STANDARDS.md §6.3 ---------------------------------------
+# -- V8: RFC 5481 Fig. 1 IPDV / PDV, docs/methods.md §6.3 ---------------------------------------
 
 V8_DELAYS = ms(20, 10, 20, 25, 20)
 
@@ -127,7 +127,7 @@ def test_rfc3393_mean_abs_ipdv_discards_pairs_with_a_loss() -> None:
     assert jitter_mean_abs_diff_s([]) is None
 
 
-# -- V9–V11: RFC 7679 / RFC 2330 percentiles, STANDARDS.md §6.4 -------------------------------
+# -- V9–V11: RFC 7679 / RFC 2330 percentiles, docs/methods.md §6.4 -------------------------------
 
 
 def test_v9_rfc7679_stream1_median_with_undefined_as_infinite() -> None:
@@ -188,7 +188,7 @@ def test_percentile_edge_cases() -> None:
         percentile_rank(0, 0.5)
 
 
-# -- V12: RFC 7680 loss ratio, STANDARDS.md §6.5 ---------------------------------------------
+# -- V12: RFC 7680 loss ratio, docs/methods.md §6.5 ---------------------------------------------
 
 
 def test_v12_loss_ratio() -> None:
@@ -200,7 +200,7 @@ def test_v12_loss_ratio() -> None:
     assert loss_ratio([0.0]) == 0.0  # a zero delay is received, not lost
 
 
-# -- V17: Y.1541 IPDV on a ramp and the float-rank pitfall, STANDARDS.md §1.3 ---------------
+# -- V17: Y.1541 IPDV on a ramp and the float-rank pitfall, docs/methods.md §1.3 ---------------
 
 # d_k = 20.000 + 0.010·k ms, k = 0…999, built from exact integers (µs) to avoid drift.
 RAMP_S = [(20_000 + 10 * k) / 1_000_000 for k in range(1000)]

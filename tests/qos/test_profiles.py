@@ -1,7 +1,7 @@
 """Threshold profiles: every shipped profile loads; one invalid fixture per validation rule.
 
-ARCHITECTURE.md §4: unknown keys fail with a did-you-mean hint, unknown metric/unit and a
-newer schema are refused.  STANDARDS.md §0.1: ``verified = true`` only for [P]/[D] values.
+docs/architecture.md §4: unknown keys fail with a did-you-mean hint, unknown metric/unit and a
+newer schema are refused.  docs/methods.md §0.2: ``verified = true`` only for [P]/[D] values.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def test_y1541_has_classes_0_to_7_with_the_rfc5976_values() -> None:
 
 
 def test_nothing_shipped_claims_verified_while_standards_tag_is_p_star_or_s() -> None:
-    # STANDARDS.md §1.2 [S], §2 [P*], §3 [S], §8.2 [S], §8.3 [P*], §8.5 [S].
+    # docs/methods.md §1.2 [S], §2 [P*], §3 [S], §8.2 [S], §8.3 [P*], §8.5 [S].
     for profile in available_profiles([SHIPPED]).values():
         assert profile.verified is False, profile.id
 

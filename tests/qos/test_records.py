@@ -1,4 +1,4 @@
-"""qos.records: the Measurement envelope and per-kind results (ARCHITECTURE §2–3, issue 2)."""
+"""qos.records: the Measurement envelope and per-kind results (docs/architecture.md §2–3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""qos.serialization: versioned JSON of a Measurement (ARCHITECTURE §3, issue 2 item 2).
+"""qos.serialization: versioned JSON of a Measurement (docs/architecture.md §3).
 
 Round trips are exact for every result kind; a newer ``schema_version`` is refused with a
 message saying what to do; anything malformed is a SerializationError, never a crash with a

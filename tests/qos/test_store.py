@@ -1,4 +1,4 @@
-"""qos.store.SqliteStore: the embedded default store (issue 2 item 4, ARCHITECTURE §2.3).
+"""qos.store.SqliteStore: the embedded default store (docs/architecture.md §2.3).
 
 What is written reads back equal (every result kind, lost probes, intervals); WAL mode and
 ``user_version`` are set; newer or foreign files are refused without being changed; analysts

@@ -1,4 +1,4 @@
-"""Crash safety of the SQLite store (issue 2, "Bad input and faults").
+"""Crash safety of the SQLite store.
 
 A writer process is SIGKILLed at random moments, again and again.  Afterwards the store must
 pass SQLite's integrity check, contain every measurement whose ``append`` had returned (the

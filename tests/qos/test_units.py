@@ -1,4 +1,4 @@
-"""qos.units: what people write in configs and profiles, parsed into base units (ARCHITECTURE §3).
+"""qos.units: what configs and profiles say, parsed into base units (docs/architecture.md §3).
 
 Decimal SI prefixes for rates and sizes (1 Mbit/s = 10⁶ bit/s, as BEREC and RFC 9097 report),
 binary prefixes only when written (GiB), and every bad input refused with a clear UnitError.

@@ -1,4 +1,4 @@
-"""Collector registry: an explicit table, imported lazily (ARCHITECTURE.md §4).
+"""Collector registry: an explicit table, imported lazily (docs/architecture.md §4).
 
 Adding a collector = one module in this package + one line in :data:`_REGISTRY`.  Modules
 are imported only when their collector is used, so ``qos-agent`` stays light and a

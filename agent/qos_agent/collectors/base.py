@@ -1,4 +1,4 @@
-"""The collector seam (ARCHITECTURE.md §4): ``name``, ``check()``, ``measure()``.
+"""The collector seam (docs/architecture.md §4): ``name``, ``check()``, ``measure()``.
 
 A collector does thin I/O and turns every attempt into a :class:`~qos.records.Measurement`
 — failures included.  ``measure`` must not raise for network trouble: a refused port is
@@ -98,7 +98,7 @@ def resolve_params(
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """The outside world's time, injectable for tests (ARCHITECTURE.md §7)."""
+    """The outside world's time, injectable for tests (docs/architecture.md §7)."""
 
     wall: Callable[[], datetime] = utc_now
     monotonic_ns: Callable[[], int] = time.monotonic_ns

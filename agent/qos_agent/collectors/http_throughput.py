@@ -1,6 +1,6 @@
-"""HTTP throughput collector: parallel TCP streams against the reference server (issue 5, item 2).
+"""HTTP throughput collector: parallel TCP streams against the reference server.
 
-Method (BEREC BoR (17) 178, STANDARDS.md §8.1; SamKnows/FCC MBA practice): ``streams``
+Method (BEREC BoR (17) 178, docs/methods.md §8.1; SamKnows/FCC MBA practice): ``streams``
 parallel HTTP/1.1 connections (default 4) move random bytes for a fixed time.  The first
 ``warmup`` seconds cover TCP slow start and are excluded; goodput is the transport payload
 moved by all streams after the warm-up divided by the time actually measured.  Bytes are
@@ -14,7 +14,7 @@ sockets (response heads included, a few hundred bytes per GB); upload counts the
 server's TCP acknowledged (Linux ``TCP_INFO`` ``bytes_acked``), not the bytes handed to the
 kernel, which would overstate the rate by the socket buffer.  ``bytes_total`` includes the
 warm-up (it is what a data budget pays for); ``details`` adds the retransmission counters
-(RFC 6349 TCP efficiency, STANDARDS.md §6.10) and an on-the-wire estimate.
+(RFC 6349 TCP efficiency, docs/methods.md §6.10) and an on-the-wire estimate.
 
 Faults: a stream that gets no data for ``timeout`` (server stalled) ends the test with status
 ``timeout``; a reset, an early close, a non-200 reply or garbage instead of HTTP end it with

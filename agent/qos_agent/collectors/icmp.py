@@ -1,4 +1,4 @@
-"""ICMP echo collector: a fixed-rate probe stream (issue 2 item 5; STANDARDS.md §12.4, §12.8).
+"""ICMP echo collector: a fixed-rate probe stream (docs/methods.md §12.4, §12.8).
 
 icmplib provides the sockets (raw when privileged, datagram ICMP when
 ``net.ipv4.ping_group_range`` allows), the echo-request encoding and reply parsing.  The

@@ -1,6 +1,6 @@
-"""iperf3 collector: throughput against a stock ``iperf3 -s`` with our own client (issue 5 item 3).
+"""iperf3 collector: throughput against a stock ``iperf3 -s`` with our own client.
 
-Speaks the iperf3 control protocol natively (:mod:`qos_agent.iperf3`, STANDARDS.md §12.6),
+Speaks the iperf3 control protocol natively (:mod:`qos_agent.iperf3`, docs/methods.md §12.6),
 so no iperf3 binary is needed on the measuring device.  TCP or UDP, forward (we send:
 ``upload``) or reverse (the server sends: ``download``), 1–128 parallel streams, a warm-up
 (``omit``) excluded from the figures as BEREC/SamKnows exclude TCP slow start.
@@ -15,7 +15,7 @@ What the record holds (ThroughputResult):
   server-reported received bytes over its receive time are used (``details.goodput_source``);
 * ``bytes_total`` — every payload byte this test moved, warm-up included (for byte budgets);
 * UDP: the server's (upload) or our (download) loss counts and RFC 3550 jitter — the
-  receiver's estimator with gain 1/16 as iperf3 reports it (STANDARDS.md §6.1, §12.5).
+  receiver's estimator with gain 1/16 as iperf3 reports it (docs/methods.md §6.1, §12.5).
 
 A busy server (ACCESS_DENIED: stock servers run one test at a time) is retried with
 exponential backoff and jitter, a bounded number of times, inside the test's deadline; if it
@@ -346,7 +346,7 @@ def _transport_details(
             if retrans and None not in retrans:
                 details["retransmits"] = sum(r for r in retrans if r is not None)
         return
-    # UDP: loss and jitter as the receiver counted them (STANDARDS.md §6.1, §12.5)
+    # UDP: loss and jitter as the receiver counted them (docs/methods.md §6.1, §12.5)
     if not spec.reverse:
         details["udp_packets_sent"] = sum(s.packets for s in outcome.streams)
         if server is None:

@@ -1,16 +1,16 @@
-"""Latency under load (bufferbloat): RTT idle, then during a throughput test (issue 5 item 5).
+"""Latency under load (bufferbloat): RTT idle, then during a throughput test.
 
 A probe stream runs for an **idle** period, then again **while** a saturating throughput
 test (the native ``iperf3`` collector or ``http_throughput``) fills the bottleneck queue,
 starting after the load's warm-up and ending before the load does.  Queueing delay at the
 bottleneck shows up as the difference: a deep FIFO in front of a link of rate R filled with
-Q bytes adds about Q·8/R seconds (STANDARDS.md §6.10: RFC 6349 §4.3 "buffer delay").
+Q bytes adds about Q·8/R seconds (docs/methods.md §6.10: RFC 6349 §4.3 "buffer delay").
 
 Probes (``probe``): ICMP echo when it can run here, else TCP-connect handshakes to an
 explicit ``probe_target`` HOST:PORT; or forced (``icmp``, ``stamp``, ``tcp_connect``).  The
 record is one :class:`~qos.records.RttResult` holding both series: idle probes first, then
 loaded ones, with ``details["phases"]`` naming the sequence-number range of each, so every
-raw probe is kept (ARCHITECTURE.md §2.3).  Figures in ``details``:
+raw probe is kept (docs/architecture.md §2.3).  Figures in ``details``:
 
 * ``idle_rtt_median_s``, ``loaded_rtt_median_s`` — medians of received probes
   (RFC 7679 §5.2 even-N rule), and ``latency_increase_s`` = loaded − idle;

@@ -1,4 +1,4 @@
-"""speedtest collector: speedtest-cli 2.1.3 as a library (issue 5, item 4; STANDARDS.md §12.7).
+"""speedtest collector: speedtest-cli 2.1.3 as a library (docs/methods.md §12.7).
 
 The target is a self-hosted speedtest "mini" server (``http://host:port/``, e.g. the
 reference server, ``@reference/http``) or ``auto`` for speedtest.net's public servers, of
@@ -28,7 +28,7 @@ same requests (sizes, order, bodies, test-length cut-off) and the same counting;
 reproduces speedtest-cli exactly.  Its own figure — all
 bytes over the time until every thread stopped, slow start and shutdown tail included —
 is kept as ``details["speedtest_cli_bps"]``.  ``goodput_bps`` is ours, measured as for
-``http_throughput`` (BEREC practice, STANDARDS.md §8.1): aggregate bytes are sampled every
+``http_throughput`` (BEREC practice, docs/methods.md §8.1): aggregate bytes are sampled every
 ``interval`` (intervals with ``stream=-1``) and the goodput is the bytes between the end of
 ``warmup`` and the end of the test length over that time (:func:`measurement_window`).
 Download counts body bytes read; upload counts bytes the server's TCP acknowledged,
@@ -80,7 +80,7 @@ _BLOCKING_CODES = {403, 429}
 _IMPORT_LOCK = threading.Lock()
 LATENCY_NOTE = (
     "speedtest-cli 'ping': half the mean time of 3 HTTP GETs of latency.txt including TCP "
-    "connect; not a round-trip time (STANDARDS.md §12.7)"
+    "connect; not a round-trip time (docs/methods.md §12.7)"
 )
 
 
@@ -828,7 +828,7 @@ def measurement_window(
     speedtest-cli's own figure divides all bytes by the time from its start until every
     thread has stopped, so it includes TCP ramp-up and a shutdown tail in which threads stop
     reading (in the lab at 50 Mbit/s it read 4-13 % below iperf3).  As for http_throughput
-    (BEREC practice, STANDARDS.md §8.1), the reported goodput uses the bytes sampled between
+    (BEREC practice, docs/methods.md §8.1), the reported goodput uses the bytes sampled between
     the end of the warm-up and the end of the test length — or the end of the data, when
     speedtest-cli ran out of files earlier.  If the data ended within the warm-up, the
     warm-up cannot be excluded and the note says so.

@@ -1,4 +1,4 @@
-"""Collector ``stamp``: a STAMP (RFC 8762) Session-Sender test stream (STANDARDS.md §7).
+"""Collector ``stamp``: a STAMP (RFC 8762) Session-Sender test stream (docs/methods.md §7).
 
 Target ``ADDR[:PORT]`` (``[v6addr]:PORT`` for IPv6; port 862 by default, RFC 8762 §4.1).
 Sends ``count`` packets on a **fixed-rate schedule** (packet *i* at start + *i*·interval,

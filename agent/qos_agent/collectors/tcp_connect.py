@@ -1,4 +1,4 @@
-"""TCP-connect latency collector: time of the three-way handshake (issue 2 item 6).
+"""TCP-connect latency collector: time of the three-way handshake.
 
 Unprivileged latency where ICMP is not allowed: the interval between ``connect()`` and the
 socket becoming writable is one SYN → SYN/ACK round trip plus the local stack's handling

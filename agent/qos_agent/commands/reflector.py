@@ -1,4 +1,4 @@
-"""``qos-agent reflector``: a stateful STAMP Session-Reflector (RFC 8762; STANDARDS.md §7).
+"""``qos-agent reflector``: a stateful STAMP Session-Reflector (RFC 8762; docs/methods.md §7).
 
 Answers STAMP and TWAMP-Light test packets so that any ``stamp`` collector (or a router's
 TWAMP-Light sender) can measure two-way delay and loss per direction to this host.

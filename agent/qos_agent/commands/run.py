@@ -114,7 +114,7 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
 
 
 def _gates(runtime: AgentRuntime) -> list:
-    """Fair-use gates: daily byte budgets and the cross-traffic guard (issue 5)."""
+    """Fair-use gates: daily byte budgets and the cross-traffic guard."""
     return list(build_gates(runtime.config, runtime.store.path.parent, runtime.timezone))
 
 

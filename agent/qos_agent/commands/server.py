@@ -1,4 +1,4 @@
-"""``qos-agent server``: run the HTTP reference server in the foreground (issue 5, item 1).
+"""``qos-agent server``: run the HTTP reference server in the foreground.
 
 Binds to loopback unless ``--bind`` says otherwise, prints the URL it serves, and stops
 cleanly on SIGTERM or SIGINT (exit 0).  Limits (bytes per request, connections, timeouts)

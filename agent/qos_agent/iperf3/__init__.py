@@ -1,1 +1,1 @@
-"""Native iperf3 control-protocol client (STANDARDS.md §12.6): codec, streams, client."""
+"""Native iperf3 control-protocol client (docs/methods.md §12.6): codec, streams, client."""

@@ -1,4 +1,4 @@
-"""A native iperf3 client: one test against a stock ``iperf3 -s`` (STANDARDS.md §12.5, §12.6).
+"""A native iperf3 client: one test against a stock ``iperf3 -s`` (docs/methods.md §12.5, §12.6).
 
 Flow (``iperf_client_api.c``): control connection + cookie → the server asks for
 parameters (PARAM_EXCHANGE) → CREATE_STREAMS (TCP: connect and send the cookie; UDP: the

@@ -1,6 +1,6 @@
 """iperf3 control-protocol codec: states, cookie, JSON framing, parameters, results, UDP header.
 
-Pure functions and constants, no sockets (STANDARDS.md §12.6).  What the stock server
+Pure functions and constants, no sockets (docs/methods.md §12.6).  What the stock server
 (esnet iperf3 3.12, ``src/iperf_api.c`` ``send_parameters``/``get_parameters``/
 ``send_results``/``get_results``/``JSON_write``/``JSON_read``, ``src/iperf_udp.c``) expects:
 

@@ -7,7 +7,7 @@ send while ``bytes·8 / elapsed`` is below the rate).  Receivers of UDP keep ipe
 accounting (``iperf_udp_recv``): a gap in the packet counter counts as loss, a counter that
 goes backwards is out of order and takes one back from the loss count, and the RFC 3550
 §A.8 jitter input — transit time = arrival − send timestamp — is kept per packet so the
-jitter is computed once, by :func:`qos.metrics.jitter_rfc3550_s` (STANDARDS.md §6.1).
+jitter is computed once, by :func:`qos.metrics.jitter_rfc3550_s` (docs/methods.md §6.1).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Why: a sender's own byte counter includes data still sitting in its socket buffe
 megabytes), so on a 50 Mbit/s link the "sent" rate of a 10-second test overstates what was
 delivered by several percent.  ``tcpi_bytes_acked`` (RFC 4898 ``tcpEStatsAppHCThruOctetsAcked``,
 Linux ≥ 4.1) counts only what the receiver acknowledged — goodput measured at the sender.
-``tcpi_total_retrans`` feeds the RFC 6349 §4.2 TCP-efficiency figure (STANDARDS.md §6.10).
+``tcpi_total_retrans`` feeds the RFC 6349 §4.2 TCP-efficiency figure (docs/methods.md §6.10).
 
 Offsets follow ``struct tcp_info`` in ``include/uapi/linux/tcp.h`` (append-only ABI).
 """

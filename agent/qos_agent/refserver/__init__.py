@@ -1,7 +1,7 @@
-"""Reference HTTP throughput server (issue 5, item 1; STANDARDS.md §8.1, §12.7).
+"""Reference HTTP throughput server (BEREC BoR (17) 178; docs/methods.md §8.1, §12.7).
 
 A measurement is only as good as its far end.  Regulators test against servers they
-control (BEREC BoR (17) 178, STANDARDS.md §8.1), so the toolkit ships one: a standard-library
+control (BEREC BoR (17) 178, docs/methods.md §8.1), so the toolkit ships one: a standard-library
 HTTP/1.1 server with a streaming download of incompressible random bytes, a discarding
 upload sink, a tiny latency endpoint and the speedtest.net "mini" endpoint set that
 speedtest-cli understands (§12.7).  Request sizes, durations and concurrency are bounded

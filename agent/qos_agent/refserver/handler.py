@@ -1,4 +1,4 @@
-"""Routes of the reference server (issue 5, item 1; STANDARDS.md §12.7).
+"""Routes of the reference server (docs/methods.md §12.7).
 
 =====================================  ==================================================
 ``GET /download?bytes=N``, ``/download/N``  N random bytes (``application/octet-stream``)

@@ -1,4 +1,4 @@
-"""Bounds of the reference server: sizes, durations, concurrency (issue 5, "bounded").
+"""Bounds of the reference server: sizes, durations, concurrency.
 
 A public-facing measurement server must not be an amplifier nor a thread sink: every
 request has a byte ceiling, every socket operation an idle timeout, every request a

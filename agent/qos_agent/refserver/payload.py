@@ -1,4 +1,4 @@
-"""Incompressible download payload sent from one pre-generated random block (issue 5, item 1).
+"""Incompressible download payload sent from one pre-generated random block.
 
 A compressible payload (zeros, repeated text) overstates throughput on any path that
 compresses (PPP, some VPNs, WAN optimisers), so the server sends random bytes.  They are

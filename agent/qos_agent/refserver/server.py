@@ -1,4 +1,4 @@
-"""The threaded reference server, its statistics and start/stop helpers (issue 5, item 1).
+"""The threaded reference server, its statistics and start/stop helpers.
 
 :class:`ReferenceHttpServer` is a ``ThreadingHTTPServer`` with a connection cap: a
 connection beyond ``max_connections`` is answered ``503 Service Unavailable`` with

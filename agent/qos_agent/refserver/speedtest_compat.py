@@ -1,4 +1,4 @@
-"""The speedtest.net "mini" endpoint set, as speedtest-cli 2.1.3 expects it (STANDARDS.md §12.7).
+"""The speedtest.net "mini" endpoint set, as speedtest-cli 2.1.3 wants it (docs/methods.md §12.7).
 
 speedtest-cli downloads ``random{N}x{N}.jpg`` for N in 350 … 4000 and measures bytes read
 per second, so the sizes must be those of the files Ookla shipped with Speedtest Mini (a

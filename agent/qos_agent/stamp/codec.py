@@ -1,4 +1,4 @@
-"""Pure encoding and decoding of STAMP test packets (STANDARDS.md §7.2–7.4).
+"""Pure encoding and decoding of STAMP test packets (docs/methods.md §7.2–7.4).
 
 Unauthenticated mode only (RFC 8762 §4.2.1, §4.3.1), with the RFC 8972 §3 SSID in the
 first two MBZ octets.  TWAMP-Light interop (RFC 5357 §4.1.2, §4.2.1, App. I):
@@ -172,7 +172,7 @@ def decode_sender(data: bytes) -> SenderPacket:
 
 @dataclass(frozen=True, slots=True)
 class ReflectorPacket:
-    """Session-Reflector test packet, unauthenticated (RFC 8762 §4.3.1; STANDARDS §7.3).
+    """Session-Reflector test packet, unauthenticated (RFC 8762 §4.3.1; docs/methods.md §7.3).
 
     ``timestamp`` is T3 (start of reflector transmission), ``receive_timestamp`` is T2,
     ``sender_timestamp`` is the copied T1; ``error_estimate`` applies to T2 and T3.

@@ -1,4 +1,4 @@
-"""Stateful STAMP Session-Reflector (RFC 8762 §4.3; STANDARDS.md §7.3–7.4).
+"""Stateful STAMP Session-Reflector (RFC 8762 §4.3; docs/methods.md §7.3–7.4).
 
 Two layers, so that the protocol logic is testable with arbitrary bytes:
 

@@ -1,4 +1,4 @@
-"""STAMP Session-Sender engine (RFC 8762 §4.2; STANDARDS.md §7.5).
+"""STAMP Session-Sender engine (RFC 8762 §4.2; docs/methods.md §7.5).
 
 :class:`StampSender` owns one connected UDP socket (so only the target's address/port can
 answer, and ICMP port-unreachable surfaces as ``ECONNREFUSED``), sends test packets with
@@ -41,7 +41,7 @@ from qos_agent.stamp.codec import (
 from qos_agent.stamp.net import enable_receive_metadata, receive, set_send_ttl
 
 #: how far a reflector's copy of T1 may be from what we sent; some implementations round
-#: timestamps through floats (Scapy: ~1e-6 s, STANDARDS.md §7.6), an unrelated packet is
+#: timestamps through floats (Scapy: ~1e-6 s, docs/methods.md §7.6), an unrelated packet is
 #: off by far more.  RTT never uses the copy (it uses our own monotonic T1).
 T1_COPY_TOLERANCE_S = 2e-6
 

@@ -1,6 +1,6 @@
 """Parallel-stream HTTP throughput engine used by the ``http_throughput`` collector.
 
-One job per module (STANDARDS.md §8.1, BEREC BoR (17) 178):
+One job per module (docs/methods.md §8.1, BEREC BoR (17) 178):
 
 * :mod:`~qos_agent.throughput.transfer`: per-stream workers moving bytes over HTTP/1.1
   (download/upload requests, reconnects, failures, shutdown at the deadline);

@@ -1,10 +1,10 @@
 """Samples and TCP counters of one test → goodput, status and the throughput record.
 
-Goodput (BEREC BoR (17) 178, STANDARDS.md §8.1) is the transport payload moved by all
+Goodput (BEREC BoR (17) 178, docs/methods.md §8.1) is the transport payload moved by all
 streams after the warm-up divided by the time actually measured; every sample is kept as a
 :class:`~qos.records.ThroughputInterval` (warm-up samples flagged) so other windows can be
 recomputed later.  ``bytes_total`` includes the warm-up (what a data budget pays for);
-``details`` adds the retransmission counters (RFC 6349 TCP efficiency, STANDARDS.md
+``details`` adds the retransmission counters (RFC 6349 §4.2 TCP efficiency, docs/methods.md
 §6.10) and an on-the-wire estimate.  A failed, stalled or interrupted test keeps its
 intervals and reports the rate measured so far only as ``partial_goodput_bps``.
 """

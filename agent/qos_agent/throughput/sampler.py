@@ -1,6 +1,6 @@
 """Samples of the per-stream transport payload, every ``interval``, warm-up flagged.
 
-Counting (BEREC BoR (17) 178 para 140, STANDARDS.md §8.1): download counts every byte read
+Counting (BEREC BoR (17) 178 para 140, docs/methods.md §8.1): download counts every byte read
 from the sockets; upload counts the bytes the server's TCP acknowledged (Linux
 ``TCP_INFO`` ``bytes_acked``), not the bytes handed to the kernel, which would overstate
 the rate by the socket buffer.  Sample boundaries fall on every ``interval`` and exactly on

@@ -2,7 +2,7 @@
 
 Each stream has one worker thread that connects, waits for the common start, then issues
 ``request_size`` requests (GET ``/download?bytes=n`` or POST ``/upload``) until the end of
-the test or until its share of ``max_bytes`` is used (STANDARDS.md §8.1).  Counters are
+the test or until its share of ``max_bytes`` is used (docs/methods.md §8.1).  Counters are
 written by the worker and read by the sampler (:mod:`qos_agent.throughput.sampler`).
 
 Faults become a stream ``failure`` (status, reason), never an exception out of a worker:

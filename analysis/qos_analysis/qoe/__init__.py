@@ -1,4 +1,7 @@
-"""QoE models: G.107 E-model, VoIP helper, labelled approximations, web bands (§4–§5)."""
+"""QoE models: G.107 E-model, VoIP helper, labelled approximations, web bands.
+
+Formulas and sources: docs/methods.md §4 and §5.
+"""
 
 from qos_analysis.qoe.emodel import (
     DELAY_SENSITIVITY,

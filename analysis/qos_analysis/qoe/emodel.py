@@ -1,4 +1,4 @@
-"""ITU-T G.107 E-model (narrowband, 06/2015 numbering) — STANDARDS.md §4.1–4.7.
+"""ITU-T G.107 (06/2015) narrowband E-model, eq. 7-1 to 7-29 and Annex B (docs/methods.md §4).
 
 Every parameter of the G.107 defaults table (§4.6) is an input; :func:`emodel` returns R,
 MOS (Annex B eq. B-4, clamped to [1, 4.5]), the G.109 satisfaction band (classified on R,
@@ -17,7 +17,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-#: Delay-sensitivity classes (sT, mT in ms) — STANDARDS.md §4.4 [P*]
+#: Delay-sensitivity classes (sT, mT in ms) — docs/methods.md §4.4 [P*]
 DELAY_SENSITIVITY: dict[str, tuple[float, float]] = {
     "default": (1.0, 100.0),
     "low": (0.55, 150.0),
@@ -35,7 +35,7 @@ ADVANTAGE_FACTORS: dict[str, float] = {
 
 @dataclass(frozen=True, slots=True)
 class EModelParams:
-    """G.107 Table 3 + Table 1 parameters, defaults per STANDARDS.md §4.6 (units in names)."""
+    """G.107 Table 3 + Table 1 parameters, defaults per docs/methods.md §4.6 (units in names)."""
 
     SLR: float = 8.0  # send loudness rating, dB
     RLR: float = 2.0  # receive loudness rating, dB
@@ -107,7 +107,7 @@ def _lg(x: float) -> float:
 
 
 def emodel(params: EModelParams | None = None, **overrides: float) -> EModelResult:
-    """Compute the E-model rating R and its terms (STANDARDS.md §4.1–4.6)."""
+    """Compute the E-model rating R and its terms (docs/methods.md §4.1–4.6)."""
     p = replace(params or EModelParams(), **overrides) if overrides else (params or EModelParams())
     T, Tr, Ta = p.T_ms, p.Tr_ms, p.Ta_ms
     # §4.2 basic signal-to-noise ratio
@@ -184,7 +184,7 @@ def emodel(params: EModelParams | None = None, **overrides: float) -> EModelResu
 
 
 def r_to_mos(R: float, *, clamp: bool = True) -> float:
-    """G.107 Annex B eq. B-4, clamped to [1, 4.5] (STANDARDS.md §4.6, vector V4).
+    """G.107 Annex B eq. B-4, clamped to [1, 4.5] (docs/methods.md §4.6, vector V4).
 
     The polynomial dips below 1 for 0 < R < 6.515; ``clamp=False`` returns the raw
     polynomial there, which is what flent 2.3.0's ``mos_score`` does.

@@ -1,6 +1,6 @@
 """VoIP quality from measured network figures: codec table, E-model helper, approximations.
 
-* G.113 Appendix I codec values Ie / Bpl (STANDARDS.md §4.8, [S]/[P*] — ``verified=False``).
+* G.113 Appendix I codec values Ie / Bpl (docs/methods.md §4.8, [S]/[P*] — ``verified=False``).
   Codecs without a published Bpl cannot be scored with loss > 0: we refuse instead of
   inventing a value.  Wideband codecs (G.722, AMR-WB, Opus) belong to G.107.1 and are
   refused too.
@@ -21,7 +21,7 @@ from qos_analysis.qoe.emodel import EModelParams, EModelResult, emodel, r_to_mos
 
 @dataclass(frozen=True, slots=True)
 class Codec:
-    """G.113 Appendix I row (STANDARDS.md §4.8)."""
+    """ITU-T G.113 Appendix I row (docs/methods.md §4.8)."""
 
     name: str
     description: str
@@ -55,7 +55,7 @@ def get_codec(name: str) -> Codec:
     if key in WIDEBAND:
         raise ValueError(
             f"{name} is a wideband codec: G.107.1 (Ie,wb) applies, not the "
-            "narrowband E-model (STANDARDS.md §4.8)"
+            "narrowband E-model (docs/methods.md §4.8)"
         )
     if key not in CODECS:
         from qos.suggest import unknown_name_hint
@@ -131,7 +131,7 @@ COLE_ROSENBLUTH_IE: dict[str, tuple[float, float, float]] = {
 def cole_rosenbluth(
     one_way_delay_ms: float, loss_fraction: float, codec: str = "g711"
 ) -> ApproximateScore:
-    """Cole & Rosenbluth (2001): R = 94.2 − Id − Ie (STANDARDS.md §4.9(1), [S]).
+    """Cole & Rosenbluth (2001): R = 94.2 − Id − Ie (docs/methods.md §4.9(1), [S]).
 
     Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3); Ie = γ1 + γ2·ln(1 + γ3·e), e = loss fraction.
     """
@@ -150,7 +150,7 @@ def cole_rosenbluth(
 def effective_latency_score(
     latency_ms: float, jitter_ms: float, loss_percent: float
 ) -> ApproximateScore:
-    """The "effective latency" formula of NetBeez / CalSPEED (STANDARDS.md §4.9(2), [S]).
+    """The "effective latency" formula of NetBeez / CalSPEED (docs/methods.md §4.9(2), [S]).
 
     EffLat = latency + 2·jitter + 10 ms; R = 93.2 − EffLat/40 below 160 ms, else
     93.2 − (EffLat − 120)/10; R −= 2.5·loss%; MOS via B-4.

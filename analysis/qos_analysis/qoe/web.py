@@ -1,6 +1,6 @@
 """Web-browsing QoE: G.1010 page-time bands and the G.1030 log model — UNVERIFIED.
 
-STANDARDS.md §5: G.1030's web-browsing opinion model maps session time T to MOS
+docs/methods.md §5: G.1030's web-browsing opinion model maps session time T to MOS
 logarithmically, MOS(T) = 5 − 4·ln(T/Tmin)/ln(Tmax/Tmin) clipped to [1, 5]; its constants
 (Tmin, Tmax per context) are NOT verified [P*, low confidence] — callers must supply them
 and every result says ``verified=False``.  G.1010 page-time targets (§2): preferred < 2 s,
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-G1010_PAGE_PREFERRED_S = 2.0  # [P*] STANDARDS.md §2, §5
+G1010_PAGE_PREFERRED_S = 2.0  # [P*] docs/methods.md §2, §5
 G1010_PAGE_ACCEPTABLE_S = 4.0  # [P*]
 
 

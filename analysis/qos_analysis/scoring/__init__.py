@@ -1,7 +1,7 @@
 """Scoring: a threshold profile × windowed statistics → one verdict per (scope, window,
-objective) (ARCHITECTURE.md §2.7).
+objective) (docs/architecture.md §2.7).
 
-Outcomes (STANDARDS.md §9):
+Outcomes (docs/methods.md §9):
 
 * ``decision = "confidence"`` (default): for "statistic ≤ limit" the verdict is ``pass``
   when the one-sided upper confidence bound is ≤ limit, ``fail`` when the one-sided lower

@@ -1,5 +1,5 @@
 """Threshold counting: the share of samples meeting a threshold (Clopper–Pearson bounds,
-STANDARDS.md §9.1) and the regulator counting rules days_meeting / days_not_meeting, applied
+docs/methods.md §9.1) and the regulator counting rules days_meeting / days_not_meeting, applied
 literally with the share's interval reported beside them (§9.4)."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Outcomes: pass / fail / inconclusive for one group, not assessed for an objective the
 toolkit cannot observe, and the overall outcome over the assessed objectives.
 
-Decision rules (docs/methods.md §9): with ``decision = "confidence"`` an objective passes
+Decision rules (docs/methods.md §9.6): with ``decision = "confidence"`` an objective passes
 when its one-sided confidence bound lies on the right side of the limit and fails when the
 bound on the other side lies on the wrong side; otherwise it is inconclusive and the reason
 says what more data would decide it.  With ``decision = "literal"`` (regulator counting

@@ -1,5 +1,5 @@
 """Per-objective evaluators: the statistic of each (scope, window) group and its one-sided
-confidence bounds (STANDARDS.md §9.1–§9.3)."""
+confidence bounds (docs/methods.md §9.1–§9.3)."""
 
 from __future__ import annotations
 
@@ -82,7 +82,7 @@ def compute_statistic(
         value = sg.median_rfc7679() if st == "median" else sg.quantile(p)
         lower = sg.lower_bound(p, conf)
         upper = sg.upper_bound(p, conf)
-        method = f"one-sided {conf:.0%} distribution-free order statistic (§9.3)"
+        method = f"one-sided {conf:.0%} distribution-free order statistic (docs/methods.md §9.3)"
         if st == "pseudo_range" or obj.metric == "pdv":
             d_min = sg.minimum()
             value, lower, upper = value - d_min, lower - d_min, upper - d_min

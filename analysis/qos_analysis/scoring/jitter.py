@@ -19,7 +19,7 @@ def jitter_per_test(
     pop: Population,
     sel: np.ndarray,
 ) -> Stat:
-    """RFC 3550 jitter per measurement in arrival order (§6.1), then mean or max per group."""
+    """RFC 3550 §6.4.1 jitter per measurement in arrival order, then mean or max per group."""
     frame = pd.DataFrame(
         {"g": codes, "m": pop.measurement[sel], "d": vals["delay"], "send": vals["send"]}
     ).dropna(subset=["d"])

@@ -1,5 +1,5 @@
 """The verdict table's columns and the parts of a row every objective shares
-(STANDARDS.md §9)."""
+(docs/methods.md §9)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Statistics for compliance decisions (STANDARDS.md §1, §6, §9).
+"""Statistics for compliance decisions (docs/methods.md §1, §6, §9).
 
 Modules: :mod:`.quantiles` (RFC 2330 exact-rank percentiles, order-statistic bounds),
 :mod:`.grouped` (the same, vectorised over many windows), :mod:`.proportions` (Wilson,

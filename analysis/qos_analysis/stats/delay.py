@@ -1,11 +1,11 @@
 """Delay-variation metrics, each named for its definition (nothing is just "jitter").
 
 * IPDV pseudo-range, Y.1540/Y.1541: (1 − 10⁻³) quantile of IPTD − minimum IPTD
-  (STANDARDS.md §1.1, §1.3; RFC 5481 §6.5, RFC 6703 §3.1; vector V17).
-* PDV(i) = D(i) − D(min) and IPDV(i) = D(i) − D(i−1) (STANDARDS.md §6.3; RFC 5481 §4.1–4.2;
+  (docs/methods.md §1.1, §1.3; RFC 5481 §6.5, RFC 6703 §3.1; vector V17).
+* PDV(i) = D(i) − D(min) and IPDV(i) = D(i) − D(i−1) (docs/methods.md §6.3; RFC 5481 §4.1–4.2;
   vector V8).
 * RFC 3550 interarrival jitter J += (|D| − J)/16 in arrival order, float and the integer
-  reference variant (STANDARDS.md §6.1; RFC 3550 §6.4.1, §A.8; vector V6), and the RTCP
+  reference variant (docs/methods.md §6.1; RFC 3550 §6.4.1, §A.8; vector V6), and the RTCP
   round-trip time A − LSR − DLSR (vector V7).
 
 Input delays are numpy arrays in seconds with NaN for a lost packet.
@@ -29,7 +29,7 @@ def ipdv_pseudo_range(
 ) -> float:
     """Y.1541 IPDV: RFC 2330 (1 − 10⁻³) quantile minus the minimum of delivered packets.
 
-    Below 1000 packets the quantile is the sample maximum (STANDARDS.md §1.2).
+    Below 1000 packets the quantile is the sample maximum (docs/methods.md §1.2).
     """
     data = np.asarray(delays, dtype=np.float64)
     data = data[~np.isnan(data)]

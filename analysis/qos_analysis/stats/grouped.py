@@ -2,7 +2,7 @@
 
 Sorting is the cost of exact percentiles, so values are sorted once per group and every
 statistic (RFC 2330 percentiles at exact ranks, minimum, maximum, order-statistic bounds,
-STANDARDS.md §6.4 and §9.3) is then an index lookup.  Values are first made contiguous per
+docs/methods.md §6.4 and §9.3) is then an index lookup.  Values are first made contiguous per
 group with a stable (radix when the group count fits 16 bits) sort of the group codes, then
 each group's slice is sorted in place: far cheaper than a lexicographic sort on
 (group, value) for millions of rows.

@@ -1,10 +1,10 @@
 """Loss ratio, loss patterns, burst/gap metrics and Gilbert–Elliott estimation.
 
-* Loss ratio = lost / sent (STANDARDS.md §6.5; RFC 7680 §4.1, RFC 6673; vector V12).
-* RFC 3357 loss distance, loss periods, Noticeable-Rate, period lengths (STANDARDS.md §6.7).
-* RFC 3611 §4.7 burst/gap metrics with Gmin = 16 (STANDARDS.md §6.8; vector V13).
+* Loss ratio = lost / sent (docs/methods.md §6.5; RFC 7680 §4.1, RFC 6673; vector V12).
+* RFC 3357 loss distance, loss periods, Noticeable-Rate, period lengths (docs/methods.md §6.7).
+* RFC 3611 §4.7 burst/gap metrics with Gmin = 16 (docs/methods.md §6.8; vector V13).
 * Gilbert / Gilbert–Elliott two-state estimation giving the G.107 BurstR
-  (STANDARDS.md §6.9, §4.5): p̂ = #(0→1)/#(0·), r̂ = #(1→0)/#(1·), BurstR = 1/(p̂ + r̂).
+  (docs/methods.md §6.9, §4.5): p̂ = #(0→1)/#(0·), r̂ = #(1→0)/#(1·), BurstR = 1/(p̂ + r̂).
 
 A loss trace is a boolean array in sequence order, True = lost.
 """
@@ -38,7 +38,7 @@ class LossPatterns:
 
 
 def loss_patterns(lost: np.ndarray, delta: int, seq: np.ndarray | None = None) -> LossPatterns:
-    """RFC 3357 loss distance / loss period metrics (STANDARDS.md §6.7).
+    """RFC 3357 loss distance / loss period metrics (docs/methods.md §6.7).
 
     ``seq`` gives the sequence numbers (default 0…N−1).  Noticeable-Rate is NaN with no
     losses.
@@ -102,7 +102,7 @@ class BurstGap:
 def burst_gap(
     lost: np.ndarray, gmin: int = GMIN_DEFAULT, spacing_s: float | None = None
 ) -> BurstGap:
-    """Split a trace into bursts and gaps (RFC 3611 §4.7.2, STANDARDS.md §6.8).
+    """Split a trace into bursts and gaps (RFC 3611 §4.7.2, docs/methods.md §6.8).
 
     A burst starts and ends with a lost (or discarded) packet and contains no run of
     ≥ ``gmin`` consecutive received packets; an isolated loss with ≥ gmin received packets
@@ -158,7 +158,7 @@ def _count_gaps(total: int, bursts: list[tuple[int, int]]) -> int:
 
 @dataclass(frozen=True)
 class GilbertEstimate:
-    """Two-state Markov loss model fitted to a trace (STANDARDS.md §6.9)."""
+    """Two-state Markov loss model fitted to a trace (docs/methods.md §6.9)."""
 
     p: float  # P(good → bad) = P(received → lost)
     r: float  # P(bad → good) = P(lost → received)
@@ -171,7 +171,7 @@ class GilbertEstimate:
 def gilbert_estimate(lost: np.ndarray) -> GilbertEstimate:
     """Estimate p, r and BurstR from a 0/1 trace (simple Gilbert: loss iff in Bad).
 
-    BurstR = 1 for independent loss, > 1 for bursty loss (G.107 §7-29, STANDARDS.md §4.5).
+    BurstR = 1 for independent loss, > 1 for bursty loss (G.107 §7-29, docs/methods.md §4.5).
     With no loss (or only loss) one transition is unobserved and BurstR is NaN: with
     Ppl = 0 the E-model does not use it; callers must not silently substitute 1.
     """
@@ -197,5 +197,5 @@ def gilbert_estimate(lost: np.ndarray) -> GilbertEstimate:
 
 
 def gilbert_elliott_loss_probability(p: float, r: float, k: float, h: float) -> float:
-    """P(loss) = (1 − k)·r/(p + r) + (1 − h)·p/(p + r) (STANDARDS.md §6.9)."""
+    """P(loss) = (1 − k)·r/(p + r) + (1 − h)·p/(p + r) (docs/methods.md §6.9)."""
     return (1 - k) * r / (p + r) + (1 - h) * p / (p + r)

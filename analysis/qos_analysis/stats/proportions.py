@@ -1,6 +1,6 @@
 """Confidence intervals for a proportion: loss ratios and "share of tests meeting X".
 
-STANDARDS.md §9.1 (Wilson score, Clopper–Pearson exact, one-sided bounds) and §9.2
+docs/methods.md §9.1 (Wilson score, Clopper–Pearson exact, one-sided bounds) and §9.2
 (zero-failure demonstration).  All functions accept scalars or numpy arrays of k and n.
 Oracle: ``scipy.stats.binomtest(k, n).proportion_ci(method="exact" | "wilson")``
 (vector V21: 7/50 at 95 % → (0.0581917, 0.2673960)).

@@ -1,11 +1,11 @@
 """RFC 2330 percentiles with exact ranks, vectorised, and order-statistic confidence bounds.
 
-* Point estimate (STANDARDS.md §6.4; RFC 2330 §11.3): the smallest x whose empirical CDF
+* Point estimate (docs/methods.md §6.4; RFC 2330 §11.3): the smallest x whose empirical CDF
   F(x) ≥ p, i.e. the order statistic X(⌈p·n⌉) — numpy ``quantile(x, q,
   method="inverted_cdf")`` with q passed as a fraction.  The rank is computed with integer
-  arithmetic on an exact :class:`~fractions.Fraction` (STANDARDS.md §1.3: 99.9/100 is
+  arithmetic on an exact :class:`~fractions.Fraction` (docs/methods.md §1.3: 99.9/100 is
   0.9990000000000001 in floating point, which moves the rank by one).
-* Distribution-free bounds (STANDARDS.md §9.3): X(u) is a (1 − α) upper bound for the
+* Distribution-free bounds (docs/methods.md §9.3): X(u) is a (1 − α) upper bound for the
   q-quantile ξ_q when Bin_cdf(u − 1; n, q) ≥ 1 − α; X(l) is a (1 − α) lower bound when
   Bin_cdf(l − 1; n, q) ≤ α.  With the sample maximum (u = n) this needs qⁿ ≤ α, e.g.
   n ≥ 2995 for the 99.9th percentile at 95 % (vector V23).
@@ -103,7 +103,7 @@ def upper_bound_rank(
 ) -> np.ndarray:
     """Smallest rank u with P(X(u) ≥ ξ_p) ≥ confidence; ``n + 1`` when no such rank exists.
 
-    STANDARDS.md §9.3: P(X(u) ≥ ξ_p) = Bin_cdf(u − 1; n, p) for continuous data.
+    docs/methods.md §9.3: P(X(u) ≥ ξ_p) = Bin_cdf(u − 1; n, p) for continuous data.
     """
     counts = np.atleast_1d(np.asarray(n, dtype=np.int64))
     q = float(as_fraction(p))
@@ -125,7 +125,7 @@ def lower_bound_rank(
 ) -> np.ndarray:
     """Largest rank l with P(X(l) ≤ ξ_p) ≥ confidence; 0 when no such rank exists.
 
-    STANDARDS.md §9.3: P(X(l) ≤ ξ_p) = 1 − Bin_cdf(l − 1; n, p).
+    docs/methods.md §9.3: P(X(l) ≤ ξ_p) = 1 − Bin_cdf(l − 1; n, p).
     """
     counts = np.atleast_1d(np.asarray(n, dtype=np.int64))
     q = float(as_fraction(p))
@@ -155,7 +155,7 @@ def quantile_bounds(
 
     Each bound holds with probability ≥ ``confidence`` on its own.  −∞ / +∞ when the sample
     is too small to give that bound (e.g. fewer than 2995 packets for a 95 % upper bound on
-    the 99.9th percentile, STANDARDS.md §9.3).
+    the 99.9th percentile, docs/methods.md §9.3).
     """
     data = np.asarray(values, dtype=np.float64)
     missing = np.isnan(data)
@@ -176,7 +176,7 @@ def min_samples_for_upper_bound(
 ) -> int:
     """Smallest n for which the j-th largest value is a ``confidence`` upper bound of ξ_p.
 
-    j = 1 (sample maximum): n = ⌈ln α / ln p⌉ — 2995 for p = 0.999, 95 % (STANDARDS.md §9.3).
+    j = 1 (sample maximum): n = ⌈ln α / ln p⌉ — 2995 for p = 0.999, 95 % (docs/methods.md §9.3).
     """
     q = float(as_fraction(p))
     n = max(j, math.ceil(math.log(1 - confidence) / math.log(q)) - 2)

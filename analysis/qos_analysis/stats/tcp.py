@@ -1,4 +1,4 @@
-"""RFC 6349 TCP throughput-testing arithmetic (STANDARDS.md §6.10; vectors V14–V16).
+"""RFC 6349 TCP throughput-testing arithmetic (docs/methods.md §6.10; vectors V14–V16).
 
 The RFC counts KB as 1000 bytes.  These are helpers for reports and for checking a
 throughput result against the link's theoretical maximum; they are not measurements.

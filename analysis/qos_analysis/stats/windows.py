@@ -1,8 +1,8 @@
 """Windowed aggregates per target/agent/window, and peak vs off-peak in local time.
 
 Every aggregate carries its sample counts and, for loss, the Clopper–Pearson interval
-(STANDARDS.md §9.1), so a reader sees how much a number can be trusted.  Percentiles are
-RFC 2330 exact-rank values over delivered packets (STANDARDS.md §6.4); failed
+(docs/methods.md §9.1), so a reader sees how much a number can be trusted.  Percentiles are
+RFC 2330 exact-rank values over delivered packets (docs/methods.md §6.4); failed
 measurements count as loss (see :mod:`qos_analysis.populations`).  Windows shorter than a
 day are aligned in UTC, whole days on the agent's local midnight; periods such as peak
 hours are evaluated in the agent's local time zone (from the profile's ``[periods]``).
