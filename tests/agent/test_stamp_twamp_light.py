@@ -33,7 +33,8 @@ from pathlib import Path
 
 import pytest
 
-from qos.records import Status
+from qos.records import RttResult, Status
+from qos.store.sqlite import SqliteStore
 from qos_agent.collectors import get
 from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.stamp.clock import ClockState
@@ -368,6 +369,10 @@ def test_once_stamp_cli_against_a_38_octet_responder(tmp_path: Path) -> None:
     assert {p["reflector_ttl"] for p in probes} == {None}
     assert doc["result"]["details"]["reply_octets"] == [38]
     assert doc["result"]["details"]["discarded"] == 0
+    with SqliteStore(tmp_path / "store.sqlite") as store:  # the stored record: None, not 0
+        (stored,) = list(store.iter_measurements())
+    assert isinstance(stored.result, RttResult) and len(stored.result.probes) == 100
+    assert {p.reflector_ttl for p in stored.result.probes} == {None}
 
 
 def _reflector(*extra: str) -> tuple[subprocess.Popen[str], tuple[str, int]]:

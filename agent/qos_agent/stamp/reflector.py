@@ -24,8 +24,9 @@ Reply sizes (no amplification):
   a spoofed source could aim at a victim.  They are counted (``too_short``) and logged once
   per source and minute with the option that answers them;
 * with ``accept_short`` a request of 14–40 octets (the unpadded TWAMP-Light head and
-  more) gets the 44-octet base reflection (RFC 8762 §4.3: a reply is never smaller than
-  the base packet), under a separate, stricter per-source rate limit.  So the bound over
+  more) gets the 44-octet base reflection (RFC 8762 §4.3 base packet; it holds every
+  RFC 5357 §4.2.1 field, the Ses-Sender TTL included), under a separate, stricter
+  per-source rate limit.  So the bound over
   every request is ``len(reply) ≤ max(len(request), 44)``; below 14 octets nothing is
   ever answered.
 
