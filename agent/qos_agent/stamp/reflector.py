@@ -174,7 +174,8 @@ class Reflector:
 
         ``receive_ns`` is T2 as Unix nanoseconds (kernel timestamp if available);
         ``ttl`` is the received TTL/Hop Limit, ``None`` if unknown (then 255 is written,
-        RFC 5357 §4.2.1).
+        RFC 5357 §4.2.1).  The reply has the request's size, or 44 octets for a 14–40-octet
+        request under ``accept_short`` (see the module docstring for the size bounds).
         """
         t2_ns = self.wall_ns() if receive_ns is None else receive_ns
         now = self.monotonic_s()
@@ -200,7 +201,8 @@ class Reflector:
             sender_timestamp=probe.timestamp,
             sender_error_estimate=probe.error_estimate,
             sender_ttl=255 if ttl is None or not 0 <= ttl <= 255 else ttl,
-            size=max(len(data), BASE_SIZE) if len(data) < TWAMP_LIGHT_MIN_SIZE else len(data),
+            # a short request admitted under accept_short gets the base packet, others their size
+            size=BASE_SIZE if len(data) < TWAMP_LIGHT_MIN_SIZE else len(data),
         )
         # T3 as late as possible: the residence time (T3 − T2) is removed from the RTT
         t3 = ntp_from_unix_ns(self.wall_ns())
