@@ -2,6 +2,15 @@
 
 Hypothesis feeds arbitrary bytes to the pure handler and, on a smaller budget, through a
 real loopback socket to a running server, which must still answer a valid probe after.
+
+Two size bounds, one per configuration:
+
+* default: a reply **never has more octets than the request** (requests under the 41-octet
+  TWAMP-Light minimum get no reply at all);
+* ``accept_short``: requests of 14–40 octets are answered with the 44-octet base packet, so
+  the bound becomes ``len(reply) ≤ max(len(request), 44)`` — still exactly the request's
+  size from 41 octets up, at most 44 / 14 ≈ 3.1 times a short request, which the separate
+  per-source rate limit for short requests caps.
 """
 
 from __future__ import annotations
@@ -41,7 +50,35 @@ def test_pure_handler_never_raises_or_amplifies(
     parsed = decode_reflector(reply)
     assert parsed.sender_seq == int.from_bytes(data[:4], "big")
     assert parsed.sender_timestamp == int.from_bytes(data[4:12], "big")
-    assert 0 <= parsed.sender_ttl <= 255
+    assert parsed.sender_ttl is not None and 0 <= parsed.sender_ttl <= 255
+
+
+@given(
+    data=st.binary(max_size=3000),
+    source=SOURCES,
+    ttl=st.one_of(st.none(), st.integers(-5, 300)),
+    mode=st.sampled_from(["stateful", "stateless"]),
+)
+def test_accept_short_handler_never_exceeds_max_of_request_and_44(
+    data: bytes, source: tuple[str, int], ttl: int | None, mode: str
+) -> None:
+    config = ReflectorConfig(
+        rate_limit_pps=1e9, burst=10**9, accept_short=True, short_burst=10**9, mode=mode
+    )
+    reflector = Reflector(config=config)
+    reply = reflector.handle(data, source, ttl)
+    if len(data) < 14:  # not even the RFC 5357 §4.1.2 head: never answered
+        assert reply is None
+        return
+    assert reply is not None and len(reply) <= max(len(data), 44)
+    assert len(reply) == (44 if len(data) < 41 else len(data))
+    parsed = decode_reflector(reply)
+    assert parsed.sender_seq == int.from_bytes(data[:4], "big")
+    assert parsed.sender_timestamp == int.from_bytes(data[4:12], "big")
+    assert parsed.sender_error_estimate == int.from_bytes(data[12:14], "big")
+    assert parsed.sender_ttl is not None and 0 <= parsed.sender_ttl <= 255
+    if mode == "stateless":
+        assert parsed.seq == parsed.sender_seq
 
 
 @pytest.mark.parametrize("size", [MAX_SIZE, MAX_SIZE + 1, 10**6])

@@ -1,4 +1,4 @@
-"""Pure STAMP analysis on synthetic timestamps (docs/methods.md §7.5): exact arithmetic.
+"""Pure STAMP analysis on synthetic timestamps (RFC 8762 §4, RFC 5357 §4.2.1): exact arithmetic.
 
 Every expected value below is computed by hand from the constructed T1..T4, so these tests
 pin the formulas: RTT = (T4 − T1) − (T3 − T2), forward = T2 − T1, backward = T4 − T3, and

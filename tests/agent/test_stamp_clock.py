@@ -1,4 +1,4 @@
-"""Host clock state → Error Estimate S bit (docs/methods.md §7.2; RFC 4656 §4.1.2, RFC 8762)."""
+"""Host clock state → Error Estimate S bit (RFC 4656 §4.1.2, RFC 8762 §4.2.1)."""
 
 from __future__ import annotations
 

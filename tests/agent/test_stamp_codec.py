@@ -1,6 +1,7 @@
-"""STAMP packet codec: docs/methods.md §7 vectors V18–V20 and Scapy ``scapy.contrib.stamp`` oracle.
+"""STAMP packet codec: NTP epoch, sender packet and Error Estimate vectors (RFC 8762 §4.2.1,
+RFC 4656 §4.1.2) and Scapy ``scapy.contrib.stamp`` as an oracle.
 
-Scapy rounds timestamp fractions to ~1e-6 s (§7.6 caution), so oracle comparisons use
+Scapy rounds timestamp fractions to ~1e-6 s, so oracle comparisons use
 exactly representable fractions (multiples of 2⁻ⁿ); our own floor(frac · 2³²) rule is
 checked separately against exact rational arithmetic.
 """
@@ -65,7 +66,8 @@ def test_v20_error_estimate() -> None:
 
 
 def test_ntp_fraction_is_floor_times_2_pow_32_not_0xffffffff() -> None:
-    # §7.2 pitfall and §7.6: 0.5125 s → floor(0.5125 · 2³²) = 0x83333333 (Scapy gives 0x83333000)
+    # floor(frac · 2³²), not frac · 0xFFFFFFFF:
+    # 0.5125 s → floor(0.5125 · 2³²) = 0x83333333 (Scapy gives 0x83333000)
     ts = ntp_from_unix(Fraction(EPOCH_2024) + Fraction(5125, 10000))
     assert ts & 0xFFFFFFFF == 0x83333333
     ns = ntp_from_unix_ns(EPOCH_2024 * 10**9 + 512_500_000)
@@ -123,8 +125,13 @@ def test_reflector_packet_roundtrip_any_size(size: int) -> None:
 def test_short_packets_are_rejected_with_a_clear_error() -> None:
     with pytest.raises(StampDecodeError, match="at least 41"):
         decode_sender(b"\x00" * 40)
-    with pytest.raises(StampDecodeError, match="at least 41"):
+    with pytest.raises(StampDecodeError, match="at least 14"):
+        decode_sender(b"\x00" * 13, min_size=14)
+    # a reply must reach the copied Session-Sender Timestamp (octets 28-35) to be matched
+    with pytest.raises(StampDecodeError, match="at least 36"):
         decode_reflector(b"")
+    with pytest.raises(StampDecodeError, match="at least 36"):
+        decode_reflector(b"\x00" * 35)
 
 
 def test_twamp_light_sender_is_accepted() -> None:
@@ -205,7 +212,7 @@ def test_reflector_bytes_equal_scapy(frac: Fraction) -> None:
     assert ours == theirs
     parsed = scapy_stamp.STAMPSessionReflectorTestUnauthenticated(ours)
     assert (parsed.seq, parsed.seq_sender, parsed.ttl_sender, parsed.ssid) == (42, 41, 253, 0x1234)
-    # Scapy decodes to a rounded Decimal (§7.6 caution): compare to its resolution
+    # Scapy decodes to a rounded Decimal (~1e-6 s): compare to its resolution
     assert abs(Fraction(parsed.ts_sender) - t1) < Fraction(1, 10**6)
 
 

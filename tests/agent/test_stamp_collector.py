@@ -1,4 +1,4 @@
-"""``stamp`` collector on loopback against real reflectors (docs/methods.md §7.5).
+"""``stamp`` collector on loopback against real reflectors (RFC 8762 §4).
 
 Ground truth comes from a scripted reflector thread that wraps the real
 :class:`~qos_agent.stamp.reflector.Reflector` and drops, holds, duplicates or reorders
@@ -267,7 +267,8 @@ def test_replies_that_do_not_match_the_session_are_discarded() -> None:
         wrong_t1 = ReflectorPacket(
             **{**fields, "sender_timestamp": p.sender_timestamp + (1 << 22)}  # ~1 ms off
         ).encode()
-        return [wrong_ssid, unsent_seq, wrong_t1, reply[:40], b""]
+        # 35 octets: one short of the copied sender Timestamp (36–40 are valid TWAMP-Light)
+        return [wrong_ssid, unsent_seq, wrong_t1, reply[:35], b""]
 
     with ScriptedReflector(lambda seq: Action(), mangle=mangle) as refl:
         m = run(refl.target, count=10, interval="10ms", timeout="300ms")

@@ -1,4 +1,4 @@
-"""Interop with an independent encoder, Scapy's ``scapy.contrib.stamp`` (docs/methods.md §7.6).
+"""Interop with an independent STAMP encoder: Scapy's ``scapy.contrib.stamp``.
 
 * our Session-Sender (the ``stamp`` collector) against a stateless reflector whose replies
   Scapy builds (TWAMP-Light style: the sender's sequence number copied back);
@@ -84,7 +84,7 @@ def test_our_sender_against_a_scapy_reflector(scapy_reflector: str, mode: str) -
 
 
 def test_scapy_sender_against_our_reflector() -> None:
-    t1 = Decimal(3_913_056_000) + Decimal(1) / Decimal(4)  # exactly representable (§7.6)
+    t1 = Decimal(3_913_056_000) + Decimal(1) / Decimal(4)  # exactly representable in Scapy's field
     probe = stamp.STAMPSessionSenderTestUnauthenticated(
         seq=77, ts=t1, ssid=0x2A2A, err_estimate=stamp.ErrorEstimate(S=1, scale=0, multiplier=1)
     )

@@ -1,4 +1,6 @@
-"""Session-Reflector: stateful counters, sizes, TTL, rate limit, REFWAIT (docs/methods.md §7.3–7.4).
+"""Session-Reflector: stateful counters, sizes, TTL, rate limit, REFWAIT.
+
+RFC 8762 §4.3 and RFC 5357 §4.2.
 
 The pure :class:`Reflector` is driven with injected clocks; the socket layer and the
 ``qos-agent reflector`` command are exercised for real on loopback.

@@ -1,4 +1,4 @@
-"""Collector ``stamp``: a STAMP (RFC 8762) Session-Sender test stream (docs/methods.md §7).
+"""Collector ``stamp``: a STAMP (RFC 8762) Session-Sender test stream.
 
 Target ``ADDR[:PORT]`` (``[v6addr]:PORT`` for IPv6; port 862 by default, RFC 8762 §4.1).
 Sends ``count`` packets on a **fixed-rate schedule** (packet *i* at start + *i*·interval,
@@ -8,8 +8,12 @@ Every probe is kept with T1..T4-derived RTT (reflector residence removed), one-w
 (flagged by ``one_way_valid``), reflector-seen TTL and loss direction; the RTT summary goes
 to ``RttResult.details`` (see :func:`qos_agent.stamp.analysis.analyse`).
 
-Works against any RFC 8762 reflector (``qos-agent reflector``) and TWAMP-Light reflectors;
-forward/backward loss separation needs a stateful reflector.
+Works against any RFC 8762 reflector (``qos-agent reflector``) and TWAMP-Light reflectors
+(RFC 5357 App. I), including responders that answer with 36–40-octet replies;
+forward/backward loss separation needs a stateful reflector.  The details record the
+reflector's mode as far as the replies show it (``reflector_mode``) and the sizes of the
+replies (``reply_octets``: e.g. ``[38]`` from a TWAMP-Light responder that leaves out the
+Ses-Sender TTL, whose ``reflector_ttl`` is then ``None``).
 """
 
 from __future__ import annotations
@@ -147,6 +151,9 @@ class StampCollector(Collector):
             {
                 "ssid": ssid,
                 "discarded": sender.discarded,
+                "reply_octets": sorted(
+                    {r.packet.size for received in sender.replies.values() for r in received}
+                ),
                 "ssid_echoed": sender.ssid_echoed,
                 "clock_source": state.source,
                 "scheduling": policy,

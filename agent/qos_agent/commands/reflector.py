@@ -1,21 +1,31 @@
-"""``qos-agent reflector``: a stateful STAMP Session-Reflector (RFC 8762; docs/methods.md §7).
+"""``qos-agent reflector``: a STAMP Session-Reflector (RFC 8762 §4.3, RFC 5357 App. I).
 
 Answers STAMP and TWAMP-Light test packets so that any ``stamp`` collector (or a router's
 TWAMP-Light sender) can measure two-way delay and loss per direction to this host.
+
+* ``--mode stateful`` (default) keeps its own sequence counter per session, so a sender can
+  tell forward from backward loss; ``--mode stateless`` copies the sender's sequence number
+  (RFC 8762 §4.2), as a TWAMP-Light responder without session state must (RFC 5357 App. I).
 
 * Binds ``127.0.0.1`` unless ``--bind`` says otherwise: exposing a reflector on a public
   interface is a decision, not a default.
 * Port: RFC 8762 §4.1 default 862 when running with the privilege to bind it; otherwise a
   port must be given (e.g. ``--port 8620``; ``--port 0`` picks a free one).
-* Never replies with more octets than it received, rate-limits per source address, and
-  forgets sessions silent for REFWAIT (default 900 s, RFC 5357 §4.2).
-* Prints ``listening on ADDR:PORT`` once ready; stops cleanly on SIGTERM/SIGINT and prints
-  its counters.
+* By default never replies with more octets than it received: requests shorter than the
+  41-octet TWAMP-Light minimum (an unpadded TWAMP-Light sender sends 14) are ignored,
+  counted, and logged once per source and minute.  ``--accept-short`` answers requests of
+  14–40 octets with the 44-octet base packet, rate-limited per source by
+  ``--short-rate-limit``: every reply is then at most max(request, 44) octets.
+* Rate-limits per source address and forgets sessions silent for REFWAIT (default 900 s,
+  RFC 5357 §4.2).
+* Prints ``listening on ADDR:PORT`` once ready, logs its mode to stderr; stops cleanly on
+  SIGTERM/SIGINT and prints its mode and counters.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -27,6 +37,7 @@ from qos.errors import ConfigError
 from qos.units import parse_duration_s
 from qos_agent.stamp.reflector import (
     DEFAULT_PORT,
+    MODES,
     REFWAIT_S,
     Reflector,
     ReflectorConfig,
@@ -83,6 +94,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=_DEFAULTS.max_sessions,
         help="sessions kept at most (least recently used are evicted)",
     )
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default=_DEFAULTS.mode,
+        help="stateful: own sequence counter per session (loss per direction); "
+        "stateless: copy the sender's sequence number (RFC 8762 §4.2)",
+    )
+    parser.add_argument(
+        "--accept-short",
+        action="store_true",
+        help="answer requests of 14-40 octets (unpadded TWAMP-Light senders) with 44-octet "
+        "replies, rate-limited per source; by default they are ignored (amplification)",
+    )
+    parser.add_argument(
+        "--short-rate-limit",
+        type=float,
+        default=_DEFAULTS.short_rate_limit_pps,
+        metavar="PPS",
+        help="with --accept-short: short requests answered per second per source address "
+        f"(burst {_DEFAULTS.short_burst})",
+    )
 
 
 def _privileged() -> bool:
@@ -105,12 +137,20 @@ def resolve_port(port: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         config = ReflectorConfig(
             rate_limit_pps=args.rate_limit,
             burst=args.burst,
             refwait_s=parse_duration_s(args.refwait, default_unit="s"),
             max_sessions=args.max_sessions,
+            mode=args.mode,
+            accept_short=args.accept_short,
+            short_rate_limit_pps=args.short_rate_limit,
         )
     except ValueError as exc:
         raise ConfigError(f"reflector limits: {exc}", file="command line") from exc
@@ -128,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         print(f"listening on {server.target}", flush=True)
+        logging.getLogger(__name__).info("%s", describe(config))
         server.serve()
     finally:
         for signum, handler in previous.items():
@@ -136,6 +177,18 @@ def run(args: argparse.Namespace) -> int:
     stats = asdict(server.reflector.stats)
     print("stopped: " + " ".join(f"{k}={v}" for k, v in stats.items()), flush=True)
     return 0
+
+
+def describe(config: ReflectorConfig) -> str:
+    """One line saying how this reflector answers (mode and short-request policy)."""
+    if config.accept_short:
+        short = (
+            "requests of 14-40 octets get 44-octet replies "
+            f"(at most {config.short_rate_limit_pps:g}/s per source)"
+        )
+    else:
+        short = "requests under 41 octets are ignored (--accept-short answers them)"
+    return f"mode {config.mode}: {short}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""STAMP (RFC 8762) with SSID (RFC 8972), TWAMP-Light compatible (docs/methods.md §7).
+"""STAMP (RFC 8762) with SSID (RFC 8972), TWAMP-Light compatible (RFC 5357 App. I).
 
 * :mod:`~qos_agent.stamp.codec` — pure encode/decode of test packets and NTP timestamps;
 * :mod:`~qos_agent.stamp.clock` — host clock state for the Error Estimate S bit;

@@ -1,4 +1,4 @@
-"""Two-way metrics from reflected STAMP packets (docs/methods.md §7.5; RFC 8762 §4).
+"""Two-way metrics from reflected STAMP packets (RFC 8762 §4, RFC 5357 §4.2.1).
 
 Pure functions: sent probes + accepted replies → :class:`~qos.records.ProbeSample` list and
 the STAMP summary.  RTT = (T4 − T1) − (T3 − T2) with T4 − T1 on the sender's monotonic
@@ -71,7 +71,7 @@ def analyse(
     right: Anchor | None = None,
     stateful: bool | None = True,
 ) -> tuple[list[ProbeSample], dict[str, Any]]:
-    """Probe samples and the STAMP summary for the probes ``sent`` (docs/methods.md §7.5).
+    """Probe samples and the STAMP summary for the probes ``sent``.
 
     ``left``/``right`` are the nearest received replies outside ``sent`` (continuous mode
     windows); the default left anchor (−1, −1) states that both counters started at 0 with

@@ -1,4 +1,4 @@
-"""Host clock state for STAMP timestamps (RFC 4656 §4.1.2, RFC 8762 §4.2.1; docs/methods.md §7.2).
+"""Host clock state for STAMP timestamps (RFC 4656 §4.1.2, RFC 8762 §4.2.1).
 
 The Error Estimate's S bit must say whether the clock is synchronised to UTC by an external
 source.  On Linux the kernel knows: ``adjtimex(2)`` with ``modes = 0`` only reads, returns

@@ -1,4 +1,4 @@
-"""UDP plumbing shared by the STAMP sender and reflector (RFC 5357 §4.2; docs/methods.md §7.4).
+"""UDP socket plumbing shared by the STAMP sender and reflector (RFC 5357 §4.1.2, §4.2).
 
 * received TTL / Hop Limit via ``IP_RECVTTL`` / ``IPV6_RECVHOPLIMIT`` ancillary data (the
   reflector copies it into "Ses-Sender TTL", RFC 5357 §4.2.1; the sender records it);

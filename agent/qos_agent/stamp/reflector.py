@@ -1,19 +1,34 @@
-"""Stateful STAMP Session-Reflector (RFC 8762 §4.3; docs/methods.md §7.3–7.4).
+"""STAMP Session-Reflector, stateful or stateless (RFC 8762 §4.3, RFC 5357 §4.2 and App. I).
 
 Two layers, so that the protocol logic is testable with arbitrary bytes:
 
 * :class:`Reflector` — pure datagram handling: ``handle(data, source, ttl, T2) → reply``.
-  It keeps one session per (source address, source port, SSID) with its own sequence
-  counter from 0 (stateful mode, so the sender can separate forward from backward loss),
-  expires sessions silent for ``refwait_s`` (REFWAIT, RFC 5357 §4.2: default 900 s),
-  rate-limits per source *address* with a token bucket, and **never answers with more
-  octets than it received** (no amplification): packets shorter than the 41-octet
-  TWAMP-Light minimum get no reply, 41–43 octets get a same-size TWAMP-Light reflection,
-  ≥ 44 octets a same-size STAMP reflection carrying the sender's octets beyond 44.
+  In **stateful** mode (the default) it keeps one session per (source address, source
+  port, SSID) with its own sequence counter from 0, so the sender can separate forward
+  from backward loss, and expires sessions silent for ``refwait_s`` (REFWAIT, RFC 5357
+  §4.2: default 900 s).  In **stateless** mode it copies the sender's sequence number
+  into its own (RFC 8762 §4.2, RFC 5357 App. I) and keeps no session.  Either way it
+  rate-limits per source *address* with a token bucket.
 * :class:`ReflectorServer` — a UDP socket that feeds it, reading the received TTL/Hop Limit
   (``IP_RECVTTL``/``IPV6_RECVHOPLIMIT``) and the kernel receive timestamp
   (``SO_TIMESTAMPNS``, so T2 excludes user-space scheduling delay) from ancillary data, and
   sending replies with TTL 255 (RFC 5357 §4.2).  Binds loopback unless told otherwise.
+
+Reply sizes (no amplification):
+
+* by default a reply **never has more octets than the request**: requests of 41–43 octets
+  (a padded TWAMP-Light sender, RFC 5357 §4.1.2) get a same-size TWAMP-Light reflection,
+  ≥ 44 octets a same-size STAMP reflection carrying the sender's octets beyond 44 (RFC 8762
+  §4.3), and shorter requests get **no reply** — answering a 14-octet unpadded TWAMP-Light
+  request needs at least the 41-octet reflector packet, a threefold amplification that
+  a spoofed source could aim at a victim.  They are counted (``too_short``) and logged once
+  per source and minute with the option that answers them;
+* with ``accept_short`` a request of 14–40 octets (the unpadded TWAMP-Light head and
+  more) gets the 44-octet base reflection (RFC 8762 §4.3 base packet; it holds every
+  RFC 5357 §4.2.1 field, the Ses-Sender TTL included), under a separate, stricter
+  per-source rate limit.  So the bound over
+  every request is ``len(reply) ≤ max(len(request), 44)``; below 14 octets nothing is
+  ever answered.
 
 A packet dropped by the rate limiter is not counted in its session: the sender sees it as
 forward loss, which is where the loss happened from its point of view.
@@ -35,6 +50,7 @@ from qos_agent.stamp.clock import CachedClockState, ClockState
 from qos_agent.stamp.codec import (
     BASE_SIZE,
     MAX_SIZE,
+    SENDER_HEAD_SIZE,
     TWAMP_LIGHT_MIN_SIZE,
     ReflectorPacket,
     decode_sender,
@@ -50,32 +66,56 @@ log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 862  # RFC 8762 §4.1 / RFC 8545
 REFWAIT_S = 900.0  # RFC 5357 §4.2 default
+MODES = ("stateful", "stateless")  # RFC 8762 §4.2
+#: at most one "ignored short requests" notice per source address in this many seconds
+SHORT_NOTICE_INTERVAL_S = 60.0
+ACCEPT_SHORT_OPTION = "--accept-short"
 
 
 @dataclass(frozen=True, slots=True)
 class ReflectorConfig:
-    """Abuse limits of a reflector; defaults suit a probe target on a home line."""
+    """Mode and abuse limits of a reflector; defaults suit a probe target on a home line.
+
+    ``accept_short`` answers requests of 14–40 octets with a 44-octet reply; those replies
+    also spend a token of a per-source bucket of ``short_rate_limit_pps`` / ``short_burst``
+    (the amplification is bounded by rate, not only by size).
+    """
 
     rate_limit_pps: float = 1000.0  # per source address
     burst: int = 200  # token-bucket depth, packets
     refwait_s: float = REFWAIT_S
     max_sessions: int = 4096  # least recently used sessions are evicted beyond this
-    max_sources: int = 4096  # rate-limiter buckets kept (LRU)
+    max_sources: int = 4096  # rate-limiter buckets and notice slots kept (LRU)
+    mode: str = "stateful"
+    accept_short: bool = False
+    short_rate_limit_pps: float = 100.0  # per source address, short requests only
+    short_burst: int = 20
 
     def __post_init__(self) -> None:
         if not self.rate_limit_pps > 0 or self.burst < 1:
             raise ValueError("rate limit and burst must be positive")
+        if not self.short_rate_limit_pps > 0 or self.short_burst < 1:
+            raise ValueError("short-request rate limit and burst must be positive")
         if not self.refwait_s > 0 or self.max_sessions < 1 or self.max_sources < 1:
             raise ValueError("refwait, max_sessions and max_sources must be positive")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
 
 
 @dataclass(slots=True)
 class ReflectorStats:
-    """Counters for logs and tests."""
+    """Mode and counters for logs and tests.
 
+    ``too_short`` counts requests below 41 octets left unanswered (all of them by default;
+    with ``accept_short`` those below 14); ``short_answered`` those of 14–40 octets that got
+    a 44-octet reply (also counted in ``reflected``).
+    """
+
+    mode: str = "stateful"
     received: int = 0
     reflected: int = 0
     too_short: int = 0
+    short_answered: int = 0
     too_long: int = 0
     rate_limited: int = 0
     sessions_expired: int = 0
@@ -95,9 +135,19 @@ class _Bucket:
     updated_s: float
 
 
+@dataclass(slots=True)
+class _Notice:
+    """Short requests from one source since its last log line."""
+
+    logged_s: float
+    ignored: int = 0
+    smallest: int = 0
+    largest: int = 0
+
+
 @dataclass
 class Reflector:
-    """Pure per-datagram logic of a stateful Session-Reflector (no sockets)."""
+    """Pure per-datagram logic of a STAMP Session-Reflector (no sockets)."""
 
     config: ReflectorConfig = field(default_factory=ReflectorConfig)
     monotonic_s: Callable[[], float] = time.monotonic
@@ -108,7 +158,10 @@ class Reflector:
     def __post_init__(self) -> None:
         self._sessions: OrderedDict[tuple[str, int, int], _Session] = OrderedDict()
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._short_buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._notices: OrderedDict[str, _Notice] = OrderedDict()
         self._lock = threading.Lock()
+        self.stats.mode = self.config.mode
 
     @property
     def session_count(self) -> int:
@@ -121,26 +174,22 @@ class Reflector:
 
         ``receive_ns`` is T2 as Unix nanoseconds (kernel timestamp if available);
         ``ttl`` is the received TTL/Hop Limit, ``None`` if unknown (then 255 is written,
-        RFC 5357 §4.2.1).
+        RFC 5357 §4.2.1).  The reply has the request's size, or 44 octets for a 14–40-octet
+        request under ``accept_short`` (see the module docstring for the size bounds).
         """
         t2_ns = self.wall_ns() if receive_ns is None else receive_ns
         now = self.monotonic_s()
         with self._lock:
             self.stats.received += 1
-            if len(data) < TWAMP_LIGHT_MIN_SIZE:
-                self.stats.too_short += 1
-                return None
-            if len(data) > MAX_SIZE:
-                self.stats.too_long += 1
-                return None
-            if not self._take_token(source[0], now):
-                self.stats.rate_limited += 1
-                return None
-            probe = decode_sender(data)
-            session = self._session((source[0], source[1], probe.ssid), now)
-            seq = session.next_seq
-            session.next_seq = (session.next_seq + 1) & 0xFFFFFFFF
-            self.stats.reflected += 1
+            verdict = self._admit(len(data), source[0], now)
+            if verdict is True:
+                probe = decode_sender(data, min_size=SENDER_HEAD_SIZE)
+                seq = self._reflector_seq(probe.seq, (source[0], source[1], probe.ssid), now)
+                self.stats.reflected += 1
+        if isinstance(verdict, str):
+            log.warning("%s", verdict)
+        if verdict is not True:
+            return None
         error_estimate = self.clock_state().error_estimate().encode()
         reply = ReflectorPacket(
             seq=seq,
@@ -152,25 +201,99 @@ class Reflector:
             sender_timestamp=probe.timestamp,
             sender_error_estimate=probe.error_estimate,
             sender_ttl=255 if ttl is None or not 0 <= ttl <= 255 else ttl,
-            size=len(data),
+            # a short request admitted under accept_short gets the base packet, others their size
+            size=BASE_SIZE if len(data) < TWAMP_LIGHT_MIN_SIZE else len(data),
         )
         # T3 as late as possible: the residence time (T3 − T2) is removed from the RTT
         t3 = ntp_from_unix_ns(self.wall_ns())
         return _with_timestamp(reply, t3).encode(tail=data[BASE_SIZE:])
 
     # ------------------------------------------------------------------ internals
-    def _take_token(self, address: str, now: float) -> bool:
+    def _admit(self, size: int, address: str, now: float) -> bool | str:
+        """Size and rate checks (under the lock): True to answer, False or a log line not to.
+
+        A string is the once-per-minute notice about ignored short requests from
+        ``address``; the caller logs it outside the lock.
+        """
         cfg = self.config
-        bucket = self._buckets.get(address)
-        if bucket is None:
-            bucket = _Bucket(tokens=float(cfg.burst), updated_s=now)
-            self._buckets[address] = bucket
-            while len(self._buckets) > cfg.max_sources:
-                self._buckets.popitem(last=False)
+        short = size < TWAMP_LIGHT_MIN_SIZE
+        if short and (not cfg.accept_short or size < SENDER_HEAD_SIZE):
+            self.stats.too_short += 1
+            if size < SENDER_HEAD_SIZE:
+                return False  # not a test packet in any format: nothing would answer it
+            return self._short_notice(address, size, now) or False
+        if size > MAX_SIZE:
+            self.stats.too_long += 1
+            return False
+        if not self._take_token(self._buckets, address, now, cfg.rate_limit_pps, cfg.burst):
+            self.stats.rate_limited += 1
+            return False
+        if short:
+            rate, burst = cfg.short_rate_limit_pps, cfg.short_burst
+            if not self._take_token(self._short_buckets, address, now, rate, burst):
+                self.stats.rate_limited += 1
+                return False
+            self.stats.short_answered += 1
+        return True
+
+    def _reflector_seq(self, sender_seq: int, key: tuple[str, int, int], now: float) -> int:
+        """Stateless: the sender's number (RFC 8762 §4.2); stateful: the session's counter."""
+        if self.config.mode == "stateless":
+            return sender_seq
+        session = self._session(key, now)
+        seq = session.next_seq
+        session.next_seq = (session.next_seq + 1) & 0xFFFFFFFF
+        return seq
+
+    def _short_notice(self, address: str, size: int, now: float) -> str | None:
+        """Count an ignored short request; the notice text at most once a minute per source."""
+        notice = self._notices.get(address)
+        if notice is None:
+            notice = _Notice(logged_s=now - SHORT_NOTICE_INTERVAL_S, smallest=size)
+            self._notices[address] = notice
+            while len(self._notices) > self.config.max_sources:
+                self._notices.popitem(last=False)
         else:
-            self._buckets.move_to_end(address)
+            self._notices.move_to_end(address)
+        notice.ignored += 1
+        notice.smallest = min(notice.smallest or size, size)
+        notice.largest = max(notice.largest, size)
+        if now - notice.logged_s < SHORT_NOTICE_INTERVAL_S:
+            return None
+        sizes = (
+            f"{notice.smallest}"
+            if notice.smallest == notice.largest
+            else f"{notice.smallest}–{notice.largest}"
+        )
+        text = (
+            f"ignored {notice.ignored} request(s) of {sizes} octets from {_printable(address)}"
+            f": shorter than the {TWAMP_LIGHT_MIN_SIZE}-octet TWAMP-Light minimum, so any"
+            f" reply would be larger than the request; start the reflector with"
+            f" {ACCEPT_SHORT_OPTION} to answer them ({BASE_SIZE}-octet replies, rate-limited"
+            f" per source; next notice for this source in {SHORT_NOTICE_INTERVAL_S:g} s at"
+            f" the earliest)"
+        )
+        self._notices[address] = _Notice(logged_s=now)
+        return text
+
+    def _take_token(
+        self,
+        buckets: OrderedDict[str, _Bucket],
+        address: str,
+        now: float,
+        rate_pps: float,
+        burst: int,
+    ) -> bool:
+        bucket = buckets.get(address)
+        if bucket is None:
+            bucket = _Bucket(tokens=float(burst), updated_s=now)
+            buckets[address] = bucket
+            while len(buckets) > self.config.max_sources:
+                buckets.popitem(last=False)
+        else:
+            buckets.move_to_end(address)
             elapsed = max(0.0, now - bucket.updated_s)
-            bucket.tokens = min(float(cfg.burst), bucket.tokens + elapsed * cfg.rate_limit_pps)
+            bucket.tokens = min(float(burst), bucket.tokens + elapsed * rate_pps)
             bucket.updated_s = now
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
@@ -200,6 +323,11 @@ class Reflector:
                 break
             del self._sessions[key]
             self.stats.sessions_expired += 1
+
+
+def _printable(text: str) -> str:
+    """A source address as it may appear in a log line (control characters escaped)."""
+    return text if text.isprintable() else ascii(text)
 
 
 def _with_timestamp(packet: ReflectorPacket, t3: int) -> ReflectorPacket:

@@ -1,12 +1,14 @@
-"""STAMP Session-Sender engine (RFC 8762 §4.2; docs/methods.md §7.5).
+"""STAMP Session-Sender engine (RFC 8762 §4.2, RFC 5357 §4.1.2).
 
 :class:`StampSender` owns one connected UDP socket (so only the target's address/port can
 answer, and ICMP port-unreachable surfaces as ``ECONNREFUSED``), sends test packets with
 TTL 255 (RFC 5357 §4.1.2) and collects replies.  A reply is accepted only if it belongs to
 this session: the copied Session-Sender sequence number was sent by us, the copied T1 is
 the timestamp we sent with it (within 2 µs, for reflectors that round it), and its SSID is
-ours (or 0, from a reflector that does not echo RFC 8972 SSIDs).  Everything else is
-counted as ``discarded``.
+ours (or 0, from a reflector that does not echo RFC 8972 SSIDs).  Replies are accepted from
+36 octets up: TWAMP-Light responders in the field omit the trailing MBZ and Ses-Sender TTL
+(38 octets) or also the Ses-Sender Error Estimate (36) — the fields they leave out are
+``None`` in the record, never 0.  Everything else is counted as ``discarded``.
 
 Clocks: the wire timestamps T1..T3 are NTP from wall time, but the round-trip time uses the
 **monotonic** clock for T4 − T1 (immune to clock steps) minus the reflector residence
@@ -41,7 +43,7 @@ from qos_agent.stamp.codec import (
 from qos_agent.stamp.net import enable_receive_metadata, receive, set_send_ttl
 
 #: how far a reflector's copy of T1 may be from what we sent; some implementations round
-#: timestamps through floats (Scapy: ~1e-6 s, docs/methods.md §7.6), an unrelated packet is
+#: timestamps through floats (Scapy's STAMP fields: ~1e-6 s), an unrelated packet is
 #: off by far more.  RTT never uses the copy (it uses our own monotonic T1).
 T1_COPY_TOLERANCE_S = 2e-6
 
