@@ -1,27 +1,11 @@
-"""CSV cells that a spreadsheet would run as formulas, neutralised.
-
-A cell starting with ``=``, ``+``, ``-``, ``@`` (or a tab / carriage return that some
-spreadsheets skip before such a character) is executed as a formula when the file is
-opened in a spreadsheet (OWASP "CSV Injection").  Strings from data — targets, labels,
-reasons — are prefixed with a single quote, the convention spreadsheets display as text.
-Numbers are left alone: a negative number is data, not a formula.
-"""
+"""Verdict and data frames written as CSV with every text cell protected
+(:func:`qos.text_safety.protect_csv_cell`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from qos_analysis.presentation import neutralize
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def protect_cell(value: object) -> object:
-    """A string cell made inert for spreadsheets; other values unchanged."""
-    if not isinstance(value, str):
-        return value
-    text = neutralize(value, max_length=10_000)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+from qos.text_safety import protect_csv_cell
 
 
 def protect_formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
@@ -29,5 +13,5 @@ def protect_formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:
         if out[column].dtype == object:
-            out[column] = out[column].map(protect_cell)
+            out[column] = out[column].map(protect_csv_cell)
     return out

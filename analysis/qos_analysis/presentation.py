@@ -4,44 +4,26 @@ for neutralising strings that come from data or configuration.
 Values inside the toolkit are in base units (seconds, bit/s, ratios 0…1); people read
 milliseconds, Mbit/s and percent.  The verdict table, the verdict reasons and the reports
 all format through :func:`format_quantity`, so a reason never speaks in other units than
-the table it explains.  Strings from data (agent ids, targets, labels, error texts) pass
-through :func:`neutralize` before they reach a terminal: control characters, escape
-sequences and bidirectional overrides become visible escapes, so a crafted target cannot
-clear the screen, retitle the window or split a table row.
+the table it explains.  Strings from data go through :func:`qos.text_safety.neutralize`
+(re-exported here) before they reach a terminal.
 """
 
 from __future__ import annotations
 
 import math
-import unicodedata
 from typing import Any
 
-# Unicode bidirectional formatting characters (Unicode TR #9 §2): they reorder what
-# follows them on screen and can make a line read differently from its bytes.
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
-)
-TRUNCATION_MARKER = "…[truncated]"
+from qos.text_safety import TRUNCATION_MARKER, neutralize
 
-
-def neutralize(text: Any, max_length: int = 200) -> str:
-    """``text`` made safe for a terminal or log line, at most about ``max_length`` characters.
-
-    Control characters (C0, DEL, C1: ESC starts every terminal escape sequence), line and
-    paragraph separators and bidirectional controls are replaced by visible ``\\x..`` /
-    ``\\u....`` escapes; overlong strings are cut and marked.
-    """
-    out: list[str] = []
-    for char in str(text):
-        code = ord(char)
-        if char in _BIDI_CONTROLS or unicodedata.category(char) in ("Cc", "Zl", "Zp"):
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    safe = "".join(out)
-    if len(safe) > max_length:
-        return safe[:max_length] + TRUNCATION_MARKER
-    return safe
+__all__ = [
+    "TRUNCATION_MARKER",
+    "comparison_symbol",
+    "format_interval",
+    "format_limit",
+    "format_quantity",
+    "neutralize",
+    "short_ids",
+]
 
 
 def format_quantity(value: Any, unit: str) -> str:
