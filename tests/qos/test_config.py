@@ -175,7 +175,7 @@ def test_local_config_values_are_in_base_units() -> None:
     assert (icmp.collector, icmp.target) == ("icmp", "127.0.0.1")
     assert icmp.interval_s == 300.0  # "5min"
     assert icmp.spread_s == 30.0  # "30s"
-    assert icmp.params["count"] == 50  # collector parameters are passed through unparsed
+    assert icmp.params["count"] == 3000  # collector parameters are passed through unparsed
     assert icmp.params["interval"] == "20ms"
 
 
