@@ -11,6 +11,7 @@ from qos_analysis.qoe.emodel import (
 )
 from qos_analysis.qoe.voip import (
     CODECS,
+    ApproximateScore,
     cole_rosenbluth,
     effective_latency_score,
     voip_quality,
@@ -20,6 +21,7 @@ from qos_analysis.qoe.web import g1010_page_band, g1030_web_mos
 __all__ = [
     "CODECS",
     "DELAY_SENSITIVITY",
+    "ApproximateScore",
     "EModelParams",
     "EModelResult",
     "cole_rosenbluth",
