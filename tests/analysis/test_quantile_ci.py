@@ -127,7 +127,11 @@ def test_extreme_quantiles(p: str, end: str) -> None:
     # Equal tails of 2.5 % each need more data than the shortest interval does.
     eq = quantile_ci_ranks(3000, p, 0.95, rule="equal-tailed")
     assert not eq.available and "shortest" in eq.reason
-    assert quantile_ci_ranks(3700, p, 0.95, rule="equal-tailed").available
+    # The extreme rank alone must miss with probability ≤ 2.5 %: 0.999ⁿ ≤ 0.025.
+    need = math.ceil(math.log(0.025) / math.log(0.999))
+    assert not quantile_ci_ranks(need - 1, p, 0.95, rule="equal-tailed").available
+    eq = quantile_ci_ranks(need, p, 0.95, rule="equal-tailed")
+    assert eq.available and (eq.upper_rank == need if end == "upper" else eq.lower_rank == 1)
 
 
 def test_bad_arguments_are_refused() -> None:

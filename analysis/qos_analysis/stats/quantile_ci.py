@@ -14,7 +14,7 @@ Two rank rules, named in the result:
 
 * ``equal-tailed``: l is the largest rank with P(X(l) > ξ_p) ≤ α/2 and u the smallest with
   P(X(u) < ξ_p) ≤ α/2, so each side misses with probability at most α/2 (Hahn & Meeker
-  §5.2.1; Conover §3.2).
+  §5.2; Conover §3.2).
 * ``shortest``: the pair with the smallest rank span u − l among all pairs with coverage ≥
   the confidence; ties broken toward the coverage nearest the confidence, then toward the
   pair centred nearest the expected rank (n + 1)·p, then the lower l.
