@@ -8,7 +8,8 @@ Commands (docs/architecture.md §5)::
               [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
               [--fail-on-violation]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
-                 [--convention echo-path|ta-only] [--json]
+                 [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
+                 [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
@@ -120,9 +121,39 @@ def _parser() -> argparse.ArgumentParser:
         default="echo-path",
         help="echo-path: T = Ta, Tr = 2Ta (flent/G.114); ta-only: T = Tr = 0",
     )
+    _voip_emodel_options(voip)
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
     return parser
+
+
+def _voip_emodel_options(voip: argparse.ArgumentParser) -> None:
+    """G.107 (06/2015) Table 3 parameters users change most: sT/mT, Ie, Bpl, A."""
+    from qos_analysis.qoe.emodel import ADVANTAGE_FACTORS, DELAY_SENSITIVITY
+
+    classes = ", ".join(f"{k}: sT {s:g}, mT {m:g} ms" for k, (s, m) in DELAY_SENSITIVITY.items())
+    voip.add_argument(
+        "--delay-sensitivity",
+        choices=tuple(DELAY_SENSITIVITY),
+        default="default",
+        help=f"G.107 delay-sensitivity class ({classes}); 'default' is the one for "
+        "carrier-grade telephony",
+    )
+    voip.add_argument("--sT", type=float, help="delay sensitivity sT (overrides the class's value)")
+    voip.add_argument(
+        "--mT", type=float, help="minimum perceivable delay mT in ms (overrides the class's value)"
+    )
+    voip.add_argument("--Ie", type=float, help="equipment impairment factor (default: the codec's)")
+    voip.add_argument(
+        "--Bpl", type=float, help="packet-loss robustness factor (default: the codec's)"
+    )
+    voip.add_argument(
+        "--advantage",
+        default="0",
+        metavar="A|CLASS",
+        help="advantage factor A, a number in [0, 20] or one of "
+        f"{', '.join(ADVANTAGE_FACTORS)} (default 0; keep 0 for compliance)",
+    )
 
 
 # --- profiles --------------------------------------------------------------------------------
@@ -331,30 +362,79 @@ def data_sources(given: list[str] | None) -> list[str] | None:
 
 
 def _qoe_voip(args: argparse.Namespace) -> int:
+    from qos_analysis.qoe.emodel import EModelParams
     from qos_analysis.qoe.voip import voip_quality
 
     if args.one_way_delay_ms < 0 or not 0 <= args.loss_percent <= 100 or args.burst_ratio < 1:
         raise ValueError("need delay ≥ 0 ms, 0 ≤ loss ≤ 100 %, burst ratio ≥ 1")
+    params, sensitivity = _voip_params(args)
     result = voip_quality(
         args.one_way_delay_ms,
         args.loss_percent,
         burst_ratio=args.burst_ratio,
         codec=args.codec,
         convention=args.convention,
+        params=EModelParams(**params),
+        Ie=args.Ie,
+        Bpl=args.Bpl,
     )
+    p = result.params
     if args.json:
         out = result.as_dict()
-        out.update(codec=args.codec, convention=args.convention, model="ITU-T G.107 (06/2015)")
+        out.update(
+            codec=args.codec,
+            convention=args.convention,
+            delay_sensitivity=sensitivity,
+            model="ITU-T G.107 (06/2015)",
+        )
         print(json.dumps(out, indent=2))
         return EXIT_OK
     print(f"R = {result.R:.2f}  MOS = {result.mos:.2f}  ({result.band})")
     print(
         f"  Ro {result.Ro:.2f} − Is {result.Is:.2f} − Id {result.Id:.2f} "
         f"(Idte {result.Idte:.2f}, Idle {result.Idle:.2f}, Idd {result.Idd:.2f}) "
-        f"− Ie,eff {result.Ie_eff:.2f} + A {result.A:.0f}"
+        f"− Ie,eff {result.Ie_eff:.2f} + A {result.A:g}"
     )
-    print(f"  codec {args.codec}, {args.convention} delay convention, G.107 (06/2015) E-model")
+    print(
+        f"  codec {args.codec} (Ie {p.Ie:g}{' given' if args.Ie is not None else ''}, "
+        f"Bpl {p.Bpl:g}{' given' if args.Bpl is not None else ''}), "
+        f"delay sensitivity {sensitivity} (sT {p.sT:g}, mT {p.mT_ms:g} ms), "
+        f"{args.convention} delay convention, G.107 (06/2015) E-model"
+    )
+    if p.A:
+        print("  note: an advantage factor A > 0 is for planning; keep A = 0 for compliance")
     return EXIT_OK
+
+
+def _voip_params(args: argparse.Namespace) -> tuple[dict[str, float], str]:
+    """E-model overrides from the command line and the delay-sensitivity label to report."""
+    from qos_analysis.qoe.emodel import ADVANTAGE_FACTORS, DELAY_SENSITIVITY
+
+    sT, mT = DELAY_SENSITIVITY[args.delay_sensitivity]
+    sensitivity = args.delay_sensitivity
+    if args.sT is not None or args.mT is not None:
+        sT = sT if args.sT is None else args.sT
+        mT = mT if args.mT is None else args.mT
+        sensitivity = "custom"
+    for name, value in (("--sT", sT), ("--mT", mT), ("--Bpl", args.Bpl)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+    if args.Ie is not None and not (math.isfinite(args.Ie) and 0 <= args.Ie < 95):
+        raise ValueError(f"--Ie must lie in [0, 95), got {args.Ie}")
+    text = str(args.advantage).strip()
+    if text in ADVANTAGE_FACTORS:
+        A = ADVANTAGE_FACTORS[text]
+    else:
+        try:
+            A = float(text)
+        except ValueError:
+            raise ValueError(
+                f"--advantage must be a number or one of {', '.join(ADVANTAGE_FACTORS)}, "
+                f"not {text!r}"
+            ) from None
+        if not (math.isfinite(A) and 0 <= A <= 20):
+            raise ValueError(f"--advantage must lie in [0, 20] (G.107 maximum 20), got {text}")
+    return {"sT": sT, "mT_ms": mT, "A": A}, sensitivity
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -230,3 +230,108 @@ def test_entry_point_runs_as_a_program(store: Path) -> None:
     )
     assert proc.returncode == EXIT_VIOLATION, proc.stderr
     assert "FAIL" in proc.stdout
+
+
+def run_qos(*argv: str) -> subprocess.CompletedProcess[str]:
+    """Run the real ``qos`` command line from this tree in a child process."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "analysis")])}
+    return subprocess.run(
+        [sys.executable, "-m", "qos_analysis.cli", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        check=False,
+    )
+
+
+def voip_json(*extra: str) -> dict[str, object]:
+    proc = run_qos(
+        "qoe", "voip", "--one-way-delay-ms", "250", "--loss-percent", "1", "--json", *extra
+    )
+    assert proc.returncode == EXIT_OK, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def test_qoe_voip_delay_sensitivity_classes() -> None:
+    from qos_analysis.qoe.emodel import DELAY_SENSITIVITY, EModelParams, emodel
+
+    seen = {}
+    for name, (s_t, m_t) in DELAY_SENSITIVITY.items():
+        doc = voip_json("--delay-sensitivity", name)
+        params = doc["params"]
+        assert isinstance(params, dict)
+        assert (params["sT"], params["mT_ms"], doc["delay_sensitivity"]) == (s_t, m_t, name)
+        expected = emodel(
+            EModelParams(sT=s_t, mT_ms=m_t), T_ms=250, Tr_ms=500, Ta_ms=250, Ppl_percent=1
+        )
+        assert doc["R"] == pytest.approx(expected.R, abs=1e-9)
+        seen[name] = doc
+    # Less delay-sensitive classes are hurt less by the same 250 ms.
+    assert seen["default"]["Idd"] > seen["low"]["Idd"] > seen["very-low"]["Idd"] > 0
+    # Explicit sT/mT give the same result as the class, labelled custom.
+    custom = voip_json("--sT", "0.4", "--mT", "200")
+    assert custom["delay_sensitivity"] == "custom"
+    assert custom["R"] == pytest.approx(seen["very-low"]["R"], abs=1e-12)
+    text = run_qos(
+        "qoe", "voip", "--one-way-delay-ms", "250", "--loss-percent", "1",
+        "--delay-sensitivity", "low",
+    )  # fmt: skip
+    assert text.returncode == EXIT_OK, text.stderr
+    assert "delay sensitivity low (sT 0.55, mT 150 ms)" in text.stdout
+
+
+def test_qoe_voip_ie_bpl_and_advantage() -> None:
+    from qos_analysis.qoe.emodel import EModelParams, emodel
+
+    doc = voip_json("--codec", "g729", "--Ie", "10", "--Bpl", "19", "--advantage", "5")
+    expected = emodel(
+        EModelParams(Ie=10, Bpl=19, A=5), T_ms=250, Tr_ms=500, Ta_ms=250, Ppl_percent=1
+    )
+    assert doc["R"] == pytest.approx(expected.R, abs=1e-9)
+    assert (doc["params"]["Ie"], doc["params"]["Bpl"], doc["A"]) == (10, 19, 5)  # type: ignore[index]
+    named = run_qos(
+        "qoe", "voip", "--one-way-delay-ms", "250", "--loss-percent", "1",
+        "--advantage", "mobility-in-building",
+    )  # fmt: skip
+    assert named.returncode == EXIT_OK, named.stderr
+    g711 = emodel(EModelParams(A=5), T_ms=250, Tr_ms=500, Ta_ms=250, Ppl_percent=1)
+    assert f"R = {g711.R:.2f}" in named.stdout  # codec g711: Ie 0, Bpl 4.3
+    assert "+ A 5" in named.stdout and "keep A = 0 for compliance" in named.stdout
+    # G.729 has no published Bpl: refused with loss unless one is given.
+    refused = run_qos(
+        "qoe", "voip", "--one-way-delay-ms", "50", "--loss-percent", "1", "--codec", "g729"
+    )
+    assert refused.returncode == EXIT_USAGE and "no published Bpl" in refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--advantage", "30"), "[0, 20]"),
+        (("--delay-sensitivity", "none"), "invalid choice"),
+    ],
+)
+def test_qoe_voip_refuses_bad_parameters(extra: tuple[str, ...], message: str) -> None:
+    proc = run_qos("qoe", "voip", "--one-way-delay-ms", "100", "--loss-percent", "1", *extra)
+    assert proc.returncode == EXIT_USAGE
+    assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--advantage", "satellite"), "--advantage must be a number or one of"),
+        (("--advantage", "inf"), "[0, 20]"),
+        (("--sT", "0"), "--sT must be a positive number"),
+        (("--mT", "-5"), "--mT must be a positive number"),
+        (("--Bpl", "nan"), "--Bpl must be a positive number"),
+        (("--Ie", "95"), "--Ie must lie in [0, 95)"),
+    ],
+)
+def test_qoe_voip_refuses_bad_parameter_values(
+    extra: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["qoe", "voip", "--one-way-delay-ms", "100", "--loss-percent", "1", *extra]
+    assert main(argv) == EXIT_USAGE
+    assert message in capsys.readouterr().err

@@ -202,3 +202,31 @@ def test_web_models_are_flagged_unverified() -> None:
     assert g1010_page_band(3.0).value == "acceptable"
     assert g1010_page_band(4.0).value == "unacceptable"
     assert g1010_page_band(1.0).verified is False
+
+
+def test_approximations_return_their_components() -> None:
+    cr = cole_rosenbluth(200, 0.01, codec="g729a")
+    assert (cr.Ro, cr.effective_latency_ms) == (94.2, 200.0)
+    assert cr.Id == pytest.approx(0.024 * 200 + 0.11 * (200 - 177.3))
+    assert cr.Ie == pytest.approx(11 + 40 * math.log(1 + 10 * 0.01))
+    assert pytest.approx(cr.Ro - cr.Id - cr.Ie) == cr.R
+    assert cr.mos == pytest.approx(r_to_mos(cr.R))
+    assert cole_rosenbluth(177.3, 0).Id == pytest.approx(0.024 * 177.3)  # step not yet on
+    eff = effective_latency_score(40, 5, 1)
+    assert eff.effective_latency_ms == 60 and eff.Ro == 93.2
+    assert (eff.Id, eff.Ie) == (pytest.approx(60 / 40), pytest.approx(2.5))
+    assert pytest.approx(eff.Ro - eff.Id - eff.Ie) == eff.R
+    # The delay term switches form at an effective latency of 160 ms.
+    assert effective_latency_score(140, 5, 0).Id == pytest.approx((160 - 120) / 10)
+    assert effective_latency_score(139.9, 5, 0).Id == pytest.approx(159.9 / 40)
+    doc = eff.as_dict()
+    assert doc["model"] == "effective-latency" and doc["approximation"] is True
+    assert {"R", "mos", "Id", "Ie", "Ro", "effective_latency_ms"} <= set(doc)
+
+
+def test_explicit_ie_and_bpl_replace_the_codec_values() -> None:
+    given = voip_quality(50, 2, codec="g729", Ie=10, Bpl=19)
+    assert (given.params.Ie, given.params.Bpl) == (10, 19)
+    assert given.Ie_eff == pytest.approx(10 + (95 - 10) * 2 / (2 + 19))
+    plc = voip_quality(50, 2, codec="g711-plc")
+    assert pytest.approx(plc.R) == voip_quality(50, 2, codec="g711", Bpl=25.1).R

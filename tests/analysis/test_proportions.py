@@ -15,6 +15,7 @@ from qos_analysis.stats.proportions import (
     clopper_pearson_lower,
     clopper_pearson_upper,
     wilson,
+    wilson_cc,
     wilson_lower,
     wilson_upper,
     zero_failure_n,
@@ -79,3 +80,36 @@ def test_intervals_contain_the_estimate_and_nest(kn: tuple[int, int], conf: floa
     # One-sided bounds are tighter than the two-sided ones at the same level.
     assert clopper_pearson_upper(k, n, conf) <= hi + 1e-15
     assert clopper_pearson_lower(k, n, conf) >= lo - 1e-15
+
+
+def test_wilson_cc_matches_scipy_over_a_grid() -> None:
+    """Newcombe (1998) method 4 against scipy's ``wilsoncc``, every k including 0 and n."""
+    worst = 0.0
+    cases = 0
+    for n in (*range(1, 41), 97, 1000, 12345):
+        ks = range(n + 1) if n <= 40 else (0, 1, 2, n // 3, n // 2, n - 2, n - 1, n)
+        for k in ks:
+            for confidence in (0.5, 0.8, 0.9, 0.95, 0.99, 0.999):
+                ref = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilsoncc")
+                lo, hi = wilson_cc(k, n, confidence)
+                worst = max(worst, abs(lo - ref.low), abs(hi - ref.high))
+                cases += 1
+                if k == 0:
+                    assert lo == 0.0
+                if k == n:
+                    assert hi == 1.0
+    assert cases > 5000
+    assert worst <= 1e-12
+
+
+def test_wilson_cc_is_vectorised_wider_than_wilson_and_refuses_bad_counts() -> None:
+    k = np.array([0, 3, 7, 50])
+    n = np.array([10, 10, 50, 50])
+    lo, hi = wilson_cc(k, n, 0.95)
+    plain_lo, plain_hi = wilson(k, n, 0.95)
+    for i in range(k.size):
+        assert (lo[i], hi[i]) == wilson_cc(int(k[i]), int(n[i]), 0.95)
+    assert np.all(lo <= plain_lo) and np.all(hi >= plain_hi)
+    assert all(math.isnan(x) for x in wilson_cc(0, 0))
+    with pytest.raises(ValueError):
+        wilson_cc(5, 4)

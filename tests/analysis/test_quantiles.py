@@ -115,7 +115,7 @@ def test_grouped_equals_per_group(rows: list[tuple[int, float | None]]) -> None:
             for g in range(6):
                 expected = percentile(values[codes == g], p, lost=lost)
                 assert (math.isnan(got[g]) and math.isnan(expected)) or got[g] == expected
-        medians = sg.median_rfc7679()
+        medians = sg.median_rfc7679(lost=lost)
         for g in range(6):
             expected = median_rfc7679(values[codes == g], lost=lost)
             assert (math.isnan(medians[g]) and math.isnan(expected)) or medians[g] == pytest.approx(
@@ -178,3 +178,26 @@ def test_bounds_bracket_the_estimate_and_percentiles_are_monotone(
     assert lo <= est <= hi
     qs = [percentile(arr, q) for q in ("1%", "25%", "50%", "75%", "99%", "100%")]
     assert qs == sorted(qs)
+
+
+def test_median_counts_a_lost_packet_as_infinite_unless_asked() -> None:
+    stream2 = np.array([100, 110, NAN, 90]) / 1000
+    # RFC 7679 §5.2: {90, 100, 110, +∞} → (100 + 110)/2, as the core's stdlib median.
+    assert median_rfc7679(stream2) == pytest.approx(0.105)
+    core = metrics.median([None if math.isnan(v) else v for v in stream2])
+    assert core is not None and median_rfc7679(stream2) == pytest.approx(core)
+    assert median_rfc7679(stream2, lost="exclude") == pytest.approx(0.100)
+    assert median_rfc7679(np.array([NAN, NAN, 0.1])) == math.inf
+    with pytest.raises(ValueError, match="lost"):
+        median_rfc7679(stream2, lost="drop")
+
+
+def test_grouped_median_refuses_a_convention_its_groups_were_not_sorted_with() -> None:
+    codes = np.array([0, 0, 0, 0, 1, 1])
+    values = np.array([0.100, 0.110, NAN, 0.090, 0.2, NAN])
+    excluded = sort_groups(codes, values, 2, lost="exclude")
+    with pytest.raises(ValueError, match="sorted with lost='exclude'"):
+        excluded.median_rfc7679()
+    assert excluded.median_rfc7679(lost="exclude").tolist() == pytest.approx([0.100, 0.2])
+    infinite = sort_groups(codes, values, 2, lost="infinite")
+    assert infinite.median_rfc7679().tolist() == [pytest.approx(0.105), math.inf]

@@ -14,6 +14,7 @@ from qos_analysis.qoe.emodel import (
 )
 from qos_analysis.qoe.voip import (
     CODECS,
+    ApproximateScore,
     cole_rosenbluth,
     effective_latency_score,
     voip_quality,
@@ -23,6 +24,7 @@ from qos_analysis.qoe.web import g1010_page_band, g1030_web_mos
 __all__ = [
     "CODECS",
     "DELAY_SENSITIVITY",
+    "ApproximateScore",
     "EModelParams",
     "EModelResult",
     "cole_rosenbluth",

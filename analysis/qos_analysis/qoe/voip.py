@@ -21,7 +21,7 @@ from qos_analysis.qoe.emodel import EModelParams, EModelResult, emodel, r_to_mos
 
 @dataclass(frozen=True, slots=True)
 class Codec:
-    """ITU-T G.113 Appendix I row (docs/methods.md §4.8)."""
+    """G.113 Appendix I row (ITU-T G.113 Appendix I; docs/methods.md §4.8)."""
 
     name: str
     description: str
@@ -72,11 +72,15 @@ def voip_quality(
     codec: str = "g711",
     convention: str = "echo-path",
     params: EModelParams | None = None,
+    Ie: float | None = None,
+    Bpl: float | None = None,
 ) -> EModelResult:
     """E-model R/MOS for measured one-way delay, loss (%) and BurstR with a codec's Ie/Bpl.
 
     G.113 recommends BurstR ≠ 1 only for codecs with efficient PLC (Bpl ≥ 16 in the cited
     summary); the value is applied as given and the caller sees it in ``params``.
+    ``Ie``/``Bpl`` given explicitly replace the codec's G.113 values (e.g. a vendor's
+    measured Ie); every other G.107 Table 3 parameter (sT, mT, A, …) comes from ``params``.
     """
     for name, value in (
         ("one_way_delay_ms", one_way_delay_ms),
@@ -88,10 +92,12 @@ def voip_quality(
     if convention not in DELAY_CONVENTIONS:
         raise ValueError(f"convention must be one of {DELAY_CONVENTIONS}, not {convention!r}")
     entry = get_codec(codec)
-    if entry.Bpl is None and loss_percent > 0:
+    Ie = entry.Ie if Ie is None else Ie
+    Bpl = entry.Bpl if Bpl is None else Bpl
+    if Bpl is None and loss_percent > 0:
         raise ValueError(
             f"codec {entry.name} has no published Bpl (G.113 App. I); "
-            "cannot rate it with packet loss"
+            "cannot rate it with packet loss unless a Bpl is given"
         )
     base = params or EModelParams()
     if convention == "echo-path":
@@ -104,8 +110,8 @@ def voip_quality(
         delays = {"T_ms": 0.0, "Tr_ms": 0.0, "Ta_ms": one_way_delay_ms}
     return emodel(
         base,
-        Ie=entry.Ie,
-        Bpl=entry.Bpl if entry.Bpl is not None else base.Bpl,
+        Ie=Ie,
+        Bpl=Bpl if Bpl is not None else base.Bpl,
         Ppl_percent=loss_percent,
         BurstR=burst_ratio,
         **delays,
@@ -114,12 +120,26 @@ def voip_quality(
 
 @dataclass(frozen=True, slots=True)
 class ApproximateScore:
-    """R and MOS from a simplified model; always ``approximation=True``."""
+    """R and MOS from a simplified model, with the terms R is built from.
+
+    R = Ro − Id − Ie for both models below: ``Ro`` is the model's base rating, ``Id`` its
+    delay term, ``Ie`` its loss term; ``effective_latency_ms`` is the delay the model
+    actually rates (the one-way delay for Cole–Rosenbluth, latency + 2·jitter + 10 ms for
+    the effective-latency formula).  Always ``approximation=True``: for comparison with
+    tools that use these models, never for compliance.
+    """
 
     R: float
     mos: float
     model: str
+    Ro: float
+    Id: float
+    Ie: float
+    effective_latency_ms: float
     approximation: bool = True
+
+    def as_dict(self) -> dict[str, float | str | bool]:
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 COLE_ROSENBLUTH_IE: dict[str, tuple[float, float, float]] = {
@@ -131,9 +151,11 @@ COLE_ROSENBLUTH_IE: dict[str, tuple[float, float, float]] = {
 def cole_rosenbluth(
     one_way_delay_ms: float, loss_fraction: float, codec: str = "g711"
 ) -> ApproximateScore:
-    """Cole & Rosenbluth (2001): R = 94.2 − Id − Ie (docs/methods.md §4.9(1), [S]).
+    """Cole & Rosenbluth, "Voice over IP performance monitoring", ACM SIGCOMM CCR 31(2), 2001.
 
-    Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3); Ie = γ1 + γ2·ln(1 + γ3·e), e = loss fraction.
+    R = 94.2 − Id − Ie with Id = 0.024·d + 0.11·(d − 177.3)·H(d − 177.3) (d = one-way
+    mouth-to-ear delay in ms, H the unit step) and Ie = γ1 + γ2·ln(1 + γ3·e), e = loss
+    fraction; (γ1, γ2, γ3) = (0, 30, 15) for G.711 and (11, 40, 10) for G.729A.
     """
     if codec not in COLE_ROSENBLUTH_IE:
         raise ValueError(
@@ -144,18 +166,19 @@ def cole_rosenbluth(
     Id = 0.024 * d + (0.11 * (d - 177.3) if d > 177.3 else 0.0)
     Ie = g1 + g2 * math.log(1 + g3 * loss_fraction)
     R = 94.2 - Id - Ie
-    return ApproximateScore(R, r_to_mos(R), "cole-rosenbluth-2001")
+    return ApproximateScore(R, r_to_mos(R), "cole-rosenbluth-2001", 94.2, Id, Ie, float(d))
 
 
 def effective_latency_score(
     latency_ms: float, jitter_ms: float, loss_percent: float
 ) -> ApproximateScore:
-    """The "effective latency" formula of NetBeez / CalSPEED (docs/methods.md §4.9(2), [S]).
+    """The "effective latency" simplification of the E-model used by NetBeez and CalSPEED.
 
-    EffLat = latency + 2·jitter + 10 ms; R = 93.2 − EffLat/40 below 160 ms, else
-    93.2 − (EffLat − 120)/10; R −= 2.5·loss%; MOS via B-4.
+    EffLat = latency + 2·jitter + 10 ms; Id = EffLat/40 below 160 ms, else
+    (EffLat − 120)/10; Ie = 2.5·loss%; R = 93.2 − Id − Ie; MOS via G.107 Annex B (B-4).
     """
     eff = latency_ms + 2 * jitter_ms + 10
-    R = 93.2 - eff / 40 if eff < 160 else 93.2 - (eff - 120) / 10
-    R -= 2.5 * loss_percent
-    return ApproximateScore(R, r_to_mos(R), "effective-latency")
+    Id = eff / 40 if eff < 160 else (eff - 120) / 10
+    Ie = 2.5 * loss_percent
+    R = 93.2 - Id - Ie
+    return ApproximateScore(R, r_to_mos(R), "effective-latency", 93.2, Id, Ie, eff)

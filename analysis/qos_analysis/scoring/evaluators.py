@@ -79,7 +79,7 @@ def compute_statistic(
         lost_mode = obj.lost if obj.metric in ("rtt", "one_way_delay") else "exclude"
         sg = sorter(lost_mode)
         p: Fraction = obj.percentile if obj.percentile is not None else Fraction(1, 2)
-        value = sg.median_rfc7679() if st == "median" else sg.quantile(p)
+        value = sg.median_rfc7679(lost=lost_mode) if st == "median" else sg.quantile(p)
         lower = sg.lower_bound(p, conf)
         upper = sg.upper_bound(p, conf)
         method = f"one-sided {conf:.0%} distribution-free order statistic (docs/methods.md §9.3)"

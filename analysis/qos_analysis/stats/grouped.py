@@ -27,6 +27,7 @@ class SortedGroups:
     starts: np.ndarray  # int64 per group
     counts: np.ndarray  # int64 per group (defined values only)
     n_groups: int
+    lost: str = "exclude"  # how NaN (lost) values were treated: "exclude" or "infinite"
 
     def take(self, ranks: np.ndarray) -> np.ndarray:
         """Value at 1-based ``ranks`` per group; NaN where the rank is outside 1…n."""
@@ -49,8 +50,19 @@ class SortedGroups:
     def maximum(self) -> np.ndarray:
         return self.take(self.counts)
 
-    def median_rfc7679(self) -> np.ndarray:
-        """RFC 7679 §5.2 median: mean of the two central values for even N."""
+    def median_rfc7679(self, *, lost: str = "infinite") -> np.ndarray:
+        """RFC 7679 §5.2 median: mean of the two central values for even N.
+
+        RFC 7679 §4 counts a lost packet as +∞ (``lost="infinite"``, the default); a median
+        of delivered packets only must be asked for with ``lost="exclude"``.  The convention
+        is fixed when the groups are sorted (:func:`sort_groups`), so asking for another one
+        than the groups were sorted with is an error rather than a silent change of meaning.
+        """
+        if lost != self.lost:
+            raise ValueError(
+                f"groups were sorted with lost={self.lost!r}; a median with lost={lost!r} "
+                f"needs sort_groups(..., lost={lost!r})"
+            )
         low = self.take((self.counts + 1) // 2)
         high = self.take(self.counts // 2 + 1)
         both_inf = np.isinf(low) & np.isinf(high)
@@ -134,7 +146,7 @@ def sort_groups(
         for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
             if count > 1:
                 values[start : start + count].sort()
-    return SortedGroups(values, starts, counts, n_groups)
+    return SortedGroups(values, starts, counts, n_groups, lost)
 
 
 def group_sum(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:

@@ -73,8 +73,15 @@ def percentile(values: np.ndarray, p: float | str | Fraction, *, lost: str = "ex
     return float(np.partition(data, k - 1)[k - 1])
 
 
-def median_rfc7679(values: np.ndarray, *, lost: str = "exclude") -> float:
-    """RFC 7679 §5.2 median: the mean of the two central values when N is even (§6.4)."""
+def median_rfc7679(values: np.ndarray, *, lost: str = "infinite") -> float:
+    """RFC 7679 §5.2 median: the mean of the two central values when N is even (§6.4).
+
+    NaN marks a lost packet, which RFC 7679 §4 counts as +∞ (``lost="infinite"``, the
+    default, as :func:`qos.metrics.median`); the median of delivered packets only must be
+    asked for by name, ``lost="exclude"``.
+    """
+    if lost not in ("infinite", "exclude"):
+        raise ValueError(f"lost must be 'infinite' or 'exclude', not {lost!r}")
     data = np.asarray(values, dtype=np.float64)
     missing = np.isnan(data)
     data = data[~missing] if lost == "exclude" else np.where(missing, np.inf, data)

@@ -121,7 +121,7 @@ def probe_aggregates(
     _, mean, _ = sg.mean_std()
     out["rtt_min_s"] = sg.minimum()
     out["rtt_mean_s"] = mean
-    out["rtt_median_s"] = sg.median_rfc7679()
+    out["rtt_median_s"] = sg.median_rfc7679(lost="exclude")
     for p in percentiles:
         label = f"{float(as_fraction(p) * 100):g}".replace(".", "_")
         out[f"rtt_p{label}_s"] = sg.quantile(p)
@@ -144,14 +144,14 @@ def throughput_aggregates(
     sel, codes, table, starts = _groups(pop, window_s, _period_mask(pop, period, False))
     n_groups = len(table)
     values = pop.values["value"][sel]
-    sg = sort_groups(codes, values, n_groups)
+    sg = sort_groups(codes, values, n_groups, lost="exclude")
     n, mean, _ = sg.mean_std()
     return table.assign(
         window_start=pd.to_datetime(starts, unit="us", utc=True),
         direction=direction,
         tests=n,
         goodput_mean_bps=mean,
-        goodput_median_bps=sg.median_rfc7679(),
+        goodput_median_bps=sg.median_rfc7679(lost="exclude"),
         goodput_p10_bps=sg.quantile("10%"),
         goodput_p90_bps=sg.quantile("90%"),
         goodput_min_bps=sg.minimum(),
