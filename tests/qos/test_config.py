@@ -176,7 +176,7 @@ def test_local_config_values_are_in_base_units() -> None:
     assert icmp.interval_s == 300.0  # "5min"
     assert icmp.spread_s == 30.0  # "30s"
     assert icmp.params["count"] == 3000  # collector parameters are passed through unparsed
-    assert icmp.params["interval"] == "20ms"
+    assert icmp.params["interval"] == "1ms"
 
 
 def test_embedded_default_is_the_local_config() -> None:
