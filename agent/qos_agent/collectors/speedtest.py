@@ -54,8 +54,6 @@ import itertools
 import json
 import math
 import os
-import socket
-import struct
 import sys
 import threading
 import time
@@ -72,8 +70,8 @@ from urllib.parse import urlsplit
 
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.net import tcpinfo
 from qos_agent.refserver.speedtest_compat import config_xml
-from qos_agent.refserver.wire import tcp_info
 
 _ONLINE_TARGETS = {"auto", "speedtest.net"}
 _BLOCKING_CODES = {403, 429}
@@ -176,27 +174,15 @@ class _Tracked:
         """
         if self.final is not None:
             return self.final
-        info = tcp_info(self.sock)
+        info = tcpinfo.read(self.sock)
         if info is not None:
-            self.last = info.bytes_acked + _sacked_bytes(self.sock)
+            self.last = info.payload_acked() + info.sacked_bytes()
         return self.last
 
     def finish(self) -> None:
         """Called once the server replied (all acked) or before the socket closes."""
         if self.final is None:
             self.final = self.current()
-
-
-def _sacked_bytes(sock: Any) -> int:
-    """A lower bound of the payload the peer SACKed beyond its cumulative ACK (TCP_INFO)."""
-    try:
-        raw = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
-    except (OSError, AttributeError):
-        return 0
-    if len(raw) < 32:
-        return 0
-    snd_mss, _, _, sacked = struct.unpack_from("=4I", raw, 16)  # tcpi_snd_mss … tcpi_sacked
-    return max(0, sacked - 1) * snd_mss
 
 
 class _Traffic:
