@@ -64,6 +64,13 @@ def _settled(sock: socket.socket, acked: int) -> TcpInfo:
         time.sleep(0.01)
 
 
+def _exchange(client: socket.socket, server: socket.socket) -> tuple[TcpInfo, TcpInfo]:
+    """UP bytes client → server, DOWN bytes back; both sides' counters once acknowledged."""
+    _transfer(client, server, UP)
+    _transfer(server, client, DOWN)
+    return _settled(client, UP + 1), _settled(server, DOWN)
+
+
 def _ss_counters(local_port: int) -> dict[str, int]:
     """``bytes_acked``/``bytes_received`` of the established socket bound to ``local_port``."""
     out = subprocess.run(
@@ -78,10 +85,7 @@ def _ss_counters(local_port: int) -> dict[str, int]:
 
 def test_connecting_side_counts_its_syn_and_payload_acked_is_exact(pair) -> None:
     client, server = pair
-    _transfer(client, server, UP)
-    _transfer(server, client, DOWN)
-    mine = _settled(client, UP + 1)
-    theirs = _settled(server, DOWN)
+    mine, theirs = _exchange(client, server)
     assert mine.bytes_acked == UP + 1  # the SYN: snd_una starts at the ISN on connect()
     assert mine.payload_acked() == UP
     assert mine.bytes_received == DOWN
@@ -95,10 +99,7 @@ def test_connecting_side_counts_its_syn_and_payload_acked_is_exact(pair) -> None
 @pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed")
 def test_decoder_reads_what_ss_reports_for_the_same_sockets(pair) -> None:
     client, server = pair
-    _transfer(client, server, UP)
-    _transfer(server, client, DOWN)
-    mine = _settled(client, UP + 1)
-    theirs = _settled(server, DOWN)
+    mine, theirs = _exchange(client, server)
     ss_mine = _ss_counters(client.getsockname()[1])
     ss_theirs = _ss_counters(server.getsockname()[1])
     assert ss_mine == {"bytes_acked": mine.bytes_acked, "bytes_received": mine.bytes_received}
