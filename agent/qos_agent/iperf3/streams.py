@@ -22,7 +22,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from qos_agent.iperf3 import protocol
+from qos_agent.net import iperf3_wire as protocol
 
 _POLL_S = 0.2  # socket timeout, so workers notice the end of the test promptly
 _PACE_SLEEP_S = 0.001  # iperf3's default pacing timer is 1 ms
