@@ -10,6 +10,7 @@ Commands (docs/architecture.md §5)::
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
+    qos synth --agents N --days D --out DATASET [--seed S]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
@@ -125,7 +126,15 @@ def _parser() -> argparse.ArgumentParser:
     _voip_emodel_options(voip)
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
+    _register_commands(sub)
     return parser
+
+
+def _register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Subcommands kept in their own modules (qos_analysis.commands)."""
+    from qos_analysis.commands import synth
+
+    synth.register(sub)
 
 
 def _voip_emodel_options(voip: argparse.ArgumentParser) -> None:

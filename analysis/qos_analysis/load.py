@@ -12,6 +12,9 @@
 * ``intervals`` — throughput samples with ``rate_bps``;
 * ``agents`` — ``agent_id``, ``timezone``.
 
+A partitioned dataset (:mod:`qos_analysis.dataset`, written by ``qos collector``,
+``qos ingest`` and ``qos synth``) is one source holding many agents.
+
 Units are in the column names (``_s``, ``_bps``, ``_bytes``).  SQLite stores are opened
 read-only (``mode=ro``) so the agent can keep writing, and probes load with one SELECT.
 A missing or malformed file raises :class:`DataError` naming the file and the problem;
@@ -33,6 +36,7 @@ import pyarrow as pa
 
 from qos.errors import SchemaVersionError
 from qos.records import SCHEMA_VERSION
+from qos_analysis.dataset.layout import MARKER, is_dataset
 from qos_analysis.readers import (
     EXPORT_BASENAMES,
     KINDS,
@@ -95,9 +99,9 @@ def _expand(item: str | Path) -> list[Path]:
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     if path.is_dir():
-        if any((path / name).is_file() for name in EXPORT_BASENAMES):
+        if is_dataset(path) or any((path / name).is_file() for name in EXPORT_BASENAMES):
             return [path]
-        found = sorted({p.parent for name in EXPORT_BASENAMES for p in path.rglob(name)})
+        found = sorted({p.parent for name in (*EXPORT_BASENAMES, MARKER) for p in path.rglob(name)})
         stores = sorted(p for ext in ("*.sqlite", "*.sqlite3", "*.db") for p in path.rglob(ext))
         if not found and not stores:
             raise DataError(

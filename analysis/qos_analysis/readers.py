@@ -2,6 +2,7 @@
 
 * SQLite stores (``qos.store.sqlite`` layout), opened read-only (``mode=ro``) so the agent
   keeps writing; each table is read with one SELECT, entirely-NULL columns are skipped.
+* Partitioned datasets (:mod:`qos_analysis.dataset`): the committed batches of every agent.
 * Export directories written by ``qos-agent export``: ``measurements``/``probes``/
   ``intervals``/``agents`` as ``.parquet`` or ``.csv``; ``measurements.jsonl`` with one
   versioned record per line (qos.serialization).
@@ -73,7 +74,9 @@ class RawPart:
 
 def read_source(path: Path) -> RawPart:
     if path.is_dir():
-        return _read_export_dir(path)
+        from qos_analysis.dataset import is_dataset, read_dataset
+
+        return read_dataset(path) if is_dataset(path) else _read_export_dir(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
