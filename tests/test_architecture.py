@@ -34,6 +34,10 @@ ALLOWED_THIRD_PARTY = {
         "distributed",
         "rich",
         "duckdb",
+        # the fleet collector (the `collector` extra), imported only by `qos collector`
+        "starlette",
+        "uvicorn",
+        "prometheus_client",
     },
 }
 FORBIDDEN_FIRST_PARTY = {
