@@ -211,3 +211,57 @@ def test_non_loopback_bind_without_tls_is_refused(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "without TLS" in proc.stderr and "--insecure" in proc.stderr
+
+
+def test_tls_serves_https_and_a_plain_client_is_refused(tmp_path: Path) -> None:
+    import shutil
+    import ssl
+    import subprocess
+    import urllib.request
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "c.pem", tmp_path / "k.pem"
+    made = subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    tokens = tmp_path / "t.json"
+    token = TokenFile(tokens).add("t")
+    collector = Collector(
+        tmp_path / "ds", tokens, "--tls-cert", str(cert), "--tls-key", str(key)
+    ).start()
+    try:
+        context = ssl.create_default_context(cafile=str(cert))
+        records = docs(mixed_batch("t", seed=51, hours=1))
+        batch = json.dumps(records).encode()
+        req = urllib.request.Request(
+            f"https://127.0.0.1:{collector.port}/v1/measurements",
+            data=batch,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        with urllib.request.urlopen(req, timeout=60, context=context) as resp:
+            assert resp.status == 200 and len(json.loads(resp.read())["accepted"]) == len(records)
+        with pytest.raises(OSError):
+            post(collector.url, batch, token, timeout=10)  # plain HTTP to a TLS port
+    finally:
+        collector.stop()
