@@ -14,6 +14,7 @@ Commands (docs/architecture.md §5)::
     qos collector serve --dataset DIR --tokens FILE [--bind 127.0.0.1] [--port 8443]
                         [--tls-cert C --tls-key K] [--insecure]
     qos collector token add|revoke AGENT_ID --tokens FILE
+    qos ingest PATHS... --into DATASET [--json]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
@@ -135,10 +136,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Subcommands kept in their own modules (qos_analysis.commands)."""
-    from qos_analysis.commands import collector, synth
+    from qos_analysis.commands import collector, ingest, synth
 
     synth.register(sub)
     collector.register(sub)
+    ingest.register(sub)
 
 
 def _voip_emodel_options(voip: argparse.ArgumentParser) -> None:

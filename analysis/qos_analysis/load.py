@@ -141,6 +141,10 @@ def _validate_measurements(part: RawPart) -> None:
         raise DataError(f"{part.source}: duration_s missing, negative or not a number")
 
 
+#: The loader's whole-source checks, for writers that take the loader's frames (qos ingest).
+check_measurements = _validate_measurements
+
+
 def _combine(parts: list[RawPart]) -> Dataset:
     notes: list[str] = []
     for part in parts:
