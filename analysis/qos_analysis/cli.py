@@ -15,6 +15,8 @@ Commands (docs/architecture.md §5)::
                         [--tls-cert C --tls-key K] [--insecure]
     qos collector token add|revoke AGENT_ID --tokens FILE
     qos ingest PATHS... --into DATASET [--json]
+    qos compare --data DATASET --by operator|region|plan|technology|agent [--agents FILE]
+                [--peak 19-23] [--format table|csv|json] [--figures DIR]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
@@ -136,11 +138,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def _register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Subcommands kept in their own modules (qos_analysis.commands)."""
-    from qos_analysis.commands import collector, ingest, synth
+    from qos_analysis.commands import collector, compare, ingest, synth
 
     synth.register(sub)
     collector.register(sub)
     ingest.register(sub)
+    compare.register(sub)
 
 
 def _voip_emodel_options(voip: argparse.ArgumentParser) -> None:
