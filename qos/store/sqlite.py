@@ -62,6 +62,13 @@ __all__ = [
 ]
 
 
+#: Every column of ``measurements`` but ``mid``, in the order of :func:`measurement_values`.
+_INSERT_MEASUREMENT = (
+    f"INSERT INTO measurements ({', '.join(MEASUREMENT_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' * len(MEASUREMENT_COLUMNS[1:]))})"
+)
+
+
 class SqliteStore:
     """SQLite measurement store; one writer (the agent), many readers."""
 
@@ -210,12 +217,7 @@ class SqliteStore:
         return count
 
     def _insert(self, m: Measurement) -> None:
-        cursor = self._conn.execute(
-            "INSERT INTO measurements (id, agent_id, collector, target, started_at_us, "
-            "duration_s, status, error, kind, schema_version, params_json, labels_json, "
-            "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            measurement_values(m),
-        )
+        cursor = self._conn.execute(_INSERT_MEASUREMENT, measurement_values(m))
         mid = cursor.lastrowid
         if isinstance(m.result, RttResult) and m.result.probes:
             rows = probe_rows(mid, m.result.probes)
