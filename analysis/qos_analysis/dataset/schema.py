@@ -1,7 +1,8 @@
 """Arrow schemas of the dataset tables and record → Arrow conversion.
 
-The columns and types are those of ``qos-agent export --format parquet`` (a test checks the
-two stay equal); rows come from :mod:`qos.store.rows`, the store's own record → row codec,
+The columns and logical types are those of :mod:`qos.store.layout`, the one definition
+``qos-agent export --format parquet`` also builds its schema from (a test checks the two
+files agree); rows come from :mod:`qos.store.rows`, the store's own record → row codec,
 so a record has one row form whether it lands in SQLite, an export or the dataset.
 """
 
@@ -13,58 +14,33 @@ from typing import Any
 import pyarrow as pa
 
 from qos.records import Measurement, RttResult, ThroughputResult
+from qos.store.layout import (
+    AGENTS,
+    BOOL,
+    INTERVALS,
+    MEASUREMENTS,
+    PROBES,
+    TIMESTAMP_US_UTC,
+    Table,
+)
 from qos.store.rows import interval_rows, measurement_values, probe_rows
-from qos.store.schema import INTERVAL_COLUMNS, PROBE_COLUMNS
 
-TABLES = ("measurements", "probes", "intervals")
+TABLES = (MEASUREMENTS.name, PROBES.name, INTERVALS.name)
 
-_MEASUREMENT_FIELDS: list[tuple[str, pa.DataType]] = [
-    ("measurement_id", pa.string()),
-    ("agent_id", pa.string()),
-    ("collector", pa.string()),
-    ("target", pa.string()),
-    ("started_at", pa.timestamp("us", tz="UTC")),
-    ("duration_s", pa.float64()),
-    ("status", pa.string()),
-    ("error", pa.string()),
-    ("kind", pa.string()),
-    ("schema_version", pa.int32()),
-    ("params_json", pa.string()),
-    ("labels_json", pa.string()),
-    ("result_json", pa.string()),
-]
-_PROBE_TYPES: dict[str, pa.DataType] = {
-    "seq": pa.int64(),
-    "send_offset_s": pa.float64(),
-    "rtt_s": pa.float64(),
-    "ttl": pa.int16(),
-    "duplicates": pa.int32(),
-    "size_bytes": pa.int32(),
-    "forward_delay_s": pa.float64(),
-    "backward_delay_s": pa.float64(),
-    "reflector_residence_s": pa.float64(),
-    "lost_direction": pa.string(),
-    "one_way_valid": pa.bool_(),
-    "reflector_ttl": pa.int16(),
-}
-_INTERVAL_TYPES: dict[str, pa.DataType] = {
-    "stream": pa.int32(),
-    "start_offset_s": pa.float64(),
-    "duration_s": pa.float64(),
-    "bytes": pa.int64(),
-    "warmup": pa.bool_(),
-}
 
-SCHEMAS: dict[str, pa.Schema] = {
-    "measurements": pa.schema(_MEASUREMENT_FIELDS),
-    "probes": pa.schema(
-        [("measurement_id", pa.string()), *((c, _PROBE_TYPES[c]) for c in PROBE_COLUMNS)]
-    ),
-    "intervals": pa.schema(
-        [("measurement_id", pa.string()), *((c, _INTERVAL_TYPES[c]) for c in INTERVAL_COLUMNS)]
-    ),
-}
-AGENTS_SCHEMA = pa.schema([("agent_id", pa.string()), ("timezone", pa.string())])
+def arrow_type(dtype: str) -> pa.DataType:
+    """Arrow type of a logical column type of :mod:`qos.store.layout`."""
+    if dtype == TIMESTAMP_US_UTC:
+        return pa.timestamp("us", tz="UTC")
+    return pa.bool_() if dtype == BOOL else getattr(pa, dtype)()
+
+
+def arrow_schema(table: Table) -> pa.Schema:
+    return pa.schema([pa.field(c.name, arrow_type(c.dtype)) for c in table.columns])
+
+
+SCHEMAS: dict[str, pa.Schema] = {t.name: arrow_schema(t) for t in (MEASUREMENTS, PROBES, INTERVALS)}
+AGENTS_SCHEMA = arrow_schema(AGENTS)
 
 
 def table_from_rows(table: str, rows: Sequence[Sequence[Any]]) -> pa.Table:
