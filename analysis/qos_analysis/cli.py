@@ -6,7 +6,7 @@ Commands (docs/architecture.md §5)::
     qos profiles show ID|FILE [--json]
     qos score --data PATH [--data PATH ...] --profile ID|FILE [--window 1h|all]
               [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
-              [--fail-on-violation]
+              [--fail-on-violation] [--engine pandas|dask [--scheduler ADDRESS]]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
@@ -112,6 +112,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_VIOLATION} when any verdict is 'fail'",
     )
+    add_engine_options(sc)
     sc.set_defaults(func=_score)
 
     qoe = sub.add_parser("qoe", help="QoE estimates")
@@ -313,8 +314,8 @@ def _profiles_show(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from qos.errors import ProfileError
     from qos.profiles import get_profile
-    from qos_analysis.load import load
-    from qos_analysis.scoring import overall_outcome, score
+    from qos_analysis.engine import score_sources
+    from qos_analysis.scoring import overall_outcome
     from qos_analysis.verdict_table import print_verdict_table
 
     params: dict[str, str] = {}
@@ -329,8 +330,15 @@ def _score(args: argparse.Namespace) -> int:
     sources = data_sources(args.data)
     if sources is None:
         return EXIT_USAGE
-    data = load(sources)
-    verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
+    verdicts, notes = score_sources(
+        sources,
+        profile,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        window=args.window,
+        params=params,
+        confidence=args.confidence,
+    )
     summary = overall_outcome(verdicts)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
@@ -342,7 +350,7 @@ def _score(args: argparse.Namespace) -> int:
                     "overall_text": summary.text,
                     "assessed": list(summary.assessed),
                     "not_assessed": list(summary.not_assessed),
-                    "notes": list(data.notes),
+                    "notes": list(notes),
                     "verdicts": out,
                 },
                 indent=2,
@@ -354,10 +362,27 @@ def _score(args: argparse.Namespace) -> int:
 
         protect_formula_cells(verdicts).to_csv(sys.stdout, index=False)
     else:
-        print_verdict_table(verdicts, profile.id, summary, data.notes, sys.stdout)
+        print_verdict_table(verdicts, profile.id, summary, notes, sys.stdout)
     if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
         return EXIT_VIOLATION
     return EXIT_OK
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine pandas|dask [--scheduler ADDRESS]`` (qos_analysis.engine)."""
+    parser.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        default="pandas",
+        help="pandas: in this process; dask: on a distributed cluster over a partitioned "
+        "dataset (the 'scale' extra)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster "
+        "with 2 workers)",
+    )
 
 
 def data_sources(given: list[str] | None) -> list[str] | None:

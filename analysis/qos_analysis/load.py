@@ -146,6 +146,11 @@ def _validate_measurements(part: RawPart) -> None:
 check_measurements = _validate_measurements
 
 
+def from_parts(parts: list[RawPart]) -> Dataset:
+    """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset)."""
+    return _combine(parts)
+
+
 def _combine(parts: list[RawPart]) -> Dataset:
     notes: list[str] = []
     for part in parts:
