@@ -21,7 +21,7 @@ Dask's retries) fails the whole call — a partial table is never returned.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -66,26 +66,34 @@ def score_sources(
     if not agents:
         data = load([root])
         return score(data, prof, **kwargs), data.notes
+    parts = map_agents(
+        root, agents, _score_agents, scheduler, workers, memory_limit, profile=prof, kwargs=kwargs
+    )
+    frames = [p[0] for p in parts]
+    notes = tuple(dict.fromkeys(n for p in parts for n in p[1]))
+    return merge_verdicts(frames, prof), notes
+
+
+def map_agents(
+    root: Path,
+    agents: list[str],
+    func: Callable[..., Any],
+    scheduler: str | None,
+    workers: int,
+    memory_limit: str,
+    **kwargs: Any,
+) -> list[Any]:
+    """``func(agent_chunk, root=..., **kwargs)`` for chunks of ``agents`` on a Dask cluster,
+    about :data:`TASKS_PER_WORKER` tasks per worker; every result or an error."""
     with _DaskClient(scheduler, workers, memory_limit) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
         size = max(1, math.ceil(len(agents) / (n_workers * TASKS_PER_WORKER)))
         chunks = [agents[i : i + size] for i in range(0, len(agents), size)]
-        futures = client.map(
-            _score_agents,
-            chunks,
-            root=str(root),
-            profile=prof,
-            kwargs=kwargs,
-            retries=2,
-            pure=False,
-        )
+        futures = client.map(func, chunks, root=str(root), retries=2, pure=False, **kwargs)
         try:
-            parts = client.gather(futures)
+            return list(client.gather(futures))
         except Exception as exc:  # a task failed after its retries: no partial result
-            raise QosError(f"distributed scoring failed: {type(exc).__name__}: {exc}") from exc
-    frames = [p[0] for p in parts]
-    notes = tuple(dict.fromkeys(n for p in parts for n in p[1]))
-    return merge_verdicts(frames, prof), notes
+            raise QosError(f"distributed run failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _dataset_root(sources: Sequence[str | Path]) -> Path:
@@ -170,3 +178,41 @@ class _DaskClient:
             self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def panel_units(
+    sources: Sequence[str | Path],
+    meta: pd.DataFrame,
+    peak: Any,
+    *,
+    engine: str = "pandas",
+    scheduler: str | None = None,
+    workers: int = 2,
+    memory_limit: str = "2GB",
+) -> pd.DataFrame:
+    """Per-panellist figures (:func:`qos_analysis.panel.panellists.panellists`) on either
+    engine; each panellist depends on its own agent's data only."""
+    from qos_analysis.panel.panellists import panellists
+
+    if engine == "pandas":
+        if scheduler:
+            raise QosError("--scheduler needs --engine dask")
+        return panellists(load(list(sources)), meta, peak)
+    if engine != "dask":
+        raise QosError(f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
+    root = _dataset_root(sources)
+    agents = [str(a) for a in meta["agent_id"]]
+    parts = map_agents(
+        root, agents, _panel_agents, scheduler, workers, memory_limit, meta=meta, peak=peak
+    )
+    order = {a: i for i, a in enumerate(agents)}
+    units = pd.concat(parts, ignore_index=True)
+    return units.sort_values("agent_id", key=lambda s: s.map(order)).reset_index(drop=True)
+
+
+def _panel_agents(agents: list[str], *, root: str, meta: pd.DataFrame, peak: Any) -> pd.DataFrame:
+    from qos_analysis.dataset.reader import read_dataset
+    from qos_analysis.panel.panellists import panellists
+
+    data = from_parts([read_dataset(Path(root), agents=set(agents))])
+    return panellists(data, meta[meta["agent_id"].isin(agents)], peak)

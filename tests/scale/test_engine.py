@@ -4,6 +4,7 @@ scopes; an unreachable scheduler is a clear exit 2."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
@@ -131,3 +132,12 @@ def test_dask_needs_a_dataset(tmp_path: Path, capsys) -> None:
     export.write_text("")
     code = main(["score", "--data", str(export), "--profile", "y1541/class1", "--engine", "dask"])
     assert code == 2 and "partitioned dataset" in capsys.readouterr().err
+
+
+def test_compare_gives_the_same_views_on_dask(dataset: Path, cluster, capsys) -> None:
+    args = ["compare", "--data", str(dataset), "--by", "operator", "--format", "json"]
+    assert main(args) == 0
+    want = json.loads(capsys.readouterr().out)
+    assert main([*args, "--engine", "dask", "--scheduler", cluster.scheduler_address]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got == want and len(want["pairs"]) == 12

@@ -30,6 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--confidence", type=float, default=0.95)
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--figures", type=Path, help="write one PNG per view into this folder")
+    from qos_analysis.cli import add_engine_options
+
+    add_engine_options(p)
     p.set_defaults(func=run)
 
 
@@ -43,10 +46,9 @@ def _peak(text: str):  # type: ignore[no-untyped-def]
 
 
 def run(args: argparse.Namespace) -> int:
-    from qos_analysis.load import load
+    from qos_analysis.engine import panel_units
     from qos_analysis.panel.compare import compare
     from qos_analysis.panel.metadata import find_metadata, read_metadata
-    from qos_analysis.panel.panellists import panellists
 
     if not 0 < args.confidence < 1:
         raise QosError("--confidence must lie strictly between 0 and 1")
@@ -57,8 +59,9 @@ def run(args: argparse.Namespace) -> int:
     meta = read_metadata(meta_path)
     if args.by != "agent" and args.by not in meta.columns:
         raise QosError(f"{meta_path}: no column {args.by!r} to group by")
-    data = load(args.data)
-    units = panellists(data, meta, peak).merge(meta, on="agent_id")
+    units = panel_units(args.data, meta, peak, engine=args.engine, scheduler=args.scheduler).merge(
+        meta, on="agent_id"
+    )
     units["agent"] = units["agent_id"]
     result = compare(units, args.by, args.confidence)
     _print(result, args.format)

@@ -71,14 +71,26 @@ def read_dataset(
 
 
 def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
+    """The committed parts of one table; the measurement key of probe and interval rows is
+    read dictionary-encoded (a few ids repeated per part), which avoids materialising a
+    string per row."""
     files = [str(root / table / p) for p in parts if (root / table / p).is_file()]
     schema = SCHEMAS[table]
     if not files:
         return schema.empty_table()
+    keyed = table != "measurements"
+    if keyed:
+        fmt = pads.ParquetFileFormat(
+            read_options=pads.ParquetReadOptions(dictionary_columns={"measurement_id"})
+        )
+        schema = schema.set(0, pa.field("measurement_id", pa.dictionary(pa.int32(), pa.string())))
+    else:
+        fmt = pads.ParquetFileFormat()
     try:
-        return pads.dataset(files, schema=schema, format="parquet").to_table()
+        out = pads.dataset(files, schema=schema, format=fmt).to_table()
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
+    return out.unify_dictionaries() if keyed else out
 
 
 def _keyed_frame(table: pa.Table) -> pd.DataFrame:
@@ -87,8 +99,9 @@ def _keyed_frame(table: pa.Table) -> pd.DataFrame:
         col = table.column(name)
         if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
             raise DataError(f"dataset column {name} holds NaN; a missing value must be null")
-    ids = pc.dictionary_encode(table.column("measurement_id"))
-    table = table.set_column(0, "measurement_id", ids)
+    if not pa.types.is_dictionary(table.column("measurement_id").type):
+        ids = pc.dictionary_encode(table.column("measurement_id"))
+        table = table.set_column(0, "measurement_id", ids)
     return _arrow_to_frame(table, table.column_names)
 
 
