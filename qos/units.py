@@ -102,6 +102,9 @@ def _split(text: str, what: str) -> tuple[Fraction, str]:
     return Fraction(decimal), (match.group(2) or "").strip()
 
 
+_EXAMPLES = {"duration": "250ms", "size": "50MB", "rate": "2Mbit/s"}
+
+
 def _parse_exact(
     value: str | int | float, factors: dict[str, Fraction], what: str, default_unit: str | None
 ) -> Fraction:
@@ -129,7 +132,11 @@ def _parse_exact(
                 raise UnitError(f"{what} {value!r} needs a unit")
             unit = default_unit
     else:
-        raise UnitError(f"{what} must be a string such as '250ms', got {type(value).__name__}")
+        example = _EXAMPLES.get(what, "250ms")
+        kind = "a table" if isinstance(value, dict) else f"a {type(value).__name__}"
+        if isinstance(value, list):
+            kind = "an array"
+        raise UnitError(f"{what} must be a string such as {example!r}, got {kind}")
     if unit not in factors:
         known = ", ".join(sorted(k for k in factors if k))
         raise UnitError(f"unknown unit {unit!r} in {what} {value!r}; known units: {known}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterable
 
-from qos.config import AgentConfig, load_config
+from qos.config import AgentConfig, JobConfig, load_config
 from qos.errors import ConfigError
 
 
@@ -55,3 +56,12 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     if args.store:
         overrides["store.path"] = args.store
     return load_config(args.config, overrides=overrides)
+
+
+def validated_config_from_args(
+    args: argparse.Namespace, extra_jobs: Iterable[JobConfig] = ()
+) -> AgentConfig:
+    """The config, through the one complete validation that ``check-config`` runs too."""
+    from qos_agent.validation import validate_config
+
+    return validate_config(config_from_args(args), extra_jobs)
