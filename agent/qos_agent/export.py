@@ -22,6 +22,7 @@ from qos.errors import QosError
 from qos.serialization import dumps
 from qos.store import SqliteStore
 from qos.store.sqlite import from_epoch_us
+from qos.text_safety import protect_csv_cell
 
 TABLES = ("measurements", "probes", "intervals", "agents")
 FORMATS = ("parquet", "csv", "jsonl")
@@ -78,6 +79,19 @@ def _timestamp_columns(columns: list[str]) -> list[str]:
     return ["started_at" if c == "started_at_us" else c for c in columns]
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: floats exact (``repr``), text neutralised and protected against formula
+    injection (:func:`qos.text_safety.protect_csv_cell`), never cut (an export loses nothing;
+    JSON columns are already free of control characters)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return protect_csv_cell(value, max_length=max(len(value), 1) * 6)
+    return value
+
+
 def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
     ts_index = columns.index("started_at_us") if "started_at_us" in columns else None
     count = 0
@@ -88,9 +102,7 @@ def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]]) 
             values = list(row)
             if ts_index is not None:
                 values[ts_index] = from_epoch_us(values[ts_index]).isoformat()
-            writer.writerow(
-                ["" if v is None else repr(v) if isinstance(v, float) else v for v in values]
-            )
+            writer.writerow([_csv_cell(v) for v in values])
             count += 1
     return count
 

@@ -35,6 +35,7 @@ from types import FrameType
 
 from qos.errors import ConfigError
 from qos.units import parse_duration_s
+from qos_agent.commands.common import configure_logging
 from qos_agent.stamp.reflector import (
     DEFAULT_PORT,
     MODES,
@@ -137,11 +138,7 @@ def resolve_port(port: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("INFO")
     try:
         config = ReflectorConfig(
             rate_limit_pps=args.rate_limit,

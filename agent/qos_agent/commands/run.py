@@ -22,6 +22,7 @@ from types import FrameType
 from qos.config import AgentConfig
 from qos.errors import QosError
 from qos.records import Measurement
+from qos.text_safety import neutralize
 from qos_agent.commands.common import add_config_arguments, validated_config_from_args
 from qos_agent.fairuse import build_gates
 from qos_agent.runtime import AgentRuntime, interruptible_wait
@@ -181,9 +182,13 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         runtime.commit(measurement)
         records.append(measurement)
     print(table(records))
+    print()
     print(
-        f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
-        f"{runtime.store.path}"
+        neutralize(
+            f"agent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored "
+            f"in {runtime.store.path}",
+            max_length=1000,
+        )
     )
     return 0
 
