@@ -96,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sessions kept at most (least recently used are evicted)",
     )
     parser.add_argument(
+        "--max-sessions-per-source",
+        type=int,
+        default=None,
+        help="sessions one source address may hold (default: --max-sessions / 16); beyond "
+        "it that address's own oldest session is evicted",
+    )
+    parser.add_argument(
         "--mode",
         choices=MODES,
         default=_DEFAULTS.mode,
@@ -145,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             burst=args.burst,
             refwait_s=parse_duration_s(args.refwait, default_unit="s"),
             max_sessions=args.max_sessions,
+            max_sessions_per_source=args.max_sessions_per_source,
             mode=args.mode,
             accept_short=args.accept_short,
             short_rate_limit_pps=args.short_rate_limit,
