@@ -17,7 +17,7 @@ import os
 import tomllib
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -124,6 +124,9 @@ class AgentConfig:
     streams: tuple[StreamConfig, ...] = ()
     exporters: tuple[ExporterConfig, ...] = ()
     source: str = "<defaults>"
+    #: ``section.key`` → where an override of the file came from (environment variable or
+    #: command line), so later checks name the real origin of a bad value
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # -- parsing helpers ---------------------------------------------------------------------
@@ -508,7 +511,8 @@ def load_config(
         _set_path(doc, dotted, value, "command line")
         origins[dotted] = f"command line --set {dotted}"
     try:
-        return parse_config(doc, file=file)
+        config = parse_config(doc, file=file)
+        return replace(config, origins=MappingProxyType(origins))
     except ConfigError as exc:
         if exc.key in origins:  # the bad value came from an override, not from the file
             raise ConfigError(

@@ -12,7 +12,7 @@ used on this host.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ _SYS_NET = Path("/sys/class/net")
 
 def validate_config(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -> AgentConfig:
     """Raise :class:`ConfigError` (file, key, hint) for anything that would fail at run time."""
-    with _in_file(config.source):
+    with _in_file(config.source, config.origins):
         _check_store(config)
         _check_bind(config)
         _check_fair_use(config)
@@ -50,14 +50,16 @@ def validate_config(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -
 
 
 @contextmanager
-def _in_file(source: str) -> Iterator[None]:
-    """Errors raised inside name ``source`` as their file unless they already name one."""
+def _in_file(source: str, origins: Mapping[str, str] | None = None) -> Iterator[None]:
+    """Errors raised inside name ``source`` as their file unless they already name one, or
+    the environment variable / ``--set`` that overrode the key (``origins``)."""
     try:
         yield
     except ConfigError as exc:
         if exc.file:
             raise
-        raise ConfigError(exc.message, file=source, key=exc.key, hint=exc.hint) from None
+        origin = (origins or {}).get(exc.key or "", source)
+        raise ConfigError(exc.message, file=origin, key=exc.key, hint=exc.hint) from None
 
 
 def check_job(job: JobConfig, where: str) -> None:

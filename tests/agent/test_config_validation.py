@@ -90,6 +90,16 @@ def put(path: str, value: Any) -> Callable[[Doc, Path], None]:
 
 DELETE = object()
 
+
+def job(**fields: Any) -> Callable[[Doc, Path], None]:
+    """A mutation replacing fields of the first job (e.g. its collector and parameters)."""
+
+    def apply(doc: Doc, _tmp: Path) -> None:
+        doc["jobs"][0].update(fields)
+
+    return apply
+
+
 # rule → (mutation, key named in the error, message fragment)
 RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
     "tz-unknown": (put("agent.timezone", "Mars/Olympus_Mons"), "agent.timezone", "unknown time"),
@@ -119,6 +129,16 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
     "job-param-nan": (put("jobs[0].params.interval", math.nan), "jobs[0].params", "not finite"),
     "job-param-inf-int": (put("jobs[0].params.count", math.inf), "jobs[0].params", "not finite"),
     "job-param-fraction": (put("jobs[0].params.count", 1.5), "jobs[0].params", "integer"),
+    "iperf3-fractional-seconds": (
+        job(collector="iperf3", target="127.0.0.1:5201", params={"duration": "1.5s"}),
+        "jobs[0].params",
+        "whole seconds",
+    ),
+    "loaded-latency-congestion-without-iperf3": (
+        job(collector="loaded_latency", params={"load": "http_throughput", "congestion": "cubic"}),
+        "jobs[0].params",
+        "applies only to load = iperf3",
+    ),
     "job-unknown-reference": (
         put("jobs[0].target", "@reference/tcpp"),
         "jobs[0].target",
@@ -236,6 +256,7 @@ def test_every_rule_is_refused_alike_by_every_command(rule: str, isolated: Path,
     for argv in (
         ["check-config", str(path)],
         ["run", "--once", "--config", str(path)],
+        ["run", "--max-runs", "1", "--config", str(path)],  # the daemon
         ["once", "tcp_connect", "@reference/tcp", "-p", "count=1", "--config", str(path)],
     ):
         code, out, err = run_cli(argv, capsys)
@@ -254,6 +275,7 @@ def test_shipped_invalid_fixtures_are_refused_alike(fixture: Path, isolated: Pat
     for argv in (
         ["check-config", str(fixture)],
         ["run", "--once", "--config", str(fixture)],
+        ["run", "--max-runs", "1", "--config", str(fixture)],  # the daemon
         ["once", "tcp_connect", "@reference/tcp", "-p", "count=1", "--config", str(fixture)],
     ):
         code, out, err = run_cli(argv, capsys)
@@ -261,6 +283,24 @@ def test_shipped_invalid_fixtures_are_refused_alike(fixture: Path, isolated: Pat
         assert str(fixture) in err
         messages.add(err)
     assert len(messages) == 1, messages
+
+
+def test_overrides_are_validated_and_named_as_the_origin(
+    isolated: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    path = isolated / "valid.toml"
+    path.write_bytes(tomli_w.dumps(base_document(isolated)).encode())
+    monkeypatch.setenv("QOS_REFERENCE_BIND", "192.0.2.1")  # not an address of this host
+    for argv in (["check-config", str(path)], ["run", "--once", "-c", str(path)]):
+        code, out, err = run_cli(argv, capsys)
+        assert (code, out) == (2, ""), err
+        assert err.startswith("qos-agent: error: environment QOS_REFERENCE_BIND: key "), err
+    monkeypatch.delenv("QOS_REFERENCE_BIND")
+    for argv in (["check-config", str(path)], ["run", "--once", "-c", str(path)]):
+        code, out, err = run_cli([*argv, "--set", f"store.path={isolated}"], capsys)
+        assert (code, out) == (2, ""), err
+        assert err.startswith("qos-agent: error: command line --set store.path: key "), err
+        assert "is a directory" in err
 
 
 def test_command_line_job_errors_name_the_command_line(isolated: Path, capsys) -> None:
@@ -429,8 +469,11 @@ params = {{ count = 1, timeout = "200ms" }}
 
 
 def _jobs_stored(store: Path) -> list[str]:
-    with sqlite3.connect(store) as db:
-        rows = db.execute("SELECT labels_json FROM measurements ORDER BY mid").fetchall()
+    try:
+        with sqlite3.connect(store) as db:
+            rows = db.execute("SELECT labels_json FROM measurements ORDER BY mid").fetchall()
+    except sqlite3.OperationalError:  # the daemon is still creating the store
+        return []
     return [json.loads(labels)["job"] for (labels,) in rows]
 
 
