@@ -317,7 +317,20 @@ def _hinted(parse: Callable[[Any], float], hint: str) -> Callable[[Any], float]:
 
 
 _DURATION_HINT = 'write a finite quantity with a unit, e.g. "30s", "5min", "250ms"'
-_duration = _hinted(parse_duration_s, _DURATION_HINT)
+#: longest duration a config may give (a schedule longer than a year is a typo; waits and
+#: clock arithmetic beyond ~292 years overflow the platform's time_t)
+MAX_DURATION_S = 366 * 86400.0
+
+
+def _duration(value: Any) -> float:
+    seconds = _hinted(parse_duration_s, _DURATION_HINT)(value)
+    if seconds > MAX_DURATION_S:
+        raise InvalidValue(
+            f"duration {value!r} is longer than a year", "write at most 366 days, e.g. '8760h'"
+        )
+    return seconds
+
+
 _size = _hinted(parse_size_bytes, 'write a finite quantity with a unit, e.g. "50MB", "1GB"')
 _rate = _hinted(parse_rate_bps, 'write a finite quantity with a unit, e.g. "2Mbit/s"')
 
