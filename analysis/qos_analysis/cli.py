@@ -139,7 +139,7 @@ def _profiles_list(args: argparse.Namespace) -> int:
         for p in profiles.values()
     ]
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps(rows, indent=2))  # ASCII: data text cannot reach the terminal raw
         return EXIT_OK
     width = max((len(r["id"]) for r in rows), default=2)
     _say(f"{'ID':<{width}}  OBJ  VERIFIED  TITLE")
@@ -219,7 +219,7 @@ def _profiles_show(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(json.dumps(info, indent=2))  # ASCII: data text cannot reach the terminal raw
         return EXIT_OK
     src = info["source"]
     _say(f"{p.id}: {p.title}")
@@ -297,8 +297,7 @@ def _score(args: argparse.Namespace) -> int:
                     "notes": list(data.notes),
                     "verdicts": out,
                 },
-                indent=2,
-                ensure_ascii=False,
+                indent=2,  # ASCII (\uXXXX): bidi overrides and C1 controls stay escaped
             )
         )
     elif args.format == "csv":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import signal
 import subprocess
 import sys
@@ -61,12 +62,18 @@ def hostile_store(tmp_path: Path) -> Path:
     return write_store(tmp_path / "hostile.sqlite", measurements, {"agent-a": "UTC"})
 
 
-@pytest.mark.parametrize("fmt", ["table", "csv"])
+@pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_qos_score_output_is_inert(fmt: str, hostile_store: Path, tmp_path: Path) -> None:
     argv = [sys.executable, "-m", "qos_analysis.cli", "score", "--data", str(hostile_store)]
     proc = _run([*argv, "--profile", "y1541/class0", "--window", "all", "--format", fmt], tmp_path)
     assert proc.returncode in (0, 3), proc.stderr
-    assert "\\x1b[2J" in proc.stdout and "\\u202e" in proc.stdout  # visible, not executed
+    assert "\\x1b[2J" in proc.stdout or "\\u001b[2J" in proc.stdout  # visible, not executed
+    assert "\\u202e" in proc.stdout
+    if fmt == "json":  # escaped, not cut: the document parses back to the original target
+        assert_inert(proc.stdout, max_line=2 * len(LONG))
+        targets = {v["target"] for v in json.loads(proc.stdout)["verdicts"]}
+        assert LONG in targets
+        return
     if fmt == "table":
         assert_inert(proc.stdout)
         return
