@@ -235,6 +235,13 @@ def _printable(value: Any) -> str:
     return text
 
 
+def _path(value: Any) -> str:
+    """A file path (empty: the default): a string without control characters (a NUL
+    cannot be passed to the operating system, a newline would split log lines)."""
+    text = _str(value)
+    return _printable(text) if text else text
+
+
 def _timezone(value: Any) -> str:
     """``"auto"`` or an IANA zone name that exists in the system's time zone database."""
     name = _printable(value)
@@ -373,7 +380,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
     )
     t.finish()
     t = root.table("store")
-    store = StoreSection(path=t.get("path", _str, ""))
+    store = StoreSection(path=t.get("path", _path, ""))
     t.finish()
     t = root.table("reference")
     reference = ReferenceSection(

@@ -42,6 +42,8 @@ def writable_file_problem(path: Path) -> str | None:
     and closed; otherwise an anonymous temporary file is made in the nearest existing
     ancestor directory (missing directories below it would be created).
     """
+    if "\0" in str(path):
+        return "a path cannot contain a NUL character"
     if path.is_dir():
         return f"{path} is a directory, not a file"
     try:

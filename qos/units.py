@@ -84,7 +84,10 @@ _RATIO_FACTORS: dict[str, Fraction] = {
     "ppm": _F(1, 10**6),
 }
 
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# ASCII digits only: Decimal() would accept "١٢" or "１２" as 12.
+_QUANTITY = re.compile(
+    r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$", re.ASCII
+)
 # Far beyond any physical quantity: refuses "1e999999" before exact arithmetic on it.
 _MAX_EXPONENT = 400
 

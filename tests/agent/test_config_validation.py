@@ -128,6 +128,8 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
     "job-param-table": (put("jobs[0].params.count", {"a": 1}), "jobs[0].params", "a table"),
     "job-param-nan": (put("jobs[0].params.interval", math.nan), "jobs[0].params", "not finite"),
     "job-param-inf-int": (put("jobs[0].params.count", math.inf), "jobs[0].params", "not finite"),
+    "job-param-fullwidth-digits": (put("jobs[0].params.count", "１２"), "jobs[0].params", "ASCII"),
+    "interval-arabic-digits": (put("jobs[0].interval", "١٢min"), "jobs[0].interval", "cannot"),
     "job-param-fraction": (put("jobs[0].params.count", 1.5), "jobs[0].params", "integer"),
     "iperf3-fractional-seconds": (
         job(collector="iperf3", target="127.0.0.1:5201", params={"duration": "1.5s"}),
@@ -201,6 +203,8 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
         "streams[0].target",
         "unknown reference service",
     ),
+    "store-nul": (put("store.path", "{tmp}/s\x00.sqlite"), "store.path", "U+0000"),
+    "exporter-path-nul": (put("exporters[0].path", "{tmp}/o\x00.jsonl"), "path", "NUL"),
     "store-directory": (put("store.path", "{tmp}"), "store.path", "is a directory"),
     "store-not-sqlite": (put("store.path", "{tmp}/notes.txt"), "store.path", "not a qos-toolkit"),
     "store-under-file": (put("store.path", "{tmp}/notes.txt/s.sqlite"), "store.path", "not a dir"),

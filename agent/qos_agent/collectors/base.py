@@ -64,6 +64,8 @@ class ParamSpec:
             raise TypeError(f"expected a single {self.kind} value, got {kind}")
         if isinstance(raw, float) and not math.isfinite(raw):
             raise ValueError(f"{raw!r} is not finite")
+        if self.kind in ("int", "float") and isinstance(raw, str) and not raw.isascii():
+            raise ValueError(f"write {raw!r} with ASCII digits")  # int("١٢") would be 12
         if self.kind == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(f"expected an integer, got {raw!r}")
