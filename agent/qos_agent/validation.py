@@ -18,13 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from qos.config import AgentConfig, JobConfig, StreamConfig
-from qos.errors import ConfigError, QosError
+from qos.errors import ConfigError, QosError, StoreError
 from qos.paths import writable_file_problem
+from qos.store import SqliteStore
 from qos.suggest import unknown_name_hint
 from qos_agent import collectors
 from qos_agent.collectors.base import resolve_params
 from qos_agent.exporters import check_exporters
 from qos_agent.reference import PREFIX, service_names
+from qos_agent.runtime import data_dir_for
 
 STREAM_COLLECTOR = "stamp"
 STREAM_PARAMS = ("timeout", "size", "ssid")
@@ -151,9 +153,40 @@ def _check_store(config: AgentConfig) -> None:
         with path.open("rb") as fh:
             if fh.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
                 problem = f"{path} exists and is not a qos-toolkit store (SQLite) file"
+    if problem is None and path.is_file() and path.stat().st_size > 0:
+        problem = _store_open_problem(path)
     if problem:
         raise ConfigError(
             problem, key="store.path", hint="name a new or existing store file you can write"
+        )
+    if config.agent.id == "auto":
+        _check_agent_id_file(data_dir_for(path) / "agent-id")
+
+
+def _store_open_problem(path: Path) -> str | None:
+    """Why an existing store cannot be used (newer schema, damaged), opened read-only."""
+    try:
+        with SqliteStore(path, readonly=True):
+            return None
+    except StoreError as exc:
+        return str(exc)
+
+
+def _check_agent_id_file(id_file: Path) -> None:
+    """The random agent id kept next to the store can be read (or created)."""
+    problem = None
+    if id_file.exists() and not id_file.is_file():
+        problem = f"{id_file} is not a regular file"
+    elif id_file.exists():
+        try:
+            id_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = f"cannot read the agent id in {id_file}: {exc}"
+    if problem:
+        raise ConfigError(
+            problem,
+            key="agent.id",
+            hint="remove that file (a new random id is made) or set agent.id",
         )
 
 

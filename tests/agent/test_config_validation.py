@@ -205,6 +205,12 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
     ),
     "store-nul": (put("store.path", "{tmp}/s\x00.sqlite"), "store.path", "U+0000"),
     "exporter-path-nul": (put("exporters[0].path", "{tmp}/o\x00.jsonl"), "path", "NUL"),
+    "store-newer-schema": (
+        put("store.path", "{tmp}/newer.sqlite"),
+        "store.path",
+        "newer",
+    ),
+    "agent-id-file-is-a-directory": (put("agent.id", "auto"), "agent.id", "not a regular file"),
     "store-directory": (put("store.path", "{tmp}"), "store.path", "is a directory"),
     "store-not-sqlite": (put("store.path", "{tmp}/notes.txt"), "store.path", "not a qos-toolkit"),
     "store-under-file": (put("store.path", "{tmp}/notes.txt/s.sqlite"), "store.path", "not a dir"),
@@ -219,6 +225,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "notes.txt").write_text("not a database\n", encoding="utf-8")
+    (tmp_path / "agent-id").mkdir()  # where an "auto" id would be kept: unusable
+    with sqlite3.connect(tmp_path / "newer.sqlite") as db:  # a store from a newer version
+        db.execute("PRAGMA user_version = 999")
+        db.execute("CREATE TABLE t (x)")
     return tmp_path
 
 
