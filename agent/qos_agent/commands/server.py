@@ -60,7 +60,7 @@ def register(subparsers: Any) -> None:
         "--max-connections-per-source",
         type=int,
         default=None,
-        help="simultaneous connections from one address (default: a quarter of --max-connections)",
+        help="simultaneous connections from one address (default: half of --max-connections)",
     )
     parser.add_argument(
         "--header-timeout",

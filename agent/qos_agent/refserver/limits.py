@@ -29,8 +29,9 @@ class ServerLimits:
     max_request_duration_s: float = 120.0
     #: speedtest.net config advertised to speedtest-cli: test length per direction
     speedtest_test_length_s: int = 10
-    #: simultaneous connections from one address (None: a quarter of ``max_connections``),
-    #: so that one slow or greedy client cannot take every slot
+    #: simultaneous connections from one address (None: half of ``max_connections``, room
+    #: for an 8-thread speedtest client or a household behind one NAT address), so that one
+    #: slow or greedy address cannot take every slot
     max_connections_per_source: int | None = None
     #: a request line and its headers must arrive within this long, however steadily the
     #: client trickles them (the idle timeout alone would let a byte every few seconds
@@ -42,7 +43,7 @@ class ServerLimits:
         """The effective per-address connection limit."""
         if self.max_connections_per_source is not None:
             return self.max_connections_per_source
-        return max(1, self.max_connections // 4)
+        return max(1, self.max_connections // 2)
 
     def __post_init__(self) -> None:
         if self.max_request_bytes <= 0:

@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -194,8 +194,14 @@ def start_http_server(
 
 
 def start_reference_service(bind: str = "127.0.0.1") -> RunningService:
-    """Entry for :mod:`qos_agent.reference` (``@reference/http``)."""
-    running = start_http_server(bind, 0)
+    """Entry for :mod:`qos_agent.reference` (``@reference/http``).
+
+    Its clients are the agent's own collectors, all from one address (a throughput job may
+    open up to ``max_connections`` streams), so there is no per-address share below the cap.
+    """
+    limits = ServerLimits()
+    limits = replace(limits, max_connections_per_source=limits.max_connections)
+    running = start_http_server(bind, 0, limits)
     return RunningService(target=running.url, stop=running.stop)
 
 
