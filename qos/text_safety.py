@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
+from typing import TextIO
 
 # Unicode bidirectional formatting characters (Unicode TR #9 §2).
 _BIDI_CONTROLS = frozenset(
@@ -71,8 +72,8 @@ class SafeLogFormatter(logging.Formatter):
         return super().formatMessage(safe)
 
 
-def safe_log_handler(stream: object, fmt: str) -> logging.Handler:
+def safe_log_handler(stream: TextIO, fmt: str) -> logging.Handler:
     """A stream handler writing through :class:`SafeLogFormatter`."""
-    handler = logging.StreamHandler(stream)  # type: ignore[arg-type]
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(SafeLogFormatter(fmt))
     return handler

@@ -130,7 +130,9 @@ class ReferenceHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.limits.io_timeout_s  # idle limit for every socket op
         super().setup()
-        self.rfile = HeadDeadlineReader(self.rfile, self.connection, self.timeout)
+        # the deadline reader reads like the socket file it wraps
+        reader = HeadDeadlineReader(self.rfile, self.connection, self.timeout)
+        self.rfile = reader  # type: ignore[assignment]
         self._upload_buffer = bytearray(_UPLOAD_BUFFER_BYTES)
 
     def handle_one_request(self) -> None:
