@@ -436,6 +436,7 @@ def _paths_inside(config: AgentConfig, root: Path) -> bool:
     return all(p.resolve().is_relative_to(root.resolve()) for p in paths)
 
 
+@pytest.mark.slow
 @settings(
     max_examples=300,
     deadline=None,

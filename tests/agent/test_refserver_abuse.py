@@ -141,6 +141,7 @@ class Slowloris:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _attacker_address_usable(), reason=f"cannot bind {ATTACKER}")
 def test_slow_clients_from_one_address_do_not_lock_out_another(server_process) -> None:
     proc, port = server_process
