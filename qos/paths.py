@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Mapping
@@ -44,6 +45,11 @@ def writable_file_problem(path: Path) -> str | None:
     """
     if "\0" in str(path):
         return "a path cannot contain a NUL character"
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{path} is a loop of symbolic links"
     if path.is_dir():
         return f"{path} is a directory, not a file"
     try:

@@ -11,6 +11,7 @@ used on this host.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -45,6 +46,7 @@ def validate_config(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -
         for index, stream in enumerate(config.streams):
             stream_settings(stream, f"streams[{index}]")
         check_exporters(config.exporters)
+        _check_distinct_files(config)
     with _in_file("command line"):
         for job in extra_jobs:
             check_job(job, "")
@@ -161,6 +163,20 @@ def _check_store(config: AgentConfig) -> None:
         )
     if config.agent.id == "auto":
         _check_agent_id_file(data_dir_for(path) / "agent-id")
+
+
+def _check_distinct_files(config: AgentConfig) -> None:
+    """No exporter appends to the store or to another exporter's file (it would corrupt
+    the database or interleave two streams of lines)."""
+    seen = {os.path.realpath(config.store.resolved_path()): "store.path"}
+    for exporter in config.exporters:
+        path = os.path.realpath(Path(str(exporter.options["path"])).expanduser())
+        key = f"exporters.{exporter.name}.path"
+        if path in seen:
+            raise ConfigError(
+                f"{path} is already used by {seen[path]}", key=key, hint="give each its own file"
+            )
+        seen[path] = key
 
 
 def _store_open_problem(path: Path) -> str | None:

@@ -177,6 +177,11 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
         "path",
         "cannot write",
     ),
+    "exporter-path-is-the-store": (
+        put("exporters[0].path", "{tmp}/store.sqlite"),
+        "path",
+        "already used by store.path",
+    ),
     "exporter-unknown-option": (put("exporters[0].fsinc", True), "fsinc", "unknown exporter"),
     "exporter-fsync-string": (put("exporters[0].fsync", "yes"), "fsync", "true or false"),
     "bind-name": (put("reference.bind", "no-such-host.invalid"), "reference.bind", "IP address"),
@@ -211,6 +216,7 @@ RULES: dict[str, tuple[Callable[[Doc, Path], None], str, str]] = {
         "newer",
     ),
     "agent-id-file-is-a-directory": (put("agent.id", "auto"), "agent.id", "not a regular file"),
+    "store-symlink-loop": (put("store.path", "{tmp}/loop"), "store.path", "loop of symbolic"),
     "store-directory": (put("store.path", "{tmp}"), "store.path", "is a directory"),
     "store-not-sqlite": (put("store.path", "{tmp}/notes.txt"), "store.path", "not a qos-toolkit"),
     "store-under-file": (put("store.path", "{tmp}/notes.txt/s.sqlite"), "store.path", "not a dir"),
@@ -225,6 +231,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (tmp_path / "notes.txt").write_text("not a database\n", encoding="utf-8")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
     (tmp_path / "agent-id").mkdir()  # where an "auto" id would be kept: unusable
     with sqlite3.connect(tmp_path / "newer.sqlite") as db:  # a store from a newer version
         db.execute("PRAGMA user_version = 999")
