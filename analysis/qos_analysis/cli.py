@@ -117,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
+    _add_report(sub)
     return parser
 
 
@@ -381,6 +382,21 @@ def _qoe_voip(args: argparse.Namespace) -> int:
     )
     print(f"  codec {args.codec}, {args.convention} delay convention, G.107 (06/2015) E-model")
     return EXIT_OK
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _add_report(sub: Any) -> None:
+    from qos_analysis.report.command import add_parser
+
+    add_parser(sub).set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from qos_analysis.report.command import run
+
+    return run(args, lambda: str(default_store_path()), EXIT_VIOLATION)
 
 
 if __name__ == "__main__":  # pragma: no cover
