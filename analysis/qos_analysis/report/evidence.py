@@ -106,9 +106,12 @@ def build_evidence(
         label = f"{scope.direction}"
         problems += [f"{label}: {p}" for p in check_campaign(campaign, scope.t_us, local)]
         missing += [f"{label}: {m}" for m in missing_tests(campaign, np.sort(local))]
-    if campaign is not None and not speeds:
-        problems.append("no throughput tests in the data")
-        missing.append(f"a whole campaign: {campaign_rules(campaign)[0]}")
+    if campaign is not None:
+        tested = {s.direction for s in speeds}
+        for direction in _contracted_directions(profile):
+            if direction not in tested:
+                problems.append(f"{direction}: no {direction} tests in the data")
+                missing.append(f"{direction}: a whole campaign, {campaign_rules(campaign)[0]}")
     criteria = tuple(
         Criterion(
             objective=r.objective,
@@ -127,6 +130,11 @@ def build_evidence(
         criteria=criteria,
         paragraph=clean(_paragraph(profile, criteria, speeds, problems)),
     )
+
+
+def _contracted_directions(profile: Profile) -> list[str]:
+    metrics = {o.metric for o in profile.objectives}
+    return [d for d in ("download", "upload") if f"{d}_speed" in metrics]
 
 
 def _offset_us(scope: SpeedScope) -> np.ndarray:

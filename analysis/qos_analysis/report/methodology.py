@@ -78,7 +78,7 @@ def build_methodology(profile: Profile, data: Dataset, verdicts: Sequence[Verdic
         bound_methods=tuple(sorted({v.bound_method for v in verdicts if v.bound_method})),
         percentile_method=PERCENTILE_METHOD,
         population_rules=population_rules(),
-        exclusions=_exclusions(data, verdicts),
+        exclusions=_exclusions(data, verdicts, {o.note for o in profile.objectives}),
         one_way_rule=clean(
             f"{profile.one_way_rule}: {ONE_WAY_RULES.get(profile.one_way_rule, '')}"
         ),
@@ -86,7 +86,9 @@ def build_methodology(profile: Profile, data: Dataset, verdicts: Sequence[Verdic
     )
 
 
-def _exclusions(data: Dataset, verdicts: Sequence[Verdict]) -> tuple[str, ...]:
+def _exclusions(
+    data: Dataset, verdicts: Sequence[Verdict], objective_notes: set[str]
+) -> tuple[str, ...]:
     out = []
     meas = data.measurements
     if len(meas):
@@ -96,7 +98,9 @@ def _exclusions(data: Dataset, verdicts: Sequence[Verdict]) -> tuple[str, ...]:
             if n:
                 verb = "excluded" if word in ("error", "skipped") else "counted as loss / failure"
                 out.append(f"{n:,} measurement(s) with status '{word}': {verb}")
-    notes = {n for v in verdicts for n in v.note.split("; ") if n}
+    # A verdict's note joins the objective's own note with the population's notes.
+    skip = {clean(n) for n in objective_notes}
+    notes = {n for v in verdicts for n in v.note.split("; ") if n and n not in skip}
     out.extend(sorted(clean(n) for n in (*data.notes, *notes)))
     if not out:
         out.append("nothing excluded: every measurement in the period completed")
