@@ -12,11 +12,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from typing import Any
 
 from qos_analysis.report.model import OUTCOME_WORDS, Verdict
 from qos_analysis.report.text import clean, clean_name
 
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
 _NAMES = ("agent_id", "collector", "target", "scope", "objective", "direction")
 
 
@@ -40,7 +42,7 @@ def overall_outcome(verdicts: Iterable[Verdict]) -> str:
 
 def _rows(verdicts: Any) -> Iterable[Mapping[str, Any]]:
     if hasattr(verdicts, "to_dict") and hasattr(verdicts, "columns"):
-        return verdicts.to_dict("records")  # type: ignore[no-any-return]
+        return _frame_rows(verdicts)
     rows: list[Mapping[str, Any]] = []
     for item in verdicts:
         if isinstance(item, Mapping):
@@ -50,6 +52,24 @@ def _rows(verdicts: Any) -> Iterable[Mapping[str, Any]]:
         else:
             rows.append(vars(item))
     return rows
+
+
+def _frame_rows(frame: Any) -> list[dict[str, Any]]:
+    """Column-wise conversion (``to_dict("records")`` is slow on wide frames); timestamps
+    are formatted in one vectorised call per column."""
+    import pandas as pd
+
+    names = list(frame.columns)
+    columns = []
+    for name in names:
+        series = frame[name]
+        if name in ("window_start", "window_end"):
+            stamps = pd.to_datetime(series, utc=True)
+            text = stamps.dt.strftime(_ISO).tolist()
+            columns.append([None if pd.isna(t) else t for t in text])
+        else:
+            columns.append(series.tolist())
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 def _verdict(row: Mapping[str, Any]) -> Verdict:
@@ -135,8 +155,10 @@ def _iso(value: Any) -> str | None:
     value = _missing_to_none(value)
     if value is None:
         return None
-    if hasattr(value, "isoformat"):
-        if getattr(value, "tzinfo", None) is not None and hasattr(value, "tz_convert"):
-            value = value.tz_convert("UTC")
-        return str(value.isoformat()).replace("+00:00", "Z")
+    if isinstance(value, str):
+        return clean_name(value)
+    if hasattr(value, "strftime"):
+        if getattr(value, "tzinfo", None) is not None and hasattr(value, "astimezone"):
+            value = value.astimezone(UTC)
+        return str(value.strftime(_ISO))
     return clean_name(value)

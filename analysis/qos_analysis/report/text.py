@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 MAX_NAME = 200  # targets, agent ids, labels
 MAX_TEXT = 2000  # titles, notes, reasons, profile text
@@ -36,8 +37,14 @@ def clean(value: object, limit: int = MAX_TEXT) -> str:
     """``value`` as text with control/bidi characters made visible and length capped.
 
     Newlines and tabs survive (paragraph text); :func:`clean_name` removes them too.
+    Cached: verdict tables repeat the same scope, clause and source strings many times.
     """
     text = "" if value is None else str(value)
+    return _clean(text, limit)
+
+
+@lru_cache(maxsize=65536)
+def _clean(text: str, limit: int) -> str:
     text = unicodedata.normalize("NFC", text)
     text = _UNSAFE.sub(_visible, text)
     if len(text) > limit:
