@@ -493,3 +493,15 @@ def test_not_assessed_outcome_is_tolerated(fixture: Path) -> None:
     for fmt in ("html", "md", "json"):
         content = renderer(fmt).render(model, "r").content.decode()
         assert "NOT ASSESSED" in content or "not assessed" in content
+
+
+def test_package_level_api(fixture: Path, tmp_path: Path) -> None:
+    import qos_analysis
+    import qos_analysis.report.html  # importing a submodule keeps the function in place
+
+    assert callable(qos_analysis.report)
+    written = qos_analysis.report(
+        fixture, "y1541/class0", format="json", out=tmp_path, window="all"
+    )
+    assert written.path == tmp_path / "y1541-class0_2026-03-02_2026-03-02.json"
+    assert json.loads(written.path.read_text())["overall"] == written.report.overall

@@ -13,9 +13,18 @@ lines and what would decide inconclusive objectives), ``figures`` (matplotlib Ag
 
 from qos_analysis.report.api import Written, default_report_dir, report
 from qos_analysis.report.base import Rendered, Renderer, ReportError
-from qos_analysis.report.build import build_report
 from qos_analysis.report.model import SCHEMA_ID, Report
 from qos_analysis.report.registry import FORMATS, RENDERERS, renderer
+
+
+def __getattr__(name: str) -> object:
+    # build_report pulls in matplotlib: loaded on first use, not with qos_analysis.
+    if name == "build_report":
+        from qos_analysis.report.build import build_report
+
+        return build_report
+    raise AttributeError(name)
+
 
 __all__ = [
     "FORMATS",

@@ -15,7 +15,6 @@ from qos.paths import data_dir
 from qos.profiles import Profile, get_profile
 from qos_analysis.load import Dataset, load
 from qos_analysis.report.base import Rendered, ReportError, write_rendered
-from qos_analysis.report.build import build_report
 from qos_analysis.report.model import Report
 from qos_analysis.report.period import parse_time, restrict
 from qos_analysis.report.registry import renderer
@@ -89,6 +88,7 @@ def report(
     ``data`` is a :class:`Dataset` or path(s) for :func:`qos_analysis.load`; ``out`` a file
     or directory (default :func:`default_report_dir`, named by profile and period).
     """
+    from qos_analysis.report.build import build_report  # matplotlib loads only when used
     from qos_analysis.scoring import score
 
     tick = step or (lambda _name: None)
