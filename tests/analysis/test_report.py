@@ -505,3 +505,70 @@ def test_package_level_api(fixture: Path, tmp_path: Path) -> None:
     )
     assert written.path == tmp_path / "y1541-class0_2026-03-02_2026-03-02.json"
     assert json.loads(written.path.read_text())["overall"] == written.report.overall
+
+
+def test_progress_on_a_terminal_only(fixture: Path, tmp_path: Path) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    base = [
+        sys.executable,
+        "-m",
+        "qos_analysis.cli",
+        "report",
+        "--data",
+        str(fixture),
+        "--profile",
+        "y1541/class0",
+        "--window",
+        "all",
+        "--format",
+        "json",
+    ]
+    seen = {}
+    for name, extra in (("tty", []), ("quiet", ["--quiet"])):
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [*base, "--out", str(tmp_path / f"{name}.json"), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=slave,
+            env=env,
+        )
+        os.close(slave)
+        chunks = []
+        while True:  # drain the terminal while the command runs (a full pty would block it)
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:
+                    chunk = b""
+                if chunk:
+                    chunks.append(chunk)
+                    continue
+            if proc.poll() is not None and not ready:
+                break
+            if ready and not chunk:
+                break
+        os.close(master)
+        assert proc.wait(timeout=300) == EXIT_OK
+        seen[name] = b"".join(chunks).decode("utf-8", "replace")
+    assert "scoring" in seen["tty"] or "drawing figures" in seen["tty"]
+    assert "scoring" not in seen["quiet"] and "drawing" not in seen["quiet"]
+
+
+def test_report_benchmark_runs_small(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("bench_report", root / "benchmarks/report.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--probes", "20000", "--formats", "json,md"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^json +\d+\.\d +\d+\.\d +\d+ ", out, re.M), out
+    assert re.search(r"^md +\d+\.\d", out, re.M) and "target" in out

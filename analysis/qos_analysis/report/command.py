@@ -109,14 +109,15 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
     from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    labels = {
-        "load": "loaded data",
-        "score": "scored",
-        "summary": "summarised",
+    # Each step names the phase that has just ended; show the one now running.
+    running = {
+        "load": "scoring",
+        "score": "summarising verdicts",
+        "summary": "drawing figures",
         "figures": "drawing figures",
-        "model": "built report",
-        "render": "rendered",
-        "write": "written",
+        "model": "rendering",
+        "render": "writing",
+        "write": "done",
     }
     with Progress(
         SpinnerColumn(),
@@ -129,6 +130,6 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
         task = bar.add_task("loading data", total=None)
 
         def step(name: str) -> None:
-            bar.update(task, description=labels.get(name, name), advance=1)
+            bar.update(task, description=running.get(name, name), advance=1)
 
         yield step

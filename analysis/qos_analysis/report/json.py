@@ -15,12 +15,15 @@ import math
 from typing import Any
 
 from qos_analysis.report.base import Rendered
-from qos_analysis.report.model import Report
+from qos_analysis.report.model import Report, Verdict
 
 _DROP = {"png", "generated_at"}
+_VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(Verdict))
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, Verdict):  # the bulk of a large report: no generic recursion
+        return {name: _number(getattr(value, name)) for name in _VERDICT_FIELDS}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: _plain(getattr(value, f.name))
@@ -29,6 +32,10 @@ def _plain(value: Any) -> Any:
         }
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
+    return _number(value)
+
+
+def _number(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     return value
@@ -50,5 +57,5 @@ class JsonRenderer:
     suffix = ".json"
 
     def render(self, report: Report, stem: str) -> Rendered:
-        text = json.dumps(report_document(report), indent=2, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(report_document(report), indent=1, ensure_ascii=False, allow_nan=False)
         return Rendered((text + "\n").encode("utf-8"))
