@@ -3,6 +3,8 @@ whole (CSS Paged Media: ``@page`` margin boxes, ``break-inside: avoid``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from qos_analysis.report.base import Rendered, ReportError
 from qos_analysis.report.html import render_html
 from qos_analysis.report.model import Report
@@ -30,11 +32,26 @@ class PdfRenderer:
     name = "pdf"
     suffix = ".pdf"
 
+    def __init__(self) -> None:
+        load_weasyprint()  # fail before loading and scoring the data, not after
+
     def render(self, report: Report, stem: str) -> Rendered:
         weasyprint = load_weasyprint()
         html = render_html(report, for_print=True)
 
-        # Everything is inline (data: URIs); any other fetch is refused and reported.
-        fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)  # type: ignore[attr-defined]
-        document = weasyprint.HTML(string=html, url_fetcher=fetcher)  # type: ignore[attr-defined]
+        document = weasyprint.HTML(string=html, url_fetcher=_data_only(weasyprint))  # type: ignore[attr-defined]
         return Rendered(document.write_pdf() or b"")
+
+
+def _data_only(weasyprint: Any) -> Any:
+    """A URL fetcher for ``data:`` URIs only: the report is self-contained, so any other
+    fetch is refused (and reported) instead of reaching the network."""
+    if hasattr(weasyprint, "URLFetcher"):  # class-based fetchers of recent WeasyPrint
+        return weasyprint.URLFetcher(allowed_protocols={"data"}, fail_on_errors=True)
+
+    def fetch(url: str, *args: Any, **kwargs: Any) -> Any:
+        if not url.startswith("data:"):
+            raise ValueError(f"the report must not fetch {url!r}")
+        return weasyprint.default_url_fetcher(url, *args, **kwargs)
+
+    return fetch
