@@ -118,8 +118,8 @@ def headline(report: Report) -> str:
     parts = ", ".join(f"{n} {word}" for word, n in counts.items())
     objectives = len(report.summary)
     if not objectives:
-        return "Overall: INCONCLUSIVE — no objective could be evaluated on this data."
-    return f"Overall: {report.overall.upper()} — {objectives} objective × scope line(s): {parts}."
+        return "No objective could be evaluated on this data."
+    return f"{objectives} objective × scope line(s): {parts}."
 
 
 def _stamp(when: datetime | None) -> str:

@@ -93,7 +93,7 @@ def run(args: argparse.Namespace, default_data: Callable[[], str], exit_violatio
     model = written.report
     for warning in model.warnings:
         print(f"qos: warning: {warning}", file=sys.stderr)
-    print(clean_name(model.headline, 500))
+    print(f"overall {model.overall.upper()}: {clean_name(model.headline, 500)}")
     print(f"report written: {clean_name(written.path, 4096)}")
     if args.fail_on_violation and any(v.outcome == "fail" for v in model.verdicts):
         return exit_violation

@@ -122,8 +122,9 @@ def build_evidence(
         for r in rows
         if r.decisive.metric in ("download_speed", "upload_speed")
     )
-    rules = tuple(f"{r} ({origin})" for r in campaign_rules(campaign)) if campaign else ()
+    rules = campaign_rules(campaign) if campaign else ()
     return Evidence(
+        campaign_origin=clean(origin),
         campaign_rules=tuple(clean(r) for r in rules),
         campaign_problems=tuple(clean(p) for p in problems),
         missing=tuple(clean(m) for m in missing),
@@ -163,18 +164,16 @@ def wording(profile: Profile, objective_id: str) -> str:
         return clean(f"{obj.title} ({profile.source.document}, {obj.clause})")
     values = profile.parameter_values()
     unit = {"rate": "bit/s", "duration": "s", "ratio": "ratio"}.get(obj.spec.dimension, "")
-    thr = ""
-    if obj.threshold is not None:
-        thr = f" of tests at or above {number(obj.threshold.resolve(values), unit)}"
-    limit_unit = (
-        "ratio"
-        if obj.statistic == "share"
-        else ("days" if obj.statistic.startswith("days_") else unit)
-    )
-    text = (
-        f"{obj.statistic.replace('_', ' ')} of {obj.metric.replace('_', ' ')}{thr} "
-        f"{comparison(obj.comparison)} {number(obj.limit.resolve(values), limit_unit)}"
-    )
+    metric = obj.metric.replace("_", " ")
+    thr = "" if obj.threshold is None else number(obj.threshold.resolve(values), unit)
+    subject = {
+        "share": f"share of {metric} tests at or above {thr}",
+        "days_meeting": f"days with at least one {metric} test at or above {thr}",
+        "days_not_meeting": f"days with at least one {metric} test below {thr}",
+    }.get(obj.statistic, f"{obj.statistic.replace('_', ' ')} of {metric}")
+    limit_unit = {"share": "ratio"}.get(obj.statistic, "")
+    limit_unit = "count" if obj.statistic.startswith("days_") else (limit_unit or unit)
+    text = f"{subject} {comparison(obj.comparison)} {number(obj.limit.resolve(values), limit_unit)}"
     return clean(f"{text} ({profile.source.document}, {obj.clause})")
 
 

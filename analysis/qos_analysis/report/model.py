@@ -181,6 +181,7 @@ class Criterion:
 class Evidence:
     """Consumer evidence: campaign validity, what is missing, a paragraph for a complaint."""
 
+    campaign_origin: str  # whose campaign rules apply
     campaign_rules: tuple[str, ...]
     campaign_problems: tuple[str, ...]
     missing: tuple[str, ...]
