@@ -102,10 +102,9 @@ def build_evidence(
     for scope in speeds:
         if campaign is None:
             break
-        local = scope.t_us + _offset_us(scope)
-        label = f"{scope.direction}"
-        problems += [f"{label}: {p}" for p in check_campaign(campaign, scope.t_us, local)]
-        missing += [f"{label}: {m}" for m in missing_tests(campaign, np.sort(local))]
+        label = scope.direction
+        problems += [f"{label}: {p}" for p in check_campaign(campaign, scope.t_us, scope.local_us)]
+        missing += [f"{label}: {m}" for m in missing_tests(campaign, np.sort(scope.local_us))]
     if campaign is not None:
         tested = {s.direction for s in speeds}
         for direction in _contracted_directions(profile):
@@ -136,23 +135,6 @@ def build_evidence(
 def _contracted_directions(profile: Profile) -> list[str]:
     metrics = {o.metric for o in profile.objectives}
     return [d for d in ("download", "upload") if f"{d}_speed" in metrics]
-
-
-def _offset_us(scope: SpeedScope) -> np.ndarray:
-    from zoneinfo import ZoneInfo
-
-    try:
-        zone = ZoneInfo(scope.timezone)
-    except Exception:
-        return np.zeros_like(scope.t_us)
-    return np.array(
-        [
-            int(datetime.fromtimestamp(t / 1e6, UTC).astimezone(zone).utcoffset().total_seconds())
-            * 1_000_000
-            for t in scope.t_us
-        ],
-        dtype=np.int64,
-    )
 
 
 def wording(profile: Profile, objective_id: str) -> str:

@@ -44,6 +44,7 @@ class SpeedScope:
     timezone: str
     direction: str
     t_us: np.ndarray
+    local_us: np.ndarray  # the agent's wall clock, as the campaign rules count days
     goodput_bps: np.ndarray
 
 
@@ -87,6 +88,7 @@ def speed_scopes(data: Dataset, failed_tests: str = "count") -> list[SpeedScope]
         pop = test_population(data, f"{direction}_speed", failed_tests=failed_tests)
         if len(pop) == 0:
             continue
+        local_us, _ = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)
         for code in range(len(pop.scopes)):
             idx = np.flatnonzero(pop.scope == code)
             if idx.size == 0:
@@ -101,6 +103,7 @@ def speed_scopes(data: Dataset, failed_tests: str = "count") -> list[SpeedScope]
                     timezone=_zone(pop, idx),
                     direction=direction,
                     t_us=pop.t_us[idx],
+                    local_us=local_us[idx],
                     goodput_bps=pop.values["value"][idx],
                 )
             )

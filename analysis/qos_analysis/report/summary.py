@@ -91,9 +91,9 @@ def what_would_decide(v: Verdict) -> str:
         more = v.min_samples - v.n_samples
         return f"{more:,} more sample(s){per_window} (min_samples {v.min_samples:,})"
     if v.metric == "loss_ratio" and v.comparison == "<=" and v.value is not None:
-        more = _loss_free_needed(v)
-        if more is not None:
-            return f"{more:,} more loss-free packets{per_window} to show a pass"
+        extra = _loss_free_needed(v)
+        if extra is not None:
+            return f"{extra:,} more loss-free packets{per_window} to show a pass"
     if v.statistic.startswith("days_"):
         return "tests on more days"
     return f"more samples{per_window}: the confidence interval still contains the limit"

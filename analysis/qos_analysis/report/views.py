@@ -80,6 +80,6 @@ def verdict_table(report: Report) -> tuple[list[VerdictView], int]:
 
 def period_text(report: Report) -> str:
     p = report.provenance
-    if not p.period_start:
+    if not p.period_start or not p.period_end:
         return "no measurements in the period"
     return f"{p.period_start[:16].replace('T', ' ')} – {p.period_end[:16].replace('T', ' ')} UTC"
