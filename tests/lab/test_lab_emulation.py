@@ -155,6 +155,10 @@ def test_tbf_deep_queue_builds_queueing_delay(shared_lab: Lab) -> None:
     udp = peers.parse_iperf3_json(out)
     expected = queue * 8 / rate
     got = [r for r in rtts if r is not None]
+    print(
+        f"\ndeep queue: fping median {statistics.median(got) * 1e3:.2f} ms of {len(got)} "
+        f"(expected {expected * 1e3:.0f} ms), UDP received {udp.bits_per_second / 1e6:.2f} Mbit/s"
+    )
     assert len(got) >= 15, rtts  # a ping may find the queue full and be tail-dropped
     assert expected - 0.005 <= statistics.median(got) <= expected + 0.002, got
     assert 0.90 * rate <= udp.bits_per_second <= rate, udp
@@ -211,6 +215,7 @@ def test_tun_delay_median_rtt(shared_tun_lab: Lab) -> None:
         shared_tun_lab, shared_tun_lab.server_addr, count=100, period_s=0.02, timeout_s=1.0
     )
     got = [r for r in rtts if r is not None]
+    print(f"\n10 ms each way: fping median {statistics.median(got) * 1e3:.3f} ms")
     assert len(got) == 100
     assert abs(statistics.median(got) - 0.020) < 0.0005, statistics.median(got)
     assert min(got) >= 0.020 - 0.0001  # the bridge never releases early
@@ -353,6 +358,7 @@ def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
     lab.set_delay("forward", Delay(rate_bps=20e6, queue_bytes=100_000))
     peers.start_iperf3_server(lab)
     tcp = peers.run_iperf3(lab, lab.server_addr, seconds=3.0)
+    print(f"\nbridge rate 20 Mbit/s: iperf3 {tcp.bits_per_second / 1e6:.2f} Mbit/s")
     assert 0.90 * 20e6 <= tcp.bits_per_second <= 20e6, tcp
     lab.set_delay("forward", Delay(loss=0.05))
     before = lab.bridge_stats()["forward"]
