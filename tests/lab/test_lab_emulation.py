@@ -119,6 +119,7 @@ def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mb
         spans = windows(tbf.samples, 0.25)
         full = [w for w in spans if w.min_backlog > 0]
         at_rate = [w for w in full if w.at_rate(rate.rate_bps, rate.bucket_bytes)]
+        assert got.bytes is not None
         print(
             f"\n{direction} tbf {mbit} Mbit/s: iperf3 {got.bits_per_second / 1e6:.2f} Mbit/s, "
             f"{got.bytes} B received of {sent} B tbf sent "
@@ -130,7 +131,6 @@ def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mb
         assert not over, over
         assert sum(w.min_s for w in full) >= 2.0, spans
         assert len(at_rate) >= 0.9 * len(full), full
-        assert got.bytes is not None
         assert 0.95 * sent * TCP_PAYLOAD_SHARE <= got.bytes <= sent * TCP_PAYLOAD_SHARE
         assert got.bits_per_second <= rate.rate_bps, got
         shared_lab.set_rate(direction, None)  # type: ignore[arg-type]
