@@ -92,9 +92,9 @@ def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mb
     during a 5 s iperf3 run in each direction:
 
     * no window of ≥ 0.25 s carries more than ``bucket + rate·t`` (tc-tbf(8)), exactly;
-    * in windows whose queue was never seen empty, tbf sent at least ``rate·t − bucket``
-      (all but one in ten: an idle gap shorter than the 10 ms sampling period goes
-      unseen), and there are at least 2 s of such windows;
+    * over the windows whose queue was never seen empty, taken together, tbf sent at least
+      95 % of ``rate·t`` less one bucket (single 0.25 s windows fall 4–10 % short when a
+      busy host fires the dequeue timer late), and there are at least 2 s of such windows;
     * iperf3's received payload is at most the TCP payload share of the bytes tbf sent,
       and at least 95 % of it (retransmitted segments cross tbf twice and the receiver
       stops counting while the queue still drains: 97.6–99.9 % measured under load).
@@ -134,8 +134,16 @@ def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mb
         )
         over = [w for w in spans if not w.within_bucket(rate.rate_bps, rate.bucket_bytes)]
         assert not over, over
-        assert sum(w.min_s for w in full) >= 2.0, spans
-        assert len(at_rate) >= 0.9 * len(full), full
+        backlogged_s = sum(w.min_s for w in full)
+        assert backlogged_s >= 2.0, spans
+        # While its queue stays full the shaper delivers the set rate: every window at
+        # rate·t − bucket on a quiet host; under two busy loops a few 0.25 s windows fell
+        # 4–10 % short (the kernel's dequeue timer fired late and tbf never makes up lost
+        # time beyond its bucket), so the claim is made over all backlogged windows
+        # together, where the shortfall seen was under 2 %.
+        backlogged_bytes = sum(w.bytes for w in full)
+        floor = 0.95 * rate.rate_bps * backlogged_s / 8 - rate.bucket_bytes
+        assert backlogged_bytes >= floor, (len(at_rate), len(full), full)
         assert 0.95 * sent * TCP_PAYLOAD_SHARE <= got.bytes <= sent * TCP_PAYLOAD_SHARE
         assert got.bits_per_second <= rate.rate_bps, got
         shared_lab.set_rate(direction, None)  # type: ignore[arg-type]
