@@ -153,8 +153,29 @@ def run_child(engine: str, root: Path, memory: str) -> dict[str, Any]:
         "--worker-memory",
         memory,
     ]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    repo = Path(__file__).resolve().parents[1]
+    paths = [str(repo), str(repo / "agent"), str(repo / "analysis")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([*paths, os.environ.get("PYTHONPATH", "")])}
+    with (
+        tempfile.TemporaryFile(mode="w+") as log,
+        tempfile.TemporaryFile(mode="w+") as stdout,
+    ):
+        start = time.perf_counter()
+        with subprocess.Popen(cmd, stdout=stdout, stderr=log, text=True, env=env) as proc:
+            peak = _watch_peak(proc)
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            log.seek(0)
+            tail = " | ".join(log.read().strip().splitlines()[-3:])
+            return {"engine": engine, "error": f"exit {proc.returncode}: {tail}", "wall_s": wall}
+        stdout.seek(0)
+        out = stdout.read()
+    result = json.loads(out.strip().splitlines()[-1])
+    return {"engine": engine, "wall_s": wall, "peak_rss_bytes": peak, **result}
+
+
+def _watch_peak(proc: subprocess.Popen[str]) -> int:
+    """Peak RSS of ``proc`` and its descendants, sampled every 50 ms until it exits."""
     peak = 0
     stop = threading.Event()
 
@@ -166,14 +187,11 @@ def run_child(engine: str, root: Path, memory: str) -> dict[str, Any]:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    out, _ = proc.communicate()
+    while proc.poll() is None:
+        time.sleep(0.05)
     stop.set()
     sampler.join()
-    wall = time.perf_counter() - start
-    if proc.returncode != 0:
-        return {"engine": engine, "error": f"exit {proc.returncode}", "wall_s": wall}
-    result = json.loads(out.strip().splitlines()[-1])
-    return {"engine": engine, "wall_s": wall, "peak_rss_bytes": peak, **result}
+    return peak
 
 
 def report(results: dict[str, dict[str, Any]], rows: int, memory: str) -> None:
@@ -184,9 +202,10 @@ def report(results: dict[str, dict[str, Any]], rows: int, memory: str) -> None:
             continue
         work = r.get("query_s") or r.get("load_score_s") or r["load_s"] + r["score_s"]
         r["work_s"] = work
-        detail = (
-            f"load {r['load_s']:.2f} s + score {r['score_s']:.2f} s" if name == "pandas" else ""
-        )
+        detail = {
+            "pandas": f"load {r.get('load_s', 0):.2f} s + score {r.get('score_s', 0):.2f} s",
+            "dask": f"(cluster start {r.get('cluster_start_s', 0):.1f} s not counted)",
+        }.get(name, "")
         print(
             f"  {name:<7} work {work:8.2f} s  wall {r['wall_s']:8.2f} s  "
             f"peak RSS {r['peak_rss_bytes'] / 2**30:6.2f} GiB  {detail}"

@@ -33,6 +33,9 @@ from qos_analysis.load import Dataset, from_parts, load
 
 ENGINES = ("pandas", "dask")
 TASKS_PER_WORKER = 4
+#: Parquet bytes one task reads at most (unless one agent alone has more): about 1.6 M probe
+#: rows, a few hundred MB once in pandas, so a worker's memory bounds the task, not the data.
+TASK_BYTES = 16 * 2**20
 
 
 def score_sources(
@@ -87,13 +90,35 @@ def map_agents(
     about :data:`TASKS_PER_WORKER` tasks per worker; every result or an error."""
     with _DaskClient(scheduler, workers, memory_limit) as client:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})) or workers)
-        size = max(1, math.ceil(len(agents) / (n_workers * TASKS_PER_WORKER)))
-        chunks = [agents[i : i + size] for i in range(0, len(agents), size)]
+        chunks = agent_chunks(root, agents, n_workers * TASKS_PER_WORKER)
         futures = client.map(func, chunks, root=str(root), retries=2, pure=False, **kwargs)
         try:
             return list(client.gather(futures))
         except Exception as exc:  # a task failed after its retries: no partial result
             raise QosError(f"distributed run failed: {type(exc).__name__}: {exc}") from exc
+
+
+def agent_chunks(root: Path, agents: list[str], min_tasks: int) -> list[list[str]]:
+    """Consecutive groups of agents, at least ``min_tasks`` of them (when there are that
+    many agents) and each reading at most :data:`TASK_BYTES` of Parquet."""
+    from qos_analysis.dataset.reader import agent_bytes
+
+    sizes = agent_bytes(root)
+    total = sum(sizes.get(a, 0) for a in agents)
+    budget = max(1, min(TASK_BYTES, math.ceil(total / max(1, min_tasks))))
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    used = 0
+    for agent in agents:
+        size = sizes.get(agent, 0)
+        if current and used + size > budget:
+            chunks.append(current)
+            current, used = [], 0
+        current.append(agent)
+        used += size
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _dataset_root(sources: Sequence[str | Path]) -> Path:

@@ -141,3 +141,52 @@ def test_compare_gives_the_same_views_on_dask(dataset: Path, cluster, capsys) ->
     assert main([*args, "--engine", "dask", "--scheduler", cluster.scheduler_address]) == 0
     got = json.loads(capsys.readouterr().out)
     assert got == want and len(want["pairs"]) == 12
+
+
+def test_tasks_are_sized_by_bytes_read(dataset: Path, monkeypatch) -> None:
+    from qos_analysis import engine
+    from qos_analysis.dataset.reader import agent_bytes, list_agents
+
+    agents = list_agents(dataset)
+    sizes = agent_bytes(dataset)
+    assert set(sizes) == set(agents) and all(v > 0 for v in sizes.values())
+    chunks = engine.agent_chunks(dataset, agents, 4)
+    assert [a for c in chunks for a in c] == agents and len(chunks) >= 4
+    monkeypatch.setattr(engine, "TASK_BYTES", max(sizes.values()))
+    for chunk in engine.agent_chunks(dataset, agents, 1):
+        assert len(chunk) == 1 or sum(sizes[a] for a in chunk) <= max(sizes.values())
+
+
+def test_a_worker_killed_mid_run_still_gives_the_full_result(dataset: Path, cluster) -> None:
+    import os
+    import signal
+    import threading
+    import time
+
+    want, _ = score_sources([dataset], "y1541/class1")
+    result: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            result["table"] = score_sources(
+                [dataset], "y1541/class1", engine="dask", scheduler=cluster.scheduler_address
+            )[0]
+        except Exception as exc:  # reported below: a clear failure is acceptable, not a partial
+            result["error"] = exc
+
+    with distributed.Client(cluster.scheduler_address) as watcher:
+        pids = watcher.run(os.getpid)
+        thread = threading.Thread(target=run)
+        thread.start()
+        deadline = time.monotonic() + 120
+        while not any(watcher.processing().values()) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        busy = next(addr for addr, tasks in watcher.processing().items() if tasks)
+        os.kill(pids[busy], signal.SIGKILL)
+        killed_while_running = thread.is_alive()
+        thread.join(timeout=300)
+    assert killed_while_running
+    if "error" in result:
+        assert "distributed run failed" in str(result["error"])
+    else:
+        _assert_same(merge_verdicts([want], get_profile("y1541/class1")), result["table"])

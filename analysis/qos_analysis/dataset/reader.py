@@ -48,6 +48,18 @@ def list_agents(root: Path) -> list[str]:
     return sorted({agent_from_segment(p.parent.name) for p in committed_parts(root)})
 
 
+def agent_bytes(root: Path) -> dict[str, int]:
+    """Parquet bytes of each agent's committed batches (all tables), to size tasks."""
+    out: dict[str, int] = {}
+    for part in committed_parts(root):
+        agent = agent_from_segment(part.parent.name)
+        for table in ("measurements", "probes", "intervals"):
+            path = root / table / part
+            if path.is_file():
+                out[agent] = out.get(agent, 0) + path.stat().st_size
+    return out
+
+
 def read_dataset(
     root: Path,
     *,
