@@ -49,9 +49,10 @@ def table_from_rows(table: str, rows: Sequence[Sequence[Any]]) -> pa.Table:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = []
     for f, values in zip(schema, columns, strict=True):
-        if pa.types.is_boolean(f.type):
-            values = [None if v is None else bool(v) for v in values]
-        arrays.append(pa.array(values, type=f.type))
+        items: Sequence[Any] = values
+        if pa.types.is_boolean(f.type):  # the store's rows hold 0/1
+            items = [None if v is None else bool(v) for v in values]
+        arrays.append(pa.array(items, type=f.type))
     return pa.Table.from_arrays(arrays, schema=schema)
 
 

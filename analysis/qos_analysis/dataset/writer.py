@@ -20,6 +20,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,7 @@ class DatasetWriter:
                     {"agent_id": [agent], "timezone": [tz]}, schema=AGENTS_SCHEMA
                 )
                 target = self.root / "agents" / agent_segment(agent) / "timezone.parquet"
-                atomic_write(target, lambda tmp, t=table: pq.write_table(t, tmp))
+                atomic_write(target, partial(_write_parquet, table))
 
     # -- internals ---------------------------------------------------------------------------
     @contextmanager
@@ -140,7 +141,7 @@ class DatasetWriter:
 
     def _write_file(self, table: str, date: str, agent: str, name: str, rows: pa.Table) -> None:
         target = partition_dir(self.root, table, date, agent) / name
-        atomic_write(target, lambda tmp: pq.write_table(rows, tmp, compression="zstd"))
+        atomic_write(target, partial(_write_parquet, rows))
 
     def _known_ids(self, date: str, agent: str) -> _KnownIds:
         key = (date, agent)
@@ -160,6 +161,10 @@ class DatasetWriter:
                 known.ids.update(column.to_pylist())
                 known.parts.add(part.name)
         return known
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    pq.write_table(table, path, compression="zstd")
 
 
 def _partitions(meas: pa.Table) -> Iterator[tuple[tuple[str, str], np.ndarray]]:
