@@ -34,7 +34,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     made = {a: qos("collector", "token", "add", a, "--tokens", str(tokens)) for a in ("a", "b")}
     assert all(p.returncode == 0 for p in made.values())
     keys = {a: p.stdout.strip() for a, p in made.items()}
-    collector = Collector(root / "ds", tokens, *LIMITS, "--body-timeout", "2").start()
+    collector = Collector(
+        root / "ds", tokens, *LIMITS, "--body-timeout", "2", "--header-timeout", "2"
+    ).start()
     yield collector, keys, root
     collector.stop()
 
@@ -142,6 +144,18 @@ def test_a_slow_body_is_cut_off(served) -> None:
         elapsed = time.monotonic() - started
     assert reply.startswith(b"HTTP/1.1 408")
     assert 1.5 < elapsed < 20
+
+
+@pytest.mark.parametrize("sent", [b"", b"POST /v1/meas"])
+def test_idle_and_trickling_headers_are_cut_off(served, sent: bytes) -> None:
+    collector, _, _ = served
+    with socket.create_connection(("127.0.0.1", collector.port), timeout=30) as sock:
+        sock.sendall(sent)
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed by the server
+        elapsed = time.monotonic() - started
+    assert 1.5 < elapsed < 20
+    assert get(collector.url, "/healthz") == (200, "ok\n")  # and it keeps serving
 
 
 def test_metrics_count_records(served) -> None:

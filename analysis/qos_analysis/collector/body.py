@@ -18,6 +18,7 @@ class Limits:
     max_inflated: int = 64 * 1024 * 1024  # bytes after gzip
     max_records: int = 10_000
     body_timeout_s: float = 30.0  # whole body must arrive within this time
+    header_timeout_s: float = 10.0  # request headers must arrive within this time
 
 
 class BodyError(Exception):

@@ -3,8 +3,9 @@
 A non-loopback bind without ``--tls-cert``/``--tls-key`` is refused unless ``--insecure`` is
 given: tokens travel in a header and would be readable on the network.  The listening
 socket is bound here (so ``--port 0`` works and the real port is printed) and handed to
-uvicorn, whose timeouts bound idle keep-alive connections; the application bounds the time
-a body may take.
+uvicorn.  Slow clients are bounded three ways: request headers within ``header_timeout_s``
+(:mod:`~.protocol`), the body within ``body_timeout_s`` (the application), idle keep-alive
+connections after 5 s (uvicorn); at most 256 connections are served at once.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def serve(opts: ServeOptions) -> None:
     import uvicorn
 
     from qos_analysis.collector.app import create_app
+    from qos_analysis.collector.protocol import bounded_h11
 
     check_bind(opts)
     app = create_app(opts.dataset, opts.tokens, opts.limits)
@@ -76,6 +78,7 @@ def serve(opts: ServeOptions) -> None:
     print(f"qos collector: listening on {scheme}://{host}:{port}", file=sys.stderr, flush=True)
     config = uvicorn.Config(
         app,
+        http=bounded_h11(opts.limits.header_timeout_s),
         ssl_certfile=str(opts.tls_cert) if opts.tls_cert else None,
         ssl_keyfile=str(opts.tls_key) if opts.tls_key else None,
         timeout_keep_alive=5,

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--max-inflated", type=int, default=64 << 20, help="max gunzipped bytes")
     s.add_argument("--max-records", type=int, default=10_000, help="max records per batch")
     s.add_argument("--body-timeout", type=float, default=30.0, help="seconds to send a body")
+    s.add_argument(
+        "--header-timeout", type=float, default=10.0, help="seconds to send request headers"
+    )
     s.set_defaults(func=_serve)
     t = csub.add_parser("token", help="add or revoke an agent's token")
     tsub = t.add_subparsers(dest="token_action")
@@ -44,7 +47,9 @@ def _serve(args: argparse.Namespace) -> int:
     from qos_analysis.collector.body import Limits
     from qos_analysis.collector.server import ServeOptions, serve
 
-    limits = Limits(args.max_body, args.max_inflated, args.max_records, args.body_timeout)
+    limits = Limits(
+        args.max_body, args.max_inflated, args.max_records, args.body_timeout, args.header_timeout
+    )
     serve(
         ServeOptions(
             dataset=args.dataset,
