@@ -279,3 +279,24 @@ def test_tls_serves_https_and_a_plain_client_is_refused(tmp_path: Path) -> None:
             post(collector.url, batch, token, timeout=10)  # plain HTTP to a TLS port
     finally:
         collector.stop()
+
+
+def test_an_unwritable_dataset_is_503_and_a_retry_stores_the_batch(tmp_path: Path) -> None:
+    tokens = tmp_path / "t.json"
+    key = TokenFile(tokens).add("w")
+    (tmp_path / "ds").mkdir()
+    blocker = tmp_path / "ds" / "measurements"
+    blocker.write_text("a file where the table folder belongs")  # every write fails
+    collector = Collector(tmp_path / "ds", tokens).start()
+    try:
+        batch = docs(mixed_batch("w", seed=61, hours=1))
+        status, body = post(collector.url, batch, key)
+        assert status == 503 and "retry" in body["error"]
+        blocker.unlink()
+        status, body = post(collector.url, batch, key)
+        assert status == 200 and len(body["accepted"]) == len(batch)
+    finally:
+        collector.stop()
+    assert sorted(read_dataset(tmp_path / "ds").measurements["measurement_id"]) == sorted(
+        m["id"] for m in batch
+    )

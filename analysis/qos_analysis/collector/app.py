@@ -6,6 +6,8 @@
 * 413 — body, inflated body or record count over the limits; 408 — body too slow;
   400/415 — undecodable gzip or an unsupported Content-Encoding;
 * 422 — nothing in the batch is valid (malformed JSON, every record rejected, empty);
+* 503 — the dataset cannot be written now (disk full …): nothing of the batch is
+  acknowledged, the agent retries;
 * 200 — ``{"accepted": [ids], "duplicate": [ids], "rejected": [{index, id, reason}]}``:
   the valid records of a mixed batch are stored; a record already in the dataset (or
   repeated in the batch) is reported duplicate and not stored again.
@@ -35,6 +37,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from qos.errors import StoreError
 from qos_analysis.collector.body import BodyError, Limits, read_body
 from qos_analysis.collector.intake import BatchError, parse_batch, validate
 from qos_analysis.collector.tokens import ReloadingTokens
@@ -127,7 +130,10 @@ async def _handle(
     metrics.records.labels("rejected").inc(len(rejected))
     if not intake.valid:
         return 422, {"error": "no valid record in the batch", "rejected": rejected}
-    report = await run_in_threadpool(writer.write_records, intake.valid)
+    try:
+        report = await run_in_threadpool(writer.write_records, intake.valid)
+    except (OSError, StoreError) as exc:  # disk full, unwritable dataset: nothing acknowledged
+        return 503, {"error": f"cannot store the batch now, retry later: {exc}"}
     metrics.records.labels("accepted").inc(len(report.accepted))
     metrics.records.labels("duplicate").inc(len(report.duplicate))
     return 200, {"accepted": report.accepted, "duplicate": report.duplicate, "rejected": rejected}

@@ -72,6 +72,12 @@ def serve(opts: ServeOptions) -> None:
 
     check_bind(opts)
     app = create_app(opts.dataset, opts.tokens, opts.limits)
+    if not opts.tokens.is_file():
+        print(
+            f"qos collector: warning: {opts.tokens} does not exist yet; every push is refused "
+            "until `qos collector token add` creates a token",
+            file=sys.stderr,
+        )
     sock = bind_socket(opts.bind, opts.port)
     host, port = sock.getsockname()[:2]
     scheme = "https" if opts.tls_cert else "http"
