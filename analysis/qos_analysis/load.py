@@ -104,6 +104,10 @@ def _expand(item: str | Path) -> list[Path]:
             return [path]
         found = sorted({p.parent for name in (*EXPORT_BASENAMES, MARKER) for p in path.rglob(name)})
         stores = sorted(p for ext in ("*.sqlite", "*.sqlite3", "*.db") for p in path.rglob(ext))
+        # a dataset is one source: files inside it (its quarantine/) are not sources of their own
+        datasets = [p for p in found if is_dataset(p)]
+        found = [p for p in found if not any(d in p.parents for d in datasets)]
+        stores = [p for p in stores if not any(d in p.parents for d in datasets)]
         if not found and not stores:
             raise DataError(
                 f"{path}: directory holds no qos-toolkit export "

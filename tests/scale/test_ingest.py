@@ -87,3 +87,16 @@ def test_bad_lines_are_quarantined_and_good_ones_kept(tmp_path: Path, capsys) ->
     assert src.exists()  # the original stays where it was
     assert next((ds / "quarantine").glob("*broken-export.reason.txt")).read_text().strip()
     assert sorted(load(ds).measurements["measurement_id"]) == sorted(m.id for m in good)
+
+
+def test_a_folder_holding_a_dataset_loads_it_without_its_quarantine(tmp_path: Path) -> None:
+    good = mixed_batch("a", seed=8, hours=1)
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(dumps(m) + "\n" for m in good) + "{bad\n")
+    bad_store = tmp_path / "bad.sqlite"
+    bad_store.write_bytes(b"not a database at all")
+    ds = tmp_path / "panel" / "ds"
+    assert main(["ingest", str(src), str(bad_store), "--into", str(ds)]) == 2
+    assert len(list((ds / "quarantine").iterdir())) == 4
+    data = load(tmp_path / "panel")  # the parent folder: the dataset is its only source
+    assert sorted(data.measurements["measurement_id"]) == sorted(m.id for m in good)
