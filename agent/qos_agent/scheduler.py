@@ -40,7 +40,7 @@ class Scheduler:
         self,
         jobs: Sequence[JobConfig],
         run_job: Callable[[JobConfig], Measurement],
-        sink: Callable[[Measurement], None],
+        sink: Callable[[Measurement], object],  # any return value is ignored
         *,
         skipped: Callable[[JobConfig, str], Measurement],
         is_heavy: Callable[[JobConfig], bool] = lambda job: False,

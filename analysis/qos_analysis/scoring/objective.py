@@ -104,7 +104,7 @@ def score_objective(
         key = ("sorted", id(grouping), id(base_sample), lost_mode)
         if key not in cache:
             cache[key] = sort_groups(codes, base_sample[sel], n_groups, lost=lost_mode)
-        return cache[key]  # type: ignore[return-value]
+        return cache[key]
 
     stat = compute_statistic(
         obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel, sorter
