@@ -120,13 +120,11 @@ class _Run:
         params: Mapping[str, Any],
         context: MeasureContext,
     ) -> None:
-        self.collector = collector
         self.target = target
         self.params = params
         self.context = context
         self.clock = context.clock
-        self.started_at = self.clock.wall()
-        self.start_ns = self.clock.monotonic_ns()
+        self.attempt = collector.begin(target, params, context)
         self.upload = params["direction"] == "upload"
         self.streams = make_streams(params["streams"], int(params["max_bytes"]))
         self.transfer = Transfer(self.streams, params, upload=self.upload)
@@ -210,13 +208,4 @@ class _Run:
                 goodput_bps=None,
                 intervals=tuple(intervals),
             )
-        return self.collector.record(
-            target=self.target,
-            context=self.context,
-            started_at=self.started_at,
-            start_ns=self.start_ns,
-            status=status,
-            params=self.params,
-            result=result,
-            error=error,
-        )
+        return self.attempt.finish(status, result, error)
