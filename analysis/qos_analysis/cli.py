@@ -7,6 +7,9 @@ Commands (docs/architecture.md §5)::
     qos score --data PATH [--data PATH ...] --profile ID|FILE [--window 1h|all]
               [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
               [--fail-on-violation]
+    qos report [--data PATH ...] --profile ID|FILE[#variant] --format html|pdf|md|json
+               [--out PATH] [--since T] [--until T] [--window 1h|1d|all] [--title TEXT]
+               [--fail-on-violation] [--quiet]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
@@ -126,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     _voip_emodel_options(voip)
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
+    _add_report(sub)
     return parser
 
 
@@ -442,6 +446,21 @@ def _voip_params(args: argparse.Namespace) -> tuple[dict[str, float], str]:
         if not (math.isfinite(A) and 0 <= A <= 20):
             raise ValueError(f"--advantage must lie in [0, 20] (G.107 maximum 20), got {text}")
     return {"sT": sT, "mT_ms": mT, "A": A}, sensitivity
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _add_report(sub: Any) -> None:
+    from qos_analysis.report.command import add_parser
+
+    add_parser(sub).set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from qos_analysis.report.command import run
+
+    return run(args, lambda: str(store_path()), EXIT_VIOLATION)
 
 
 if __name__ == "__main__":  # pragma: no cover
