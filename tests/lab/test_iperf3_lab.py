@@ -13,8 +13,8 @@ import pytest
 
 from qos import metrics
 from qos.records import Status, ThroughputResult
-from tests.lab import peers
-from tests.lab.netlab import Delay, Lab, Rate
+from qos_lab import peers
+from qos_lab.netlab import Delay, Lab, Rate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -2,7 +2,7 @@
 
 Everything runs as a subprocess inside a lab namespace (sockets belong to the namespace of
 the process that creates them): the reflector via ``python -m qos_agent.cli reflector`` in
-the server namespace, collectors via :meth:`tests.lab.netlab.Lab.run_collector` in the
+the server namespace, collectors via :meth:`qos_lab.netlab.Lab.run_collector` in the
 client namespace.
 """
 
@@ -15,7 +15,7 @@ from subprocess import Popen
 from typing import Any
 
 from qos.records import Measurement, RttResult
-from tests.lab.netlab import Lab, LabError
+from qos_lab.netlab import Lab, LabError
 
 STAMP_PORT = 8620
 

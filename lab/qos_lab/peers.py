@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.lab.netlab import Lab
+    from qos_lab.netlab import Lab
 
 
 class PeerOutputError(ValueError):
