@@ -38,6 +38,7 @@ from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors import kernel_stamps
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.scheduling import probe_scheduling
+from qos_agent.collectors.shared_params import SCHEDULING
 
 _SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
@@ -154,14 +155,7 @@ class IcmpCollector(Collector):
         ParamSpec("ttl", "int", 64, "IP TTL / hop limit of probes", minimum=1, maximum=255),
         ParamSpec("mode", "str", "auto", "socket kind", choices=("auto", "raw", "datagram")),
         ParamSpec("source", "str", "", "local address to send from (default: any)"),
-        ParamSpec(
-            "scheduling",
-            "str",
-            "auto",
-            "auto: SCHED_FIFO for the sending thread when permitted (regular send times "
-            "under CPU load); normal: never",
-            choices=("auto", "normal"),
-        ),
+        SCHEDULING,
     )
 
     def check(self) -> list[str]:

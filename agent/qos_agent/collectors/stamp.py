@@ -26,6 +26,7 @@ from typing import Any
 from qos.records import Measurement, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.scheduling import probe_scheduling
+from qos_agent.collectors.shared_params import SCHEDULING
 from qos_agent.net.targets import split_host_port
 from qos_agent.stamp.analysis import analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
@@ -62,14 +63,7 @@ class StampCollector(Collector):
             minimum=0.01,
             maximum=60,
         ),
-        ParamSpec(
-            "scheduling",
-            "str",
-            "auto",
-            "auto: SCHED_FIFO for the sending thread when permitted (regular send times "
-            "under CPU load); normal: never",
-            choices=("auto", "normal"),
-        ),
+        SCHEDULING,
         ParamSpec(
             "size",
             "size",
