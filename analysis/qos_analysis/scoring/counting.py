@@ -49,6 +49,7 @@ def threshold_counting(
             np.asarray(ci_low),
             np.asarray(ci_high),
             count=k,
+            favourable="samples meeting the threshold",
         )
     day = local_day(local_us[defined])
     frame = pd.DataFrame({"g": c, "day": day, "meets": meets})

@@ -56,6 +56,7 @@ class Rule:
     decision: str
     literal_only: bool
     confidence: float
+    favourable: str = "samples meeting the threshold"  # further samples of a ratio k/n
 
 
 def decide(
@@ -140,7 +141,9 @@ def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[s
     why_infinite = infinite_bound_reason(obj, group.n, lo, hi, rule.confidence)
     if why_infinite:
         reason += f"; {why_infinite}"
-    needed = more_samples_to_decide(obj, group.n, group.count, rule.limit, rule.confidence)
+    needed = more_samples_to_decide(
+        obj, group.n, group.count, rule.limit, rule.confidence, rule.favourable
+    )
     if needed:
         reason += f"; {needed}"
     return INCONCLUSIVE, reason

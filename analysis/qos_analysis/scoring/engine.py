@@ -53,12 +53,13 @@ def score(
     for objective in prof.objectives:
         conf = confidence or objective.confidence or prof.confidence
         window_s = _objective_window(prof, objective, override)
-        source = "probes" if objective.spec.source == "probes" else objective.metric
+        per_test = objective.spec.per_test is not None
+        source = objective.metric if per_test else "probes"
         if source not in populations:
             populations[source] = (
-                probe_population(data, failed_tests=prof.failed_tests)
-                if source == "probes"
-                else test_population(data, objective.metric, failed_tests=prof.failed_tests)
+                test_population(data, objective.metric, failed_tests=prof.failed_tests)
+                if per_test
+                else probe_population(data, failed_tests=prof.failed_tests)
             )
         pop = populations[source]
         assert pop is not None

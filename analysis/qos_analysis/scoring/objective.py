@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -12,10 +13,10 @@ from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
 from qos_analysis.scoring.decide import NOT_ASSESSED, GroupResult, Rule, decide
-from qos_analysis.scoring.evaluators import compute_statistic
+from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
 from qos_analysis.scoring.grouping import group_rows
 from qos_analysis.scoring.rows import base_row, join_notes, nan_to_none
-from qos_analysis.scoring.rules import values_for
+from qos_analysis.scoring.rules import samples_for
 from qos_analysis.stats.grouped import SortedGroups, sort_groups
 
 
@@ -59,8 +60,9 @@ def score_objective(
     if grouping.tz_unknown and needs_local:
         notes.append("agent time zone unknown for some data: local-time rules evaluated in UTC")
     # Which values, under which rule.
-    values, rule, approximate, refuse = values_for(prof, obj, pop)
-    if refuse:
+    samples = samples_for(prof, obj, pop)
+    rule, approximate = samples.rule, samples.approximate
+    if samples.refused:
         return pd.DataFrame(
             [
                 {
@@ -97,8 +99,7 @@ def score_objective(
     sel, codes, n_groups = grouping.sel, grouping.codes, grouping.n_groups
     local_us = grouping.local_us
     g_scope = grouping.g_scope
-    vals = {k: v[sel] for k, v in values.items()}
-    base_sample = values["delay"] if "delay" in values else values["value"]
+    base_sample = samples.values
 
     def sorter(lost_mode: str) -> SortedGroups:
         key = ("sorted", id(grouping), id(base_sample), lost_mode)
@@ -107,7 +108,9 @@ def score_objective(
         return cache[key]  # type: ignore[return-value]
 
     stat = compute_statistic(
-        obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel, sorter
+        EvalInput(
+            obj, codes, n_groups, samples, sel, conf, threshold, local_us, pop.measurement, sorter
+        )
     )
     start_us, end_us, tests = grouping.start_us, grouping.end_us, grouping.tests
     breaches = campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
@@ -128,6 +131,8 @@ def score_objective(
     rule_of_decision = Rule(
         limit, exact_limit, str(base["unit"]), decision, stat.literal_only, conf
     )
+    if stat.favourable:
+        rule_of_decision = replace(rule_of_decision, favourable=stat.favourable)
     outcomes, reasons, row_notes = [], [], []
     for g in range(n_groups):
         group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
