@@ -24,7 +24,7 @@ from qos_analysis.populations import Population, probe_population, test_populati
 from qos_analysis.stats.grouped import sort_groups
 from qos_analysis.stats.proportions import clopper_pearson
 from qos_analysis.stats.quantiles import as_fraction
-from qos_analysis.stats.windows import Windows, window_groups
+from qos_analysis.stats.windows import Windows
 
 DEFAULT_PERCENTILES = ("50%", "95%", "99%", "99.9%")
 _ORDER = ["agent_id", "collector", "target", "window_start"]
@@ -40,17 +40,7 @@ def _windows(
     pop: Population, window_s: float | None, period: Period | None, outside: bool
 ) -> tuple[Windows, pd.DataFrame]:
     """The population's (scope, window) groups and their scope table with window bounds."""
-    win = window_groups(
-        pop.t_us,
-        pop.scope,
-        len(pop.scopes),
-        window_s,
-        tz_code=pop.tz_code,
-        tz_names=pop.tz_names,
-        period=period,
-        outside_period=outside,
-        items=pop.measurement,
-    )
+    win = pop.windows(window_s, period=period, outside_period=outside)
     table = pop.scopes.iloc[win.g_scope][["agent_id", "collector", "target"]]
     table = table.reset_index(drop=True).assign(
         window_start=pd.to_datetime(win.start_us, unit="us", utc=True),

@@ -25,9 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from qos.profiles import Period
 from qos.profiles.catalogue import METRICS, PerTestSource
 from qos.records import Status
 from qos_analysis.load import Dataset
+from qos_analysis.stats.windows import Windows, window_groups
 
 FAILED = (str(Status.TIMEOUT), str(Status.UNREACHABLE))
 EXCLUDED = (str(Status.ERROR), str(Status.SKIPPED))
@@ -51,6 +53,29 @@ class Population:
 
     def __len__(self) -> int:
         return len(self.scope)
+
+    def windows(
+        self,
+        window_s: float | None,
+        *,
+        period: Period | None = None,
+        outside_period: bool = False,
+        local_time: bool = False,
+    ) -> Windows:
+        """The rows grouped by (scope, window) with the windowing engine
+        (:func:`qos_analysis.stats.windows.window_groups`); tests = distinct measurements."""
+        return window_groups(
+            self.t_us,
+            self.scope,
+            len(self.scopes),
+            window_s,
+            tz_code=self.tz_code,
+            tz_names=self.tz_names,
+            period=period,
+            outside_period=outside_period,
+            local_time=local_time,
+            items=self.measurement,
+        )
 
 
 def epoch_us(series: pd.Series) -> np.ndarray:

@@ -19,16 +19,11 @@ import numpy as np
 from scipy import stats as sps
 
 from qos.profiles import Objective
-from qos_analysis.scoring.counting import threshold_counting
+from qos_analysis.scoring.counting import ratio_stat, threshold_counting
 from qos_analysis.scoring.jitter import jitter_per_test
 from qos_analysis.scoring.rules import Samples
 from qos_analysis.scoring.stat import Stat
 from qos_analysis.stats.grouped import SortedGroups
-from qos_analysis.stats.proportions import (
-    clopper_pearson,
-    clopper_pearson_lower,
-    clopper_pearson_upper,
-)
 
 
 @dataclass
@@ -105,20 +100,7 @@ def loss_ratio(inp: EvalInput) -> Stat:
     lost = np.isnan(inp.sample)
     n = np.bincount(codes, minlength=n_groups).astype(np.int64)
     k = np.bincount(codes[lost], minlength=n_groups).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = k / n
-    ci_low, ci_high = clopper_pearson(k, n, conf)
-    return Stat(
-        value,
-        np.asarray(clopper_pearson_lower(k, n, conf)),
-        np.asarray(clopper_pearson_upper(k, n, conf)),
-        n,
-        f"one-sided {conf:.0%} Clopper–Pearson",
-        np.asarray(ci_low),
-        np.asarray(ci_high),
-        count=k,
-        favourable="loss-free packets",
-    )
+    return ratio_stat(k, n, conf, f"one-sided {conf:.0%} Clopper–Pearson", "loss-free packets")
 
 
 @register_evaluator("jitter_rfc3550")

@@ -20,7 +20,7 @@ from qos_analysis.populations import (
 )
 from qos_analysis.scoring.rules import Samples
 from qos_analysis.stats.grouped import SortedGroups, sort_groups
-from qos_analysis.stats.windows import Windows, window_groups
+from qos_analysis.stats.windows import Windows
 
 WindowKey = tuple[str, float | None, str | None, bool]
 
@@ -85,17 +85,7 @@ class ScoringRun:
         """The population's (scope, window) groups, built once per specification."""
         key: WindowKey = (pop_key, window_s, None if period is None else period.name, local_time)
         if key not in self._windows:
-            self._windows[key] = window_groups(
-                pop.t_us,
-                pop.scope,
-                len(pop.scopes),
-                window_s,
-                tz_code=pop.tz_code,
-                tz_names=pop.tz_names,
-                period=period,
-                local_time=local_time,
-                items=pop.measurement,
-            )
+            self._windows[key] = pop.windows(window_s, period=period, local_time=local_time)
         return key, self._windows[key]
 
     def sorted_groups(self, window_key: WindowKey, samples: Samples, lost: str) -> SortedGroups:
