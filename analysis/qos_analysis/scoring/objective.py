@@ -19,7 +19,7 @@ from qos_analysis.scoring.rows import base_row, join_notes
 from qos_analysis.scoring.rules import Samples, samples_for
 from qos_analysis.scoring.run import ScoringRun, WindowKey
 from qos_analysis.scoring.stat import Stat
-from qos_analysis.scoring.verdict import Outcome, Verdict, optional_float
+from qos_analysis.scoring.verdict import Outcome, Verdict, optional_floats
 from qos_analysis.stats.windows import Windows
 
 _REFUSED = (
@@ -199,11 +199,11 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> list[dict[str, A
         "direction": directions,
         "window_start": starts,
         "window_end": ends,
-        "value": [optional_float(v) for v in stat.value.tolist()],
-        "lower_bound": [optional_float(v) for v in stat.lower.tolist()],
-        "upper_bound": [optional_float(v) for v in stat.upper.tolist()],
-        "ci_low": no_ci if stat.ci_low is None else [optional_float(v) for v in stat.ci_low],
-        "ci_high": no_ci if stat.ci_high is None else [optional_float(v) for v in stat.ci_high],
+        "value": optional_floats(stat.value),
+        "lower_bound": optional_floats(stat.lower),
+        "upper_bound": optional_floats(stat.upper),
+        "ci_low": no_ci if stat.ci_low is None else optional_floats(stat.ci_low),
+        "ci_high": no_ci if stat.ci_high is None else optional_floats(stat.ci_high),
         "n_samples": stat.n.astype("int64").tolist(),
         "n_tests": win.tests.tolist(),
         "excluded_tests": scopes["excluded_tests"].tolist(),

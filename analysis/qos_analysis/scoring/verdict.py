@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -83,9 +82,11 @@ _BOOLS = ("verified", "approximate")
 _TIMES = ("window_start", "window_end")
 
 
-def optional_float(value: float) -> float | None:
-    """NaN → None (a quantity that does not exist), anything else as a Python float."""
-    return None if math.isnan(value) else float(value)
+def optional_floats(values: np.ndarray) -> list[float | None]:
+    """NaN → None (a quantity that does not exist), the rest as Python floats."""
+    out = np.asarray(values, dtype=object)
+    out[np.isnan(np.asarray(values, dtype=np.float64))] = None
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 def _column(name: str, values: list[object]) -> object:
