@@ -103,9 +103,7 @@ def _column(name: str, values: list[object]) -> object:
     if name in _TIMES:
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True)
     # Text: a string column, or objects when some value is missing (None).
-    if all(isinstance(v, str) for v in values):
-        return pd.Series(values)
-    return pd.Series(values, dtype=object)
+    return pd.Series(values, dtype=object) if None in values else pd.Series(values)
 
 
 def verdicts_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
