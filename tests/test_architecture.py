@@ -34,6 +34,8 @@ ALLOWED_THIRD_PARTY = {
         "distributed",
         "rich",
         "duckdb",
+        # the `report` extra, imported only when a PDF is rendered
+        "weasyprint",
     },
 }
 FORBIDDEN_FIRST_PARTY = {

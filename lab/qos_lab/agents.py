@@ -16,6 +16,7 @@ from typing import Any
 
 from qos.records import Measurement, RttResult
 from qos_lab.netlab import Lab, LabError
+from qos_lab.peers import realtime_argv
 
 STAMP_PORT = 8620
 
@@ -44,7 +45,10 @@ def start_reflector(
         "--burst",
         "1000",
     ]
-    return lab.spawn_server(argv, wait_port=("udp", port), name=f"stamp-reflector:{port}")
+    # under SCHED_FIFO as the collectors it answers (see qos_lab.peers.realtime_argv)
+    return lab.spawn_server(
+        realtime_argv(argv), wait_port=("udp", port), name=f"stamp-reflector:{port}"
+    )
 
 
 def measure(

@@ -242,14 +242,14 @@ def test_tun_delay_is_per_direction(shared_tun_lab: Lab) -> None:
     by irtt on the same lab with no delay set.
     """
     target = f"{shared_tun_lab.server_addr}:{peers.IRTT_PORT}"
-    peers.start_irtt_server(shared_tun_lab)
-    base = peers.run_irtt(shared_tun_lab, target, count=50, interval_s=0.02)
+    peers.start_irtt_server(shared_tun_lab, realtime=True)
+    base = peers.run_irtt(shared_tun_lab, target, count=50, interval_s=0.02, realtime=True)
     base_rtt = base.stat_s("rtt", "median")
     assert base_rtt is not None and base_rtt < 0.002, base_rtt
     shared_tun_lab.set_delay("forward", Delay(delay_s=0.015))
     shared_tun_lab.set_delay("backward", Delay(delay_s=0.005))
     shared_tun_lab.bridge_log()  # the next log holds the packets of this run only
-    result = peers.run_irtt(shared_tun_lab, target, count=100, interval_s=0.02)
+    result = peers.run_irtt(shared_tun_lab, target, count=100, interval_s=0.02, realtime=True)
     log = shared_tun_lab.bridge_log()
     applied = {d: statistics.median(v for v in log[d] if v is not None) for d in log}
     send = result.stat_s("send_delay", "median")
@@ -290,14 +290,17 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     """
     j, n = 0.0025, 1000
     lab = shared_tun_lab
-    peers.start_irtt_server(lab)
+    # both irtt ends under SCHED_FIFO, as our own senders: the claim is about the bridge,
+    # and a normal-priority peer's late timestamps would be counted against it
+    peers.start_irtt_server(lab, realtime=True)
     target = f"{lab.server_addr}:{peers.IRTT_PORT}"
-    base_rtt = peers.run_irtt(lab, target, count=50, interval_s=0.02).stat_s("rtt", "median")
+    base = peers.run_irtt(lab, target, count=50, interval_s=0.02, realtime=True)
+    base_rtt = base.stat_s("rtt", "median")
     assert base_rtt is not None and base_rtt < 0.002, base_rtt
     lab.set_delay("forward", Delay(delay_s=0.010, jitter_s=j))
     lab.set_delay("backward", Delay(delay_s=0.010, jitter_s=j))
     lab.bridge_log()  # discard the packets of earlier tests
-    result = peers.run_irtt(lab, target, count=n, interval_s=0.01)
+    result = peers.run_irtt(lab, target, count=n, interval_s=0.01, realtime=True)
     detail = lab.bridge_log_detail()
     log = detail.applied
     theory_rt = expected_abs_diff_rtt(j, j)
