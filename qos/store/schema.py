@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 
 _SCHEMA_V1 = """
 CREATE TABLE measurements (
@@ -82,9 +82,37 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+_SCHEMA_V2 = """
+CREATE TABLE exporter_cursors (
+    name        TEXT PRIMARY KEY,
+    mid         INTEGER NOT NULL,
+    updated_us  INTEGER NOT NULL
+);
+
+CREATE TABLE events (
+    eid          INTEGER PRIMARY KEY,
+    at_us        INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    detail_json  TEXT    NOT NULL
+);
+CREATE INDEX events_time ON events (at_us);
+"""
+
+
+def _upgrade_v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Exporter delivery cursors (the last ``mid`` each named exporter has delivered) and
+    agent events (clock steps, collectors cut off at their deadline, spilled records)."""
+    for statement in _SCHEMA_V2.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 #: user_version before → function bringing the file to the next version.  Version 0 is
-#: an empty file.  Add ``1: _upgrade_v1_to_v2`` here when the layout changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+#: an empty file.  Add ``2: _upgrade_v2_to_v3`` here when the layout changes.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _upgrade_v1_to_v2,
+}
 
 PROBE_COLUMNS = (
     "seq",

@@ -44,6 +44,11 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    return reload_config(args)
+
+
+def reload_config(args: argparse.Namespace) -> AgentConfig:
+    """Read and validate the config the command line names (again, for SIGHUP)."""
     overrides: dict[str, str] = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")

@@ -2,24 +2,31 @@
 
 SIGTERM/SIGINT stop the daemon cleanly: no new job starts, the running one finishes and is
 stored.  A second signal asks the running collector to stop early; what it measured so far
-is still stored.
+is still stored.  Records the store cannot take at that point go to a spill file that the
+next start imports.  SIGHUP reloads the config file; an invalid file is logged (with the
+file and key) and the running config is kept.
+
+Run it unprivileged: agent/systemd/qos-agent.service grants only CAP_NET_RAW.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
 import time
 from types import FrameType
 
+from qos.config import AgentConfig
+from qos.errors import ConfigError
 from qos.records import Measurement
 from qos.units import parse_duration_s
-from qos_agent.commands.common import add_config_arguments, config_from_args
+from qos_agent.commands.common import add_config_arguments, config_from_args, reload_config
 from qos_agent.fairuse import build_gates
-from qos_agent.runtime import AgentRuntime, interruptible_wait
+from qos_agent.runtime import AgentRuntime
 from qos_agent.scheduler import Scheduler
 from qos_agent.summary import table
 
@@ -50,26 +57,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
+    warn_if_root()
     runtime = AgentRuntime(config)
     stop = threading.Event()
-    signals = {"count": 0}
+    wake = threading.Event()  # set by SIGHUP or a stop: the scheduler returns
+    signals = {"count": 0, "reload": False}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         signals["count"] += 1
         stop.set()
+        wake.set()
         if signals["count"] > 1:
             runtime.abort.set()
         log.warning("signal %d: stopping after the current measurement", signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
+        signals["reload"] = True
+        wake.set()
+
+    handlers = {signal.SIGTERM: on_signal, signal.SIGINT: on_signal, signal.SIGHUP: on_hangup}
+    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
     try:
         if args.once:
             return _run_once(runtime, stop)
-        return _run_forever(runtime, stop, args.max_runs)
+        return _run_forever(runtime, stop, wake, signals, args)
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
         runtime.close()
+
+
+def warn_if_root() -> None:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.warning(
+            "running as root: the agent needs only CAP_NET_RAW; install "
+            "agent/systemd/qos-agent.service to run it as an unprivileged service"
+        )
 
 
 def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
@@ -92,9 +115,36 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
     return 0
 
 
-def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | None) -> int:
-    streams = _start_streams(runtime, stop)
-    scheduler = Scheduler(
+def _run_forever(
+    runtime: AgentRuntime,
+    stop: threading.Event,
+    wake: threading.Event,
+    signals: dict,
+    args: argparse.Namespace,
+) -> int:
+    max_runs = args.max_runs
+    produced = 0
+    while not stop.is_set():
+        streams = _start_streams(runtime, stop)
+        scheduler = _scheduler(runtime, wake)
+        produced += scheduler.run(wake, max_runs=None if max_runs is None else max_runs - produced)
+        for stream in streams:
+            stream.stop()
+        if max_runs is not None and produced >= max_runs:
+            break
+        if signals["reload"] and not stop.is_set():
+            signals["reload"] = False
+            _reload(runtime, args)
+        wake.clear()
+        if stop.is_set():
+            break
+    stop.set()
+    log.info("stopped after %d records", produced)
+    return 0
+
+
+def _scheduler(runtime: AgentRuntime, wake: threading.Event) -> Scheduler:
+    return Scheduler(
         runtime.config.jobs,
         runtime.run_job,
         runtime.commit,
@@ -103,14 +153,22 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
         gates=_gates(runtime),
         monotonic=time.monotonic,
         wall=runtime.clock.wall,
-        wait=interruptible_wait(stop),
+        wait=runtime.waiter(wake),
+        on_clock_step=runtime.clock_stepped,
     )
-    produced = scheduler.run(stop, max_runs=max_runs)
-    stop.set()
-    for stream in streams:
-        stream.stop()
-    log.info("stopped after %d records", produced)
-    return 0
+
+
+def _reload(runtime: AgentRuntime, args: argparse.Namespace) -> None:
+    """SIGHUP: re-read and validate the config; keep the running one if it is invalid."""
+    try:
+        config: AgentConfig = reload_config(args)
+        runtime.reload(config)
+    except ConfigError as exc:
+        log.error("reload refused, keeping the running config: %s", exc)
+        return
+    log.warning(
+        "reloaded %s: %d jobs, %d exporters", config.source, len(config.jobs), len(config.exporters)
+    )
 
 
 def _gates(runtime: AgentRuntime) -> list:
