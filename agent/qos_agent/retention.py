@@ -8,6 +8,7 @@ the freed pages back to the file system (incremental vacuum), so the file really
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -45,8 +46,10 @@ def prune(store: SqliteStore, before: datetime, *, up_to_mid: int | None) -> int
 def enforce_max_size(store: SqliteStore, limit_bytes: float, up_to_mid: int) -> int:
     """Delete the oldest delivered records until the store holds at most ``limit_bytes``."""
     removed = 0
-    while store.size_bytes() > limit_bytes:
-        cutoff = store.oldest_first(SIZE_STEP, up_to_mid=up_to_mid)
+    while (size := store.size_bytes()) > limit_bytes:
+        count = max(1, store.count())
+        excess = math.ceil((size - limit_bytes) / (size / count))  # records, on average
+        cutoff = store.oldest_first(min(SIZE_STEP, excess), up_to_mid=up_to_mid)
         if cutoff is None:
             log.warning(
                 "store %s exceeds max_size (%d bytes) but holds nothing delivered to prune",

@@ -343,13 +343,14 @@ class SqliteStore:
         return self._transaction(delete)
 
     def oldest_first(self, limit: int, *, up_to_mid: int) -> datetime | None:
-        """Start time of the ``limit``-th oldest deletable measurement (for size caps)."""
+        """A cut-off just after the ``limit`` oldest measurements keyed ≤ ``up_to_mid`` (fewer
+        if there are fewer); None when there is none (for size caps)."""
         row = self._conn.execute(
-            "SELECT started_at_us FROM measurements WHERE mid <= ? "
-            "ORDER BY started_at_us LIMIT 1 OFFSET ?",
-            (up_to_mid, max(0, limit - 1)),
+            "SELECT MAX(started_at_us) FROM (SELECT started_at_us FROM measurements "
+            "WHERE mid <= ? ORDER BY started_at_us LIMIT ?)",
+            (up_to_mid, max(1, limit)),
         ).fetchone()
-        return None if row is None else from_epoch_us(row[0] + 1)
+        return None if row is None or row[0] is None else from_epoch_us(row[0] + 1)
 
     def shrink(self) -> None:
         """Return free pages to the file system (incremental vacuum, then truncate the WAL).
