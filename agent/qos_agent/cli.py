@@ -24,6 +24,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "qos_agent.commands.check_config",
     "qos_agent.commands.export",
     "qos_agent.commands.prune",
+    "qos_agent.commands.privacy",
     "qos_agent.commands.reflector",
     "qos_agent.commands.server",
 )
