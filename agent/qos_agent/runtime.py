@@ -107,7 +107,10 @@ class AgentRuntime:
         if job.target.startswith("@reference/") and not self.config.reference.enabled:
             return self.skipped(job, "reference services are disabled ([reference] enabled)")
         target = self.reference.resolve(job.target)
-        measurement = self._run_with_deadline(job, collector, target)
+        try:
+            measurement = self._run_with_deadline(job, collector, target)
+        finally:
+            self.reference.release()
         if target != job.target:
             # Keep the stable name as the target (its ephemeral port changes every run, and
             # scoring scopes by target); the address actually measured goes to a label.
