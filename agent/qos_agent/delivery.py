@@ -52,9 +52,10 @@ class Delivery:
         self._durable: list[_State] = []
         for exporter in exporters:
             if exporter.durable:
-                if exporter.name not in cursors:
-                    store.set_cursor(exporter.name, top)
-                self._durable.append(_State(exporter, cursors.get(exporter.name, top)))
+                state = _State(exporter, cursors.get(exporter.name, top))
+                state.saved = exporter.name in cursors
+                self._durable.append(state)
+                self._save(state)  # a full disk only delays this; it is kept in memory
 
     def committed(self, mid: int, measurement: Measurement, previous_top: int) -> None:
         """Hand a just-stored record (key ``mid``) to every exporter."""

@@ -29,7 +29,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qos.config import AgentConfig, JobConfig
-from qos.errors import DuplicateRecordError, QosError, StoreError
+from qos.errors import (
+    DuplicateRecordError,
+    QosError,
+    StoreBusyError,
+    StoreError,
+    StoreFullError,
+)
 from qos.paths import data_dir
 from qos.records import Measurement, Status, utc_now
 from qos.store import SqliteStore
@@ -62,40 +68,59 @@ class AgentRuntime:
     monotonic: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        store_path = self.config.store.resolved_path()
-        self.agent_id = resolve_agent_id(self.config.agent.id, data_dir_for(store_path))
+        self.store_path = self.config.store.resolved_path()
+        self.agent_id = resolve_agent_id(self.config.agent.id, data_dir_for(self.store_path))
         self.timezone = resolve_timezone(self.config.agent.timezone)
-        self.store = SqliteStore(store_path, timeout_s=STORE_BUSY_TIMEOUT_S)
-        try:
-            self.store.register_agent(
-                self.agent_id, timezone=self.timezone, labels=dict(self.config.agent.labels)
-            )
-        except StoreError as exc:  # a full disk must not keep the agent from measuring
-            log.error("cannot record the agent in the store (retried at next start): %s", exc)
         self.reference = ReferenceServices(self.config.reference.bind)
         self._backlog: deque[Measurement] = deque()
         self._lock = threading.RLock()
         self._failures = 0
         self._retry_at = 0.0
-        self._top = self.store.max_mid()
-        self.exporters: list[Exporter] = []
-        self.delivery = self._start_exporters(self.config)
+        self._top = 0
         self._spills_pending = bool(pending_spills(self.spill_dir))
-        self._import_spills()
+        self.store: SqliteStore | None = None
+        self.delivery: Delivery | None = None
+        self.exporters: list[Exporter] = build_exporters(
+            self.config.exporters, ExporterContext(backlog=lambda: len(self._backlog))
+        )
+        try:
+            self._attach_store()
+        except BaseException:
+            self._close_exporters()
+            raise
 
     @property
     def spill_dir(self) -> Path:
         return self.config.store.resolved_spill_dir()
 
-    def _start_exporters(self, config: AgentConfig) -> Delivery:
-        context = ExporterContext(backlog=lambda: len(self._backlog))
-        self.exporters = build_exporters(config.exporters, context)
+    def _attach_store(self) -> bool:
+        """Open the store (again); False while it cannot be opened (a full disk may leave no
+        room for its WAL files) — records then wait in the queue and the spill file."""
+        if self.store is not None:
+            return True
         try:
-            return Delivery(self.store, self.exporters, self.monotonic)
-        except BaseException:
-            for exporter in self.exporters:
+            store = SqliteStore(self.store_path, timeout_s=STORE_BUSY_TIMEOUT_S)
+        except (StoreFullError, StoreBusyError) as exc:
+            log.error("cannot open the store yet (records are queued): %s", exc)
+            return False
+        try:
+            store.register_agent(
+                self.agent_id, timezone=self.timezone, labels=dict(self.config.agent.labels)
+            )
+        except StoreError as exc:  # a full disk must not keep the agent from measuring
+            log.error("cannot record the agent in the store (retried at next start): %s", exc)
+        self.store = store
+        self._top = store.max_mid()
+        self.delivery = Delivery(store, self.exporters, self.monotonic)
+        self._import_spills()
+        return True
+
+    def _close_exporters(self) -> None:
+        for exporter in self.exporters:
+            try:
                 exporter.close()
-            raise
+            except Exception as exc:
+                log.error("exporter %s failed to close: %s", exporter.name, exc)
 
     # -- jobs --------------------------------------------------------------------------
     def labels_for(self, job: JobConfig) -> dict[str, str]:
@@ -195,6 +220,8 @@ class AgentRuntime:
     def record_event(self, kind: str, **detail: object) -> None:
         """Store an agent event; a store that cannot take it only costs a log line."""
         log.warning("event %s: %s", kind, detail)
+        if self.store is None:
+            return
         try:
             self.store.add_event(kind, dict(detail), at=self.clock.wall())
         except StoreError as exc:
@@ -215,6 +242,11 @@ class AgentRuntime:
 
     def _flush_backlog(self) -> bool:
         """Store queued records in order; each one is exported once it is stored."""
+        if not self._attach_store():
+            if self._backlog:
+                self._store_failed(self._backlog[0], StoreFullError("the store is not open"))
+            return False
+        assert self.store is not None and self.delivery is not None
         while self._backlog:
             head = self._backlog[0]
             try:
@@ -273,7 +305,7 @@ class AgentRuntime:
         log.warning("%s: %d queued records spilled to %s", reason, len(records), path)
 
     def _import_spills(self) -> None:
-        if not self._spills_pending:
+        if not self._spills_pending or self.store is None or self.delivery is None:
             return
         try:
             count = import_spills(self.store, self.spill_dir)
@@ -288,7 +320,7 @@ class AgentRuntime:
 
     def _enforce_max_size(self) -> None:
         limit = self.config.store.max_size_bytes
-        if limit is None:
+        if limit is None or self.store is None or self.delivery is None:
             return
         try:
             enforce_max_size(self.store, limit, self.delivery.protected_mid())
@@ -300,10 +332,13 @@ class AgentRuntime:
         with self._lock:
             if self._backlog and self.monotonic() >= self._retry_at:
                 self._flush_backlog()
-            self.delivery.retry()
+            if self.delivery is not None:
+                self.delivery.retry()
 
     def next_retry_at(self) -> float | None:
-        times = [t for t in (self.delivery.next_retry_at(),) if t is not None]
+        times = []
+        if self.delivery is not None and (at := self.delivery.next_retry_at()) is not None:
+            times.append(at)
         if self._backlog:
             times.append(self._retry_at)
         return min(times) if times else None
@@ -334,25 +369,40 @@ class AgentRuntime:
         """Switch to a new, already validated config: jobs, labels and exporters.  The store
         location cannot change while running (it keeps the current one and says so)."""
         if config.store.resolved_path() != self.config.store.resolved_path():
-            log.warning("reload: [store] path changes need a restart; keeping %s", self.store.path)
+            log.warning("reload: [store] path changes need a restart; keeping %s", self.store_path)
             config = dataclasses.replace(config, store=self.config.store)
         with self._lock:
-            self.delivery.close()
+            self._stop_exporters()
             try:
-                self.delivery = self._start_exporters(config)
+                self._start_exporters(config)
             except Exception:
-                self.delivery = self._start_exporters(self.config)
+                self._start_exporters(self.config)
                 raise
             self.config = config
+
+    def _stop_exporters(self) -> None:
+        if self.delivery is not None:
+            self.delivery.close()  # saves the cursors and closes the exporters
+        else:
+            self._close_exporters()
+        self.delivery = None
+        self.exporters = []
+
+    def _start_exporters(self, config: AgentConfig) -> None:
+        context = ExporterContext(backlog=lambda: len(self._backlog))
+        self.exporters = build_exporters(config.exporters, context)
+        if self.store is not None:
+            self.delivery = Delivery(self.store, self.exporters, self.monotonic)
 
     def close(self) -> None:
         with self._lock:
             self._flush_backlog()
             if self._backlog:
                 self._spill(reason="stopping")
-            self.delivery.close()
+            self._stop_exporters()
         self.reference.close()
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def data_dir_for(store_path: Path) -> Path:

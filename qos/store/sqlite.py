@@ -131,6 +131,12 @@ class SqliteStore:
             if hasattr(self, "_conn"):  # a refused file must not stay open
                 self._conn.close()
             if isinstance(exc, sqlite3.DatabaseError):
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+                if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+                    # e.g. no room for the -wal/-shm files a WAL store needs to open
+                    raise StoreFullError(f"{self.path}: cannot open store: {exc}") from exc
+                if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise StoreBusyError(f"{self.path}: cannot open store: {exc}") from exc
                 raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
             raise
 

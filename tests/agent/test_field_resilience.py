@@ -261,3 +261,48 @@ def test_a_wall_clock_step_is_an_event_and_leaves_the_schedule_alone(tmp_path: P
     events = runtime.store.events("clock_step")
     assert len(events) == 1 and events[0][2]["step_s"] == pytest.approx(-3600.0)
     runtime.close()
+
+
+def test_a_long_reader_does_not_hold_up_the_writer(tmp_path: Path) -> None:
+    """WAL: an analyst's open read transaction never blocks the agent's commits."""
+    store = tmp_path / "s.sqlite"
+    runtime = AgentRuntime(agent_config(tmp_path, store))
+    reader = sqlite3.connect(store, isolation_level=None)
+    reader.execute("BEGIN")
+    assert reader.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 0
+    with listening() as port:
+        records = [runtime.run_job(tcp_job(port, count=5)) for _ in range(3)]
+        assert all(runtime.commit(m) for m in records)
+    assert reader.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 0  # snapshot
+    reader.execute("COMMIT")
+    assert reader.execute("SELECT COUNT(*) FROM measurements").fetchone()[0] == 3
+    reader.close()
+    runtime.close()
+
+
+@needs_tmpfs
+def test_the_agent_starts_and_measures_on_a_full_disk(tmp_path: Path) -> None:
+    with small_tmpfs(tmp_path / "disk") as disk, listening() as port:
+        config = agent_config(tmp_path, disk / "store.sqlite")
+        AgentRuntime(config).close()  # the store exists; then the disk fills up
+        filler = fill(disk)
+        doc_exporter = tmp_path / "lines.jsonl"
+        from dataclasses import replace
+
+        from qos.config import ExporterConfig
+
+        config = replace(
+            config,
+            exporters=(ExporterConfig("lines", "jsonl", {"path": str(doc_exporter)}),),
+        )
+        runtime = AgentRuntime(config)  # registering the agent and the cursor both fail
+        try:
+            m = runtime.run_job(tcp_job(port))
+            assert not runtime.commit(m)
+            filler.unlink()
+            assert runtime.commit(runtime.run_job(tcp_job(port)))
+            assert m.id in runtime.store.ids()
+            exported = [loads(line).id for line in doc_exporter.read_text().splitlines()]
+            assert exported[0] == m.id and len(exported) == 2
+        finally:
+            runtime.close()

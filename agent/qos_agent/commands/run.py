@@ -128,7 +128,7 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
     print(table(records))
     print(
         f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
-        f"{runtime.store.path}"
+        f"{runtime.store_path}"
     )
     return 0
 
@@ -191,7 +191,7 @@ def _reload(runtime: AgentRuntime, args: argparse.Namespace) -> None:
 
 def _gates(runtime: AgentRuntime) -> list:
     """Fair-use gates: daily byte budgets and the cross-traffic guard."""
-    return list(build_gates(runtime.config, runtime.store.path.parent, runtime.timezone))
+    return list(build_gates(runtime.config, runtime.store_path.parent, runtime.timezone))
 
 
 def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
