@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from qos.records import Measurement, RttResult, Status
-from qos_agent.collectors.base import Clock
 from qos_agent.collectors.stamp import parse_target
+from qos_agent.net.clock import Clock
 from qos_agent.stamp.analysis import SESSION_START, Anchor, analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE

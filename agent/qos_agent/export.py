@@ -1,11 +1,12 @@
 """Batch export of a store to Parquet, CSV or JSON Lines (``qos-agent export``).
 
-Layout (the contract ``qos_analysis.load`` reads): an output directory holding
-``measurements``, ``probes``, ``intervals`` and ``agents`` tables as ``.parquet`` or ``.csv``
-files, keyed by ``measurement_id``; ``started_at`` is a UTC timestamp (Parquet
-``timestamp[us, UTC]``, CSV ISO 8601).  ``jsonl`` writes ``measurements.jsonl`` with one
-full versioned record per line (qos.serialization) and ``agents.csv`` (time zones).
-Parquet needs pyarrow (the ``analysis`` extra); it is imported only here, when asked for.
+The layout (file names, columns, types) is :mod:`qos.store.layout`, the contract
+``qos_analysis.load`` reads: an output directory holding the ``measurements``, ``probes``,
+``intervals`` and ``agents`` tables as ``.parquet`` or ``.csv`` files, keyed by
+``measurement_id``; ``started_at`` is a UTC timestamp (Parquet ``timestamp[us, UTC]``, CSV
+ISO 8601).  ``jsonl`` writes one full versioned record per line (qos.serialization) and the
+agents' time zones beside it.  Parquet needs pyarrow (the ``analysis`` extra); it is imported
+only here, when asked for, and its schema is built from the layout's logical types.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from typing import Any
 from qos.errors import QosError
 from qos.serialization import dumps
 from qos.store import SqliteStore
+from qos.store.layout import (
+    AGENTS,
+    BOOL,
+    FORMATS,
+    JSONL_AGENTS_FILE,
+    JSONL_FILE,
+    TABLES,
+    TIMESTAMP_US_UTC,
+    Table,
+)
 from qos.store.sqlite import from_epoch_us
 
-TABLES = ("measurements", "probes", "intervals", "agents")
-FORMATS = ("parquet", "csv", "jsonl")
 _BATCH_ROWS = 200_000
 
 
@@ -41,22 +50,22 @@ def export_store(
         raise QosError(f"unknown export format '{fmt}' (choose {', '.join(FORMATS)})")
     output.mkdir(parents=True, exist_ok=True)
     if fmt == "jsonl":
-        counts = {"measurements": _export_jsonl(store, output / "measurements.jsonl", since, until)}
+        counts = {"measurements": _export_jsonl(store, output / JSONL_FILE, since, until)}
         # the agents' time zones travel beside the records (local-time windows need them)
-        columns, rows = store.export_rows("agents")
-        tmp = output / "agents.csv.tmp"
-        counts["agents"] = _write_csv(tmp, columns, rows)
-        os.replace(tmp, output / "agents.csv")
+        _, rows = store.export_rows(AGENTS.name)
+        tmp = output / (JSONL_AGENTS_FILE + ".tmp")
+        counts[AGENTS.name] = _write_csv(tmp, AGENTS, rows)
+        os.replace(tmp, output / JSONL_AGENTS_FILE)
         return counts
     counts = {}
     for table in TABLES:
-        columns, rows = store.export_rows(table, since=since, until=until)
-        target = output / f"{table}.{fmt}"
+        _, rows = store.export_rows(table.name, since=since, until=until)
+        target = output / table.file_name(fmt)
         tmp = target.with_name(target.name + ".tmp")
         if fmt == "csv":
-            counts[table] = _write_csv(tmp, columns, rows)
+            counts[table.name] = _write_csv(tmp, table, rows)
         else:
-            counts[table] = _write_parquet(tmp, table, columns, rows)
+            counts[table.name] = _write_parquet(tmp, table, rows)
         os.replace(tmp, target)  # readers never see a half-written file
     return counts
 
@@ -74,20 +83,16 @@ def _export_jsonl(
     return count
 
 
-def _timestamp_columns(columns: list[str]) -> list[str]:
-    return ["started_at" if c == "started_at_us" else c for c in columns]
-
-
-def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]]) -> int:
-    ts_index = columns.index("started_at_us") if "started_at_us" in columns else None
+def _write_csv(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) -> int:
+    stamps = [i for i, c in enumerate(table.columns) if c.dtype == TIMESTAMP_US_UTC]
     count = 0
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(_timestamp_columns(columns))
+        writer.writerow(table.names)
         for row in rows:
             values = list(row)
-            if ts_index is not None:
-                values[ts_index] = from_epoch_us(values[ts_index]).isoformat()
+            for index in stamps:
+                values[index] = from_epoch_us(values[index]).isoformat()
             writer.writerow(
                 ["" if v is None else repr(v) if isinstance(v, float) else v for v in values]
             )
@@ -95,42 +100,19 @@ def _write_csv(path: Path, columns: list[str], rows: Iterator[tuple[Any, ...]]) 
     return count
 
 
-_ARROW_TYPES = {
-    "measurement_id": "string",
-    "agent_id": "string",
-    "collector": "string",
-    "target": "string",
-    "duration_s": "float64",
-    "status": "string",
-    "error": "string",
-    "kind": "string",
-    "schema_version": "int32",
-    "params_json": "string",
-    "labels_json": "string",
-    "result_json": "string",
-    "seq": "int64",
-    "send_offset_s": "float64",
-    "rtt_s": "float64",
-    "ttl": "int16",
-    "duplicates": "int32",
-    "size_bytes": "int32",
-    "forward_delay_s": "float64",
-    "backward_delay_s": "float64",
-    "reflector_residence_s": "float64",
-    "lost_direction": "string",
-    "one_way_valid": "bool_",
-    "reflector_ttl": "int16",
-    "stream": "int32",
-    "start_offset_s": "float64",
-    "bytes": "int64",
-    "warmup": "bool_",
-    "timezone": "string",
-}
+def _arrow_schema(table: Table) -> Any:
+    """The Parquet schema of ``table``, from the layout's logical types."""
+    import pyarrow as pa
+
+    def arrow_type(dtype: str) -> Any:
+        if dtype == TIMESTAMP_US_UTC:
+            return pa.timestamp("us", tz="UTC")
+        return pa.bool_() if dtype == BOOL else getattr(pa, dtype)()
+
+    return pa.schema([pa.field(c.name, arrow_type(c.dtype)) for c in table.columns])
 
 
-def _write_parquet(
-    path: Path, table: str, columns: list[str], rows: Iterator[tuple[Any, ...]]
-) -> int:
+def _write_parquet(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) -> int:
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -138,13 +120,7 @@ def _write_parquet(
         raise QosError(
             "Parquet export needs pyarrow: pip install 'qos-toolkit[analysis]'"
         ) from None
-    fields = []
-    for name in columns:
-        if name == "started_at_us":
-            fields.append(pa.field("started_at", pa.timestamp("us", tz="UTC")))
-        else:
-            fields.append(pa.field(name, getattr(pa, _ARROW_TYPES[name])()))
-    schema = pa.schema(fields)
+    schema = _arrow_schema(table)
     count = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         while True:

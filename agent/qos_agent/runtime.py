@@ -40,10 +40,11 @@ from qos.paths import data_dir
 from qos.records import Measurement, Status, utc_now
 from qos.store import SqliteStore
 from qos_agent import collectors
-from qos_agent.collectors.base import Clock, MeasureContext, run_collector
+from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.delivery import Delivery
 from qos_agent.exporters import Exporter, ExporterContext, build_exporters
 from qos_agent.identity import resolve_agent_id, resolve_timezone
+from qos_agent.net.clock import Clock
 from qos_agent.reference import ReferenceServices
 from qos_agent.retention import enforce_max_size
 from qos_agent.scheduler import skipped_record

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -163,7 +164,7 @@ def _profiles_list(args: argparse.Namespace) -> int:
     from qos.profiles import available_profiles
 
     profiles = available_profiles()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": p.id,
             "objectives": len(p.objectives),

@@ -12,8 +12,9 @@
 * ``intervals`` — throughput samples with ``rate_bps``;
 * ``agents`` — ``agent_id``, ``timezone``.
 
-Units are in the column names (``_s``, ``_bps``, ``_bytes``).  SQLite stores are opened
-read-only (``mode=ro``) so the agent can keep writing, and probes load with one SELECT.
+Units are in the column names (``_s``, ``_bps``, ``_bytes``).  SQLite stores are read
+through the store's column reader (:meth:`qos.store.SqliteStore.read_columns`): read-only
+(``mode=ro``) so the agent can keep writing, every table from one snapshot.
 A missing or malformed file raises :class:`DataError` naming the file and the problem;
 data written by a newer schema raises :class:`~qos.errors.SchemaVersionError`.
 """

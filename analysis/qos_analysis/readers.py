@@ -1,7 +1,8 @@
 """Readers for each source format, returning raw frames for :mod:`qos_analysis.load`.
 
-* SQLite stores (``qos.store.sqlite`` layout), opened read-only (``mode=ro``) so the agent
-  keeps writing; each table is read with one SELECT, entirely-NULL columns are skipped.
+* SQLite stores, read through the store's own column reader
+  (:meth:`qos.store.SqliteStore.read_columns`): opened read-only (``mode=ro``) so the agent
+  keeps writing, every table from one snapshot, entirely-NULL columns skipped.
 * Export directories written by ``qos-agent export``: ``measurements``/``probes``/
   ``intervals``/``agents`` as ``.parquet`` or ``.csv``; ``measurements.jsonl`` with one
   versioned record per line (qos.serialization).
@@ -12,7 +13,7 @@ Every problem raises :class:`DataError` naming the file (and the line for JSONL)
 from __future__ import annotations
 
 import json
-import sqlite3
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,35 +25,34 @@ import pandas as pd
 from qos.errors import SchemaVersionError, SerializationError, StoreError
 from qos.records import SCHEMA_VERSION, Status
 from qos.serialization import measurement_from_dict, result_to_dict
-from qos.store.sqlite import INTERVAL_COLUMNS, PROBE_COLUMNS, STORE_SCHEMA_VERSION
+from qos.store import ColumnBlock, SqliteStore
+from qos.store.columns import MEASUREMENT_INDEX
+from qos.store.layout import (
+    AGENTS,
+    EXPORT_BASENAMES,
+    FLOAT64,
+    INTERVALS,
+    JSONL_AGENTS_FILE,
+    MEASUREMENTS,
+    PROBES,
+    STRING,
+    Table,
+)
 
-MEASUREMENT_COLUMNS = (
-    "measurement_id",
-    "agent_id",
-    "collector",
-    "target",
-    "started_at",
-    "duration_s",
-    "status",
-    "error",
-    "kind",
-    "schema_version",
-    "params_json",
-    "labels_json",
-    "result_json",
+# Every column list and type comes from the one layout definition (qos/store/layout.py).
+MEASUREMENT_COLUMNS = MEASUREMENTS.names
+PROBE_COLUMNS = PROBES.names[1:]
+INTERVAL_COLUMNS = INTERVALS.names[1:]
+FLOAT_PROBE_COLUMNS = PROBES.names_of(FLOAT64)
+FLOAT_COLUMNS = frozenset(
+    FLOAT_PROBE_COLUMNS + INTERVALS.names_of(FLOAT64) + MEASUREMENTS.names_of(FLOAT64)
 )
-# The store's own column lists: one definition of the layout (qos/store/schema.py).
-FLOAT_PROBE_COLUMNS = (
-    "send_offset_s",
-    "rtt_s",
-    "forward_delay_s",
-    "backward_delay_s",
-    "reflector_residence_s",
+#: Text columns read from CSV as text (an identifier such as "0123" stays as written).
+_TEXT_COLUMNS = sorted(
+    {name for t in (MEASUREMENTS, PROBES, INTERVALS, AGENTS) for name in t.names_of(STRING)}
 )
-INT_PROBE_COLUMNS = ("ttl", "size_bytes", "reflector_ttl")
 STATUSES = {str(s) for s in Status}
 KINDS = {"rtt", "throughput", "timing"}
-EXPORT_BASENAMES = ("measurements.parquet", "measurements.csv", "measurements.jsonl")
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
@@ -102,73 +102,69 @@ def read_source(path: Path) -> RawPart:
 
 
 def _read_sqlite(path: Path) -> RawPart:
-    uri = path.resolve().as_uri() + "?mode=ro"
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=30.0)
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: cannot open SQLite store: {exc}") from None
-    try:
-        version = int(conn.execute("PRAGMA user_version").fetchone()[0])
-        if version > STORE_SCHEMA_VERSION:
-            raise SchemaVersionError(
-                f"{path}: store schema version {version} is newer than this qos-toolkit "
-                f"supports ({STORE_SCHEMA_VERSION}); upgrade qos-toolkit to read it"
-            )
-        if version == 0:
-            raise DataError(f"{path}: not a qos-toolkit store (user_version 0)")
-        if version < STORE_SCHEMA_VERSION:
-            raise DataError(
-                f"{path}: store schema version {version} must be upgraded; open "
-                "it once with qos-agent to upgrade"
-            )
-        meas = pd.read_sql_query(
-            "SELECT mid, id AS measurement_id, agent_id, collector, target, started_at_us, "
-            "duration_s, status, error, kind, schema_version, params_json, labels_json, "
-            "result_json FROM measurements ORDER BY mid",
-            conn,
-        )
-        probes = _sqlite_columns(conn, "probes", ("mid", *PROBE_COLUMNS))
-        intervals = _sqlite_columns(conn, "intervals", ("mid", *INTERVAL_COLUMNS))
-        agents = pd.read_sql_query("SELECT agent_id, timezone FROM agents", conn)
-    except sqlite3.Error as exc:
-        raise DataError(f"{path}: cannot read store: {exc}") from None
-    finally:
-        conn.close()
-    meas["started_at"] = pd.to_datetime(
-        meas.pop("started_at_us").astype("int64"), unit="us", utc=True
-    ).astype("datetime64[us, UTC]")
-    mids = meas.pop("mid").to_numpy(dtype=np.int64)
+        with SqliteStore(path, readonly=True) as store:
+            tables = store.read_columns()
+    except SchemaVersionError:
+        raise
+    except StoreError as exc:
+        raise DataError(str(exc)) from None
+    meas = pd.DataFrame(
+        {name: _measurement_column(tables.measurements, name) for name in MEASUREMENT_COLUMNS}
+    )
     ids = meas["measurement_id"].to_numpy(dtype=object)
-    probes.insert(0, "measurement_id", _mid_to_id(probes.pop("mid"), mids, ids, path))
-    intervals.insert(0, "measurement_id", _mid_to_id(intervals.pop("mid"), mids, ids, path))
+    probes = _sample_frame(tables.probes, PROBES, ids)
+    intervals = _sample_frame(tables.intervals, INTERVALS, ids)
+    agents = pd.DataFrame({name: _objects(tables.agents, name) for name in AGENTS.names})
     return RawPart(str(path), meas, probes, intervals, agents)
 
 
-def _sqlite_columns(conn: sqlite3.Connection, table: str, columns: Sequence[str]) -> pd.DataFrame:
-    """Read a table column-wise with one SELECT, skipping columns that are entirely NULL.
+def _flat(values: Sequence[Any], dtype: type) -> np.ndarray:
+    """A NULL-free numeric column (an ``array.array`` from the store) as a NumPy array."""
+    if isinstance(values, array) and len(values):
+        return np.frombuffer(values, dtype=dtype)
+    return np.array(values, dtype=dtype)
 
-    Python objects per value are the cost of reading SQLite; ICMP data leaves the STAMP
-    columns empty, so a cheap COUNT() pass avoids materialising millions of Nones.
-    """
-    counts = conn.execute(
-        f"SELECT COUNT(*), {', '.join(f'COUNT({c})' for c in columns)} FROM {table}"
-    ).fetchone()
-    total, non_null = counts[0], dict(zip(columns, counts[1:], strict=True))
-    present = [c for c in columns if non_null[c]]
+
+def _objects(block: ColumnBlock, name: str) -> np.ndarray:
+    values = block[name]
+    return (
+        np.full(block.length, None, dtype=object)
+        if block.all_null(name)
+        else np.array(values, dtype=object)
+    )
+
+
+def _measurement_column(block: ColumnBlock, name: str) -> Any:
+    if name == "started_at":
+        micros = _flat(block[name], np.int64) if block.length else np.empty(0, np.int64)
+        return pd.to_datetime(micros, unit="us", utc=True).astype("datetime64[us, UTC]")
+    if isinstance(block[name], array):
+        return _flat(block[name], np.float64 if name in FLOAT_COLUMNS else np.int64)
+    return _objects(block, name)
+
+
+def _sample_frame(block: ColumnBlock, table: Table, ids: np.ndarray) -> pd.DataFrame:
+    """Probes or intervals column-wise: all-NULL columns as zero-memory NaN, floats as
+    float64, NULL-free numbers as int64, the rest as objects; the key is categorical."""
     out: dict[str, Any] = {}
-    if total and present:
-        rows = conn.execute(f"SELECT {', '.join(present)} FROM {table}").fetchall()
-        for name, values in zip(present, zip(*rows, strict=True), strict=True):
-            if name in FLOAT_PROBE_COLUMNS or name in ("start_offset_s", "duration_s"):
-                out[name] = np.array(values, dtype=np.float64)
-            elif non_null[name] == total and name != "lost_direction":
-                out[name] = np.array(values)
-            else:
-                out[name] = np.array(values, dtype=object)
-    for name in columns:
-        if name not in out:
-            out[name] = all_missing_float(total)
-    return pd.DataFrame(out, columns=list(columns))
+    codes = _flat(block[MEASUREMENT_INDEX], np.int64)
+    out["measurement_id"] = (
+        pd.Categorical.from_codes(codes, categories=pd.Index(ids, dtype=object), validate=False)
+        if len(ids)
+        else pd.Categorical([])
+    )
+    for name in table.names[1:]:
+        values = block[name]
+        if block.all_null(name):
+            out[name] = all_missing_float(block.length)
+        elif name in FLOAT_COLUMNS:
+            out[name] = _flat(values, np.float64)
+        elif isinstance(values, array):
+            out[name] = _flat(values, np.int64)
+        else:
+            out[name] = np.array(values, dtype=object)
+    return pd.DataFrame(out, columns=list(table.names))
 
 
 def _frame_from_rows(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.DataFrame:
@@ -177,42 +173,26 @@ def _frame_from_rows(rows: list[tuple[Any, ...]], columns: Sequence[str]) -> pd.
     return pd.DataFrame.from_records(rows, columns=list(columns), coerce_float=True)
 
 
-def _mid_to_id(mid: pd.Series, mids: np.ndarray, ids: np.ndarray, path: Path) -> pd.Categorical:
-    values = mid.to_numpy(dtype=np.int64)
-    pos = np.searchsorted(mids, values)
-    pos_clipped = np.minimum(pos, max(len(mids) - 1, 0))
-    if len(values) and (len(mids) == 0 or np.any(mids[pos_clipped] != values)):
-        raise DataError(f"{path}: rows refer to measurements that do not exist")
-    return (
-        pd.Categorical.from_codes(pos, categories=pd.Index(ids, dtype=object), validate=False)
-        if len(ids)
-        else pd.Categorical([])
-    )
-
-
 # --- exports -----------------------------------------------------------------------------------
 
 
 def _read_export_dir(directory: Path, only: str | None = None) -> RawPart:
     for suffix in (".parquet", ".csv", ".jsonl") if only is None else (only,):
-        main = directory / f"measurements{suffix}"
+        fmt = suffix[1:]
+        main = directory / MEASUREMENTS.file_name(fmt)
         if main.is_file():
             if suffix == ".jsonl":
                 return _read_jsonl(main)
             reader = _read_parquet_table if suffix == ".parquet" else read_csv_table
-            meas = reader(main, MEASUREMENT_COLUMNS, required=True)
-            probes = reader(
-                directory / f"probes{suffix}", ("measurement_id", *PROBE_COLUMNS), required=False
+            meas, probes, intervals, agents = (
+                reader(
+                    directory / table.file_name(fmt), table.names, required=table is MEASUREMENTS
+                )
+                for table in (MEASUREMENTS, PROBES, INTERVALS, AGENTS)
             )
-            intervals = reader(
-                directory / f"intervals{suffix}",
-                ("measurement_id", *INTERVAL_COLUMNS),
-                required=False,
-            )
-            agents = reader(directory / f"agents{suffix}", ("agent_id", "timezone"), required=False)
             meas["started_at"] = utc_timestamps(meas["started_at"], main)
             return RawPart(str(directory), meas, probes, intervals, agents)
-    raise DataError(f"{directory}: no measurements.parquet, .csv or .jsonl")
+    raise DataError(f"{directory}: no {', '.join(EXPORT_BASENAMES)}")
 
 
 def _read_parquet_table(path: Path, columns: Sequence[str], *, required: bool) -> pd.DataFrame:
@@ -284,15 +264,7 @@ def read_csv_table(path: Path, columns: Sequence[str], *, required: bool) -> pd.
             keep_default_na=False,
             na_values=[""],
             low_memory=False,
-            dtype={
-                "measurement_id": str,
-                "agent_id": str,
-                "error": str,
-                "params_json": str,
-                "labels_json": str,
-                "result_json": str,
-                "lost_direction": str,
-            },
+            dtype=dict.fromkeys(_TEXT_COLUMNS, str),
         )
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: not a readable CSV file: {exc}") from None
@@ -388,13 +360,13 @@ def _read_jsonl(path: Path) -> RawPart:
         if len(meas)
         else pd.Series(dtype="datetime64[us, UTC]")
     )
-    probes = _frame_from_rows(probe_rows, ("measurement_id", *PROBE_COLUMNS))
-    intervals = _frame_from_rows(interval_rows, ("measurement_id", *INTERVAL_COLUMNS))
-    agents_path = path.parent / "agents.csv"
+    probes = _frame_from_rows(probe_rows, PROBES.names)
+    intervals = _frame_from_rows(interval_rows, INTERVALS.names)
+    agents_path = path.parent / JSONL_AGENTS_FILE
     agents = (
-        read_csv_table(agents_path, ("agent_id", "timezone"), required=False)
+        read_csv_table(agents_path, AGENTS.names, required=False)
         if agents_path.is_file()
-        else pd.DataFrame(columns=["agent_id", "timezone"])
+        else pd.DataFrame(columns=list(AGENTS.names))
     )
     return RawPart(str(path), meas, probes, intervals, agents)
 

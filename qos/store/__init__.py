@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from qos.records import Measurement
+from qos.store.columns import ColumnBlock, StoreColumns
 from qos.store.sqlite import STORE_SCHEMA_VERSION, SqliteStore
 
 
@@ -31,4 +32,4 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
-__all__ = ["STORE_SCHEMA_VERSION", "SqliteStore", "Store"]
+__all__ = ["STORE_SCHEMA_VERSION", "ColumnBlock", "SqliteStore", "Store", "StoreColumns"]

@@ -31,7 +31,15 @@ from qos.records import (
     ThroughputResult,
 )
 from qos.serialization import result_from_dict, result_to_dict
-from qos.store.schema import INTERVAL_COLUMNS, PROBE_COLUMNS, from_epoch_us, to_epoch_us
+from qos.store.layout import (
+    AGENTS,
+    INTERVAL_COLUMNS,
+    MEASUREMENTS,
+    PROBE_COLUMNS,
+    PROBES,
+    TABLES_BY_NAME,
+)
+from qos.store.schema import from_epoch_us, to_epoch_us
 
 # -- record → rows ---------------------------------------------------------------------------
 
@@ -207,9 +215,18 @@ def export_query(
 ) -> tuple[list[str], str, list[Any]]:
     """Columns, SQL and parameters streaming one table in the export layout.
 
-    ``table`` is ``measurements``, ``probes``, ``intervals`` or ``agents``; the time filter
-    applies to the measurement's start.  An unknown table is a :class:`StoreError`.
+    ``table`` is ``measurements``, ``probes``, ``intervals`` or ``agents``
+    (:data:`qos.store.layout.TABLES`); columns are named as in :attr:`Column.raw_name
+    <qos.store.layout.Column.raw_name>`.  The time filter applies to the measurement's
+    start.  An unknown table is a :class:`StoreError`.
     """
+    spec = TABLES_BY_NAME.get(table)
+    if spec is None:
+        raise StoreError(f"unknown table {table!r}")
+    columns = [c.raw_name for c in spec.columns]
+    if spec is AGENTS:
+        cols = ", ".join(c.store_name for c in spec.columns)
+        return columns, f"SELECT {cols} FROM agents ORDER BY agent_id", []
     clauses, params = [], []
     if since is not None:
         clauses.append("m.started_at_us >= ?")
@@ -218,45 +235,15 @@ def export_query(
         clauses.append("m.started_at_us < ?")
         params.append(to_epoch_us(until))
     where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    if table == "measurements":
-        columns = [
-            "measurement_id",
-            "agent_id",
-            "collector",
-            "target",
-            "started_at_us",
-            "duration_s",
-            "status",
-            "error",
-            "kind",
-            "schema_version",
-            "params_json",
-            "labels_json",
-            "result_json",
-        ]
-        sql = (
-            f"SELECT m.id, m.agent_id, m.collector, m.target, m.started_at_us, "
-            f"m.duration_s, m.status, m.error, m.kind, m.schema_version, "
-            f"m.params_json, m.labels_json, m.result_json FROM measurements m {where} "
-            f"ORDER BY m.started_at_us, m.mid"
-        )
-    elif table == "probes":
-        columns = ["measurement_id", *PROBE_COLUMNS]
-        cols = ", ".join(f"p.{c}" for c in PROBE_COLUMNS)
-        sql = (
-            f"SELECT m.id, {cols} FROM probes p JOIN measurements m ON m.mid = p.mid "
-            f"{where} ORDER BY m.started_at_us, m.mid, p.seq"
-        )
-    elif table == "intervals":
-        columns = ["measurement_id", *INTERVAL_COLUMNS]
-        cols = ", ".join(f"i.{c}" for c in INTERVAL_COLUMNS)
-        sql = (
-            f"SELECT m.id, {cols} FROM intervals i JOIN measurements m ON m.mid = i.mid "
-            f"{where} ORDER BY m.started_at_us, m.mid, i.start_offset_s, i.stream"
-        )
-    elif table == "agents":
-        columns = ["agent_id", "timezone"]
-        sql, params = "SELECT agent_id, timezone FROM agents ORDER BY agent_id", []
+    if spec is MEASUREMENTS:
+        cols = ", ".join(f"m.{c.store_name}" for c in spec.columns)
+        sql = f"SELECT {cols} FROM measurements m {where} ORDER BY m.started_at_us, m.mid"
     else:
-        raise StoreError(f"unknown table {table!r}")
+        alias = table[0]
+        cols = ", ".join(f"{alias}.{name}" for name in spec.field_names)
+        sql = (
+            f"SELECT m.id, {cols} FROM {table} {alias} JOIN measurements m "
+            f"ON m.mid = {alias}.mid {where} ORDER BY m.started_at_us, m.mid, "
+            + ("p.seq" if spec is PROBES else "i.start_offset_s, i.stream")
+        )
     return columns, sql, params

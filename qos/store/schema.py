@@ -1,7 +1,9 @@
 """SQLite store layout: DDL, migrations, column lists, time encoding (docs/architecture.md §2.3).
 
 One definition of the file layout, shared by the store (:mod:`qos.store.sqlite`), the row
-codec (:mod:`qos.store.rows`) and the analysis readers (``qos_analysis.readers``).
+codec (:mod:`qos.store.rows`) and the column reader (:mod:`qos.store.columns`).  The column
+lists come from :mod:`qos.store.layout`; the DDL of a released version never changes (a new
+layout is a new migration).
 
 * The schema version lives in ``PRAGMA user_version``; :data:`MIGRATIONS` is the one
   upgrade path (user_version before → step bringing the file to the next version).
@@ -15,7 +17,19 @@ import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from qos.store.layout import INTERVAL_COLUMNS, MEASUREMENTS, PROBE_COLUMNS
+
 STORE_SCHEMA_VERSION = 2
+
+__all__ = [
+    "INTERVAL_COLUMNS",
+    "MEASUREMENT_COLUMNS",
+    "MIGRATIONS",
+    "PROBE_COLUMNS",
+    "STORE_SCHEMA_VERSION",
+    "from_epoch_us",
+    "to_epoch_us",
+]
 
 _SCHEMA_V1 = """
 CREATE TABLE measurements (
@@ -114,40 +128,9 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _upgrade_v1_to_v2,
 }
 
-PROBE_COLUMNS = (
-    "seq",
-    "send_offset_s",
-    "rtt_s",
-    "ttl",
-    "duplicates",
-    "size_bytes",
-    "forward_delay_s",
-    "backward_delay_s",
-    "reflector_residence_s",
-    "lost_direction",
-    "one_way_valid",
-    "reflector_ttl",
-)
-INTERVAL_COLUMNS = ("stream", "start_offset_s", "duration_s", "bytes", "warmup")
-
 #: Column order of the ``measurements`` SELECT that :func:`qos.store.rows.row_to_measurement`
 #: decodes (``mid`` is the integer key the probes and intervals refer to).
-MEASUREMENT_COLUMNS = (
-    "mid",
-    "id",
-    "agent_id",
-    "collector",
-    "target",
-    "started_at_us",
-    "duration_s",
-    "status",
-    "error",
-    "kind",
-    "schema_version",
-    "params_json",
-    "labels_json",
-    "result_json",
-)
+MEASUREMENT_COLUMNS = ("mid", *(c.store_name for c in MEASUREMENTS.columns))
 
 
 def to_epoch_us(moment: datetime) -> int:

@@ -28,9 +28,10 @@ Design:
   let :meth:`SqliteStore.prune` keep what an exporter has not delivered.
 
 Wall-clock start times are stored as integer microseconds since the Unix epoch, UTC.
-The layout (DDL, migrations, column lists, time encoding) is :mod:`qos.store.schema`; the
-row ↔ record codec and the export queries are :mod:`qos.store.rows`.  Their public names
-are re-exported here, the import path analysts and tests have always used.
+The tables' columns and the export files are :mod:`qos.store.layout`; the SQLite layout
+(DDL, migrations, time encoding) is :mod:`qos.store.schema`; the row ↔ record codec and the
+export queries are :mod:`qos.store.rows`; column-wise reads are :mod:`qos.store.columns`.
+Their public names are re-exported here, the import path analysts and tests have always used.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from qos.errors import (
     StoreFullError,
 )
 from qos.records import Measurement, RttResult, ThroughputResult
+from qos.store.columns import StoreColumns, read_columns
 from qos.store.rows import (
     export_query,
     interval_rows,
@@ -82,6 +84,13 @@ __all__ = [
 WAL_AUTOCHECKPOINT_PAGES = 256
 #: size the WAL file is truncated back to after a checkpoint, in bytes
 WAL_SIZE_LIMIT = 1 << 20
+
+
+#: Every column of ``measurements`` but ``mid``, in the order of :func:`measurement_values`.
+_INSERT_MEASUREMENT = (
+    f"INSERT INTO measurements ({', '.join(MEASUREMENT_COLUMNS[1:])}) "
+    f"VALUES ({', '.join('?' * len(MEASUREMENT_COLUMNS[1:]))})"
+)
 
 
 class SqliteStore:
@@ -298,12 +307,7 @@ class SqliteStore:
         return busy == 0
 
     def _insert(self, m: Measurement) -> int:
-        cursor = self._conn.execute(
-            "INSERT INTO measurements (id, agent_id, collector, target, started_at_us, "
-            "duration_s, status, error, kind, schema_version, params_json, labels_json, "
-            "result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            measurement_values(m),
-        )
+        cursor = self._conn.execute(_INSERT_MEASUREMENT, measurement_values(m))
         mid = cursor.lastrowid
         if isinstance(m.result, RttResult) and m.result.probes:
             rows = probe_rows(mid, m.result.probes)
@@ -493,6 +497,26 @@ class SqliteStore:
         )
         for row in cursor.fetchall():
             yield row_to_measurement(self._conn, row)
+
+    def read_columns(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        collector: str | None = None,
+        target: str | None = None,
+    ) -> StoreColumns:
+        """Measurements (start in ``[since, until)``, optionally of one collector and
+        target), their probes and intervals, and the agents, column-wise from one snapshot
+        (:func:`qos.store.columns.read_columns`): the fast path for analysis loaders."""
+        return read_columns(
+            self._conn,
+            since=since,
+            until=until,
+            collector=collector,
+            target=target,
+            source=str(self.path),
+        )
 
     def export_rows(
         self,

@@ -21,8 +21,8 @@ import pytest
 from qos.records import Measurement, Status, ThroughputResult
 from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.collectors.http_throughput import HttpThroughputCollector
+from qos_agent.net.http_wire import ProtocolError, parse_response_head
 from qos_agent.refserver import RunningHttpServer, start_http_server
-from qos_agent.refserver.wire import ProtocolError, parse_response_head
 
 FAST = {"warmup": "0.3s", "duration": "1.2s", "interval": "0.1s", "timeout": "0.8s"}
 

@@ -26,8 +26,8 @@ from qos.errors import ParameterError
 from qos.records import Status
 from qos_agent.collectors import get
 from qos_agent.collectors.base import MeasureContext, run_collector
-from qos_agent.iperf3 import protocol
-from qos_agent.iperf3.protocol import ProtocolError, State
+from qos_agent.net import iperf3_wire as protocol
+from qos_agent.net.iperf3_wire import ProtocolError, State
 
 IPERF3 = shutil.which("iperf3")
 needs_iperf3 = pytest.mark.skipif(IPERF3 is None, reason="Debian package iperf3 not installed")

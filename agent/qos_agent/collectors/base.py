@@ -13,17 +13,17 @@ config file and ``qos-agent list`` all validate and document them the same way.
 from __future__ import annotations
 
 import threading
-import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from qos.errors import ParameterError, UnitError
-from qos.records import Measurement, Result, Status, utc_now
+from qos.records import Measurement, Result, Status
 from qos.suggest import unknown_name_hint
 from qos.units import parse_duration_s, parse_rate_bps, parse_size_bytes
+from qos_agent.net.clock import Clock
 
 ParamKind = Literal["int", "float", "duration", "size", "rate", "str", "bool"]
 
@@ -94,15 +94,6 @@ def resolve_params(
                 f"({unknown_name_hint(name, by_name)})"
             )
     return {s.name: s.convert(raw[s.name]) if s.name in raw else s.default for s in specs}
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """The outside world's time, injectable for tests (docs/architecture.md §7)."""
-
-    wall: Callable[[], datetime] = utc_now
-    monotonic_ns: Callable[[], int] = time.monotonic_ns
-    sleep: Callable[[float], None] = time.sleep
 
 
 @dataclass(frozen=True, slots=True)

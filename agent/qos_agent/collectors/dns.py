@@ -25,6 +25,7 @@ from typing import Any
 from qos.records import Measurement, Status, TimingResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.stamp import parse_target
+from qos_agent.net.sockets import first_address
 
 DNS_PORT = 53
 _MAX_ANSWERS = 20
@@ -61,7 +62,7 @@ class DnsCollector(Collector):
 
         try:
             host, port = parse_target(target, default_port=DNS_PORT)
-            family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+            family, sockaddr = first_address(host, port, socket.SOCK_DGRAM)
             types = [
                 dns.rdatatype.from_text(t.strip()) for t in params["types"].split(",") if t.strip()
             ]

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from qos.records import Measurement, Status, TimingResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.net.sockets import first_address
 
 _UNREACHABLE_ERRNOS = {
     errno.ECONNREFUSED,
@@ -145,7 +146,7 @@ class HttpCollector(Collector):
         step = "dns"
         try:
             t = clock.monotonic_ns()
-            family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            family, sockaddr = first_address(host, port, socket.SOCK_STREAM)
             phases["dns"] = since(t)
             details["remote"] = f"{sockaddr[0]}:{sockaddr[1]}"
             step = "connect"

@@ -26,7 +26,7 @@ any worker.  ``max_bytes`` bounds the bytes of one test (mobile plans pay per by
 This module is the collector (parameters, one run's orchestration, the record); the engine
 lives in :mod:`qos_agent.throughput` (``transfer``: per-stream workers, ``sampler``:
 per-interval counters, ``result``: goodput and status) and the wire format in
-:mod:`qos_agent.refserver.wire`.
+:mod:`qos_agent.net.http_wire`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from typing import Any
 
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
-from qos_agent.refserver.wire import parse_base_url
+from qos_agent.net.http_wire import parse_base_url
 from qos_agent.throughput.result import assemble
 from qos_agent.throughput.sampler import Sample, sample
 from qos_agent.throughput.transfer import Transfer, make_streams

@@ -7,7 +7,12 @@ stop-and-wait, times with the wall clock and rounds its loss figure (§12.8):
 
 * probes leave on an absolute schedule ``t0 + i·interval`` (a stream, not stop-and-wait),
   so a slow reply never delays later probes and the stream has a known rate;
-* send and receive instants come from the monotonic nanosecond clock;
+* each round trip is the kernel's receive stamp minus the kernel's transmit stamp of the
+  probe (``SO_TIMESTAMPNS`` / ``SO_TIMESTAMPING``, both ``CLOCK_REALTIME``;
+  :mod:`qos_agent.collectors.kernel_stamps`), so neither the encoding and system call of
+  the send nor this process's wake-up delay on receipt is part of the RTT; without kernel
+  stamps the monotonic clock is read just before the send call and on receipt, and the
+  details record which stamps were used (``send_timestamps``, ``receive_timestamps``);
 * a reply later than ``timeout`` after its probe counts as lost (RFC 6673 §2.4 Tmax);
 * repeated replies for one sequence number are counted as duplicates, never as extra
   receptions (RFC 7680 §2.5: duplicates count once);
@@ -24,21 +29,19 @@ import os
 import random
 import select
 import socket
-import struct
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from qos.records import Measurement, ProbeSample, RttResult, Status
+from qos_agent.collectors import kernel_stamps
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.scheduling import probe_scheduling
 
 _SPIN_S = 0.0003  # busy-wait this long before a send for sub-millisecond schedule accuracy
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
 IP_RECVTTL = getattr(socket, "IP_RECVTTL", 12)
-#: Linux <asm-generic/socket.h>: kernel receive timestamps as struct timespec
-SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 _MAX_TS_SLACK_NS = 1_000_000  # a kernel stamp later than our own read by more is refused
 _ICMP_ERROR_TYPES_V4 = {3: "destination unreachable", 11: "time exceeded"}
 _ICMP_ERROR_TYPES_V6 = {1: "destination unreachable", 3: "time exceeded"}
@@ -103,11 +106,16 @@ def choose_mode(requested: str, family: int = socket.AF_INET) -> tuple[bool | No
 @dataclass
 class _ProbeState:
     seq: int
-    sent_ns: int
+    sent_ns: int  # monotonic clock, read just before the send call
     rtt_ns: int | None = None
     ttl: int | None = None
     duplicates: int = 0
     error: str | None = None
+    #: wall clock just before and after the send call: the window a kernel stamp must fit
+    send_window_ns: tuple[int, int] | None = None
+    tx_kernel_ns: int | None = None  # kernel transmit stamp (CLOCK_REALTIME)
+    kernel_send: bool = False  # the RTT starts at tx_kernel_ns
+    kernel_receive: bool = False  # the RTT ends at the kernel receive stamp
 
 
 @dataclass
@@ -116,8 +124,10 @@ class _Stream:
     interval_ns: int
     timeout_ns: int
     t0_ns: int = 0
-    kernel_ts: bool = False
-    kernel_stamped: int = 0
+    kernel_ts: bool = False  # kernel receive stamps (SO_TIMESTAMPNS)
+    kernel_tx: bool = False  # kernel transmit stamps (SO_TIMESTAMPING)
+    next_tx_key: int = 0  # OPT_ID key of the next successful send
+    tx_keys: dict[int, int] = field(default_factory=dict)  # OPT_ID key -> probe index
     probes: dict[int, _ProbeState] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
 
@@ -221,7 +231,7 @@ class IcmpCollector(Collector):
             details={
                 "address": address,
                 "socket": "raw" if privileged else "datagram",
-                "receive_timestamps": "kernel" if stream.kernel_stamped else "user space",
+                **_stamp_sources(stream),
                 "scheduling": policy,
                 "icmp_id": probe_id,
                 "bytes_on_wire": _wire_bytes(family, params["size"], samples),
@@ -249,25 +259,15 @@ class IcmpCollector(Collector):
         stream: _Stream,
         context: MeasureContext,
     ) -> int:
-        icmplib = _icmplib()
         clock = context.clock
         sock: socket.socket = icmp_sock.sock
-        sock.setblocking(False)
-        v4 = family == socket.AF_INET
-        if v4 and not privileged:
-            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
-        if not v4:
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
-        # Kernel receive timestamps remove the wake-up delay of this process from every
-        # RTT (it dominated IPDV on a loaded host).  They are wall-clock stamps, converted
-        # to the monotonic clock with an offset read at each drain; only with the real
-        # clock, never with an injected test clock.
-        stream.kernel_ts = clock.monotonic_ns is time.monotonic_ns
-        if stream.kernel_ts:
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-            except OSError:
-                stream.kernel_ts = False
+        _configure_socket(sock, family == socket.AF_INET, privileged, params["ttl"])
+        # Kernel stamps are wall-clock (CLOCK_REALTIME) instants: only with the real clock,
+        # never with an injected test clock.
+        if clock.monotonic_ns is time.monotonic_ns:
+            stream.kernel_ts = kernel_stamps.enable_receive_stamps(sock)
+            stream.kernel_tx = stream.kernel_ts and kernel_stamps.enable_send_stamps(sock)
+        destination = socket.getaddrinfo(address, None, family=family, type=sock.type)[0][4]
         probe_id = random.randrange(1, 0xFFFF)
         payload = os.urandom(params["size"])
         seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
@@ -275,7 +275,7 @@ class IcmpCollector(Collector):
         stream.probes.clear()
         stream.t0_ns = t0
         next_index = 0
-        errors = _ICMP_ERROR_TYPES_V4 if v4 else _ICMP_ERROR_TYPES_V6
+        drain = _Drain(icmp_sock, family == socket.AF_INET, privileged, seq_base, stream, clock)
         while True:
             now = clock.monotonic_ns()
             if next_index < stream.count and not context.stop.is_set():
@@ -291,94 +291,189 @@ class IcmpCollector(Collector):
             if wait_ns > _SPIN_S * 1e9:
                 ready, _, _ = select.select([sock], [], [], (wait_ns / 1e9) - _SPIN_S)
                 if ready:
-                    self._drain(
-                        icmp_sock, sock, v4, privileged, probe_id, seq_base, stream, clock, errors
-                    )
+                    drain(probe_id)
                 continue
             if due is not None:
+                # icmplib's encoder, called before the clock is read: the RTT starts at the
+                # send call (or at the kernel's transmit stamp), not before the encoding
+                packet = icmp_sock._create_packet(
+                    id=probe_id, sequence=(seq_base + next_index) & 0xFFFF, payload=payload
+                )
                 while clock.monotonic_ns() < due:
                     pass
-                request = icmplib.ICMPRequest(
-                    destination=address,
-                    id=probe_id,
-                    sequence=(seq_base + next_index) & 0xFFFF,
-                    payload=payload,
-                    ttl=params["ttl"],
-                )
-                sent_ns = clock.monotonic_ns()
-                state = _ProbeState(seq=next_index, sent_ns=sent_ns)
-                stream.probes[next_index] = state
-                try:
-                    icmp_sock.send(request)
-                except icmplib.ICMPLibError as exc:
-                    state.error = str(exc) or type(exc).__name__
-                    stream.errors.append(f"send failed: {state.error}")
-                if not privileged and request.id != probe_id:
-                    probe_id = request.id  # Linux datagram sockets rewrite the identifier
+                _send_probe(sock, destination, packet, next_index, stream, clock)
+                if not privileged and next_index == 0:
+                    # Linux datagram ICMP sockets replace the identifier with the local port
+                    probe_id = sock.getsockname()[1] or probe_id
                 next_index += 1
-            self._drain(icmp_sock, sock, v4, privileged, probe_id, seq_base, stream, clock, errors)
+            drain(probe_id)
         return probe_id
 
-    def _drain(
+
+def _configure_socket(sock: socket.socket, v4: bool, privileged: bool, ttl: int) -> None:
+    """Non-blocking; TTL / Hop Limit of the probes; reply TTL as ancillary data."""
+    sock.setblocking(False)
+    if v4:
+        sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+        if not privileged:
+            sock.setsockopt(socket.IPPROTO_IP, IP_RECVTTL, 1)
+    else:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVHOPLIMIT, 1)
+
+
+def _send_probe(
+    sock: socket.socket,
+    destination: Any,
+    packet: bytes,
+    index: int,
+    stream: _Stream,
+    clock: Any,
+) -> None:
+    """Send one encoded echo request; the clock is read right before the system call.
+
+    A successful send is given the next ``OPT_ID`` key, under which the kernel reports its
+    transmit stamp (:func:`kernel_stamps.read_send_stamps`).
+    """
+    state = _ProbeState(seq=index, sent_ns=0)
+    stream.probes[index] = state
+    state.sent_ns = clock.monotonic_ns()
+    before_ns = time.time_ns() if stream.kernel_tx else 0
+    try:
+        sock.sendto(packet, destination)
+    except OSError as exc:
+        state.error = str(exc) or type(exc).__name__
+        stream.errors.append(f"send failed: {state.error}")
+        return
+    if stream.kernel_tx:
+        state.send_window_ns = (before_ns, time.time_ns())
+        stream.tx_keys[stream.next_tx_key] = index
+        stream.next_tx_key += 1
+
+
+class _Drain:
+    """Reads everything waiting on the socket: transmit stamps first, then replies."""
+
+    def __init__(
         self,
         icmp_sock: Any,
-        sock: socket.socket,
         v4: bool,
         privileged: bool,
-        probe_id: int,
         seq_base: int,
         stream: _Stream,
         clock: Any,
-        errors: Mapping[int, str],
     ) -> None:
-        """Read every datagram waiting on the socket and match it to a probe."""
-        wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if stream.kernel_ts else 0
+        self.icmp_sock = icmp_sock
+        self.sock: socket.socket = icmp_sock.sock
+        self.v4 = v4
+        self.privileged = privileged
+        self.seq_base = seq_base
+        self.stream = stream
+        self.clock = clock
+        self.errors = _ICMP_ERROR_TYPES_V4 if v4 else _ICMP_ERROR_TYPES_V6
+
+    def __call__(self, probe_id: int) -> None:
+        if self.stream.kernel_tx:
+            self._send_stamps()
+        wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if self.stream.kernel_ts else 0
         while True:
             try:
-                packet, ancdata, _flags, source = sock.recvmsg(65535, 256)
+                packet, ancdata, _flags, source = self.sock.recvmsg(65535, 256)
             except BlockingIOError:
                 return
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
-                    stream.errors.append(os.strerror(exc.errno or 0))
+                    self.stream.errors.append(os.strerror(exc.errno or 0))
                     continue
                 return
-            received_ns = clock.monotonic_ns()
-            kernel_ns = (
-                kernel_receive_monotonic_ns(ancdata, wall_minus_mono_ns)
-                if stream.kernel_ts
-                else None
+            received_ns = self.clock.monotonic_ns()
+            kernel_wall_ns = (
+                kernel_stamps.receive_stamp_ns(ancdata) if self.stream.kernel_ts else None
             )
-            reply = icmp_sock._parse_reply(packet=packet, source=source[0], current_time=0.0)
-            if reply is None:
-                continue
-            if privileged and reply.id != probe_id:
-                continue  # another process's ping on the shared raw socket
-            index = (reply.sequence - seq_base) & 0xFFFF
-            state = stream.probes.get(index)
+            state = self._match(packet, source, probe_id)
             if state is None:
                 continue
-            if reply.type in errors:
-                stream.errors.append(
-                    f"{errors[reply.type]} (code {reply.code}) from {reply.source}"
-                )
-                continue
-            if reply.type != (0 if v4 else 129):
-                continue  # our own echo request seen on a raw socket, or other ICMP
-            if (
-                kernel_ns is not None
-                and state.sent_ns <= kernel_ns <= received_ns + _MAX_TS_SLACK_NS
-            ):
-                received_ns = min(kernel_ns, received_ns)
-                stream.kernel_stamped += 1
-            rtt_ns = received_ns - state.sent_ns
             if state.rtt_ns is not None:
                 state.duplicates += 1
                 continue
-            if rtt_ns > stream.timeout_ns:
+            rtt_ns = _round_trip(state, received_ns, kernel_wall_ns, wall_minus_mono_ns)
+            if rtt_ns > self.stream.timeout_ns:
                 continue  # arrived after Tmax: lost by definition (RFC 6673 §2.4)
             state.rtt_ns = rtt_ns
-            state.ttl = _reply_ttl(packet, ancdata, v4, privileged)
+            state.ttl = _reply_ttl(packet, ancdata, self.v4, self.privileged)
+
+    def _match(self, packet: bytes, source: Any, probe_id: int) -> _ProbeState | None:
+        """The probe an echo reply answers; ICMP errors are recorded; None for the rest."""
+        reply = self.icmp_sock._parse_reply(packet=packet, source=source[0], current_time=0.0)
+        if reply is None:
+            return None
+        if self.privileged and reply.id != probe_id:
+            return None  # another process's ping on the shared raw socket
+        state = self.stream.probes.get((reply.sequence - self.seq_base) & 0xFFFF)
+        if state is None:
+            return None
+        if reply.type in self.errors:
+            self.stream.errors.append(
+                f"{self.errors[reply.type]} (code {reply.code}) from {reply.source}"
+            )
+            return None
+        if reply.type != (0 if self.v4 else 129):
+            return None  # our own echo request seen on a raw socket, or other ICMP
+        return state
+
+    def _send_stamps(self) -> None:
+        """Attach each kernel transmit stamp to its probe, if it fits the send call's window.
+
+        The stamp is taken inside the send call or, if a local queue held the packet, after
+        it; one that is earlier than the call or more than ``_MAX_TS_SLACK_NS`` after it
+        belongs to no probe we know and is refused.
+        """
+        for key, stamp_ns in kernel_stamps.read_send_stamps(self.sock):
+            state = self.stream.probes.get(self.stream.tx_keys.pop(key, -1))
+            if state is None or state.send_window_ns is None:
+                continue
+            before_ns, after_ns = state.send_window_ns
+            if before_ns <= stamp_ns <= after_ns + _MAX_TS_SLACK_NS:
+                state.tx_kernel_ns = stamp_ns
+
+
+def _round_trip(
+    state: _ProbeState, received_ns: int, kernel_wall_ns: int | None, wall_minus_mono_ns: int
+) -> int:
+    """RTT of one reply from the best stamps available, recording which were used.
+
+    Kernel receive and transmit stamps: their difference (one clock, no conversion).
+    Kernel receive stamp only: converted to the monotonic clock and taken from the send
+    stamp.  A kernel receive stamp before the send or later than our own read (plus
+    ``_MAX_TS_SLACK_NS``) is refused and the user-space receive instant used.
+    """
+    if kernel_wall_ns is None:
+        return received_ns - state.sent_ns
+    kernel_ns = kernel_wall_ns - wall_minus_mono_ns
+    if not state.sent_ns <= kernel_ns <= received_ns + _MAX_TS_SLACK_NS:
+        return received_ns - state.sent_ns
+    state.kernel_receive = True
+    if state.tx_kernel_ns is not None and state.tx_kernel_ns <= kernel_wall_ns:
+        state.kernel_send = True
+        return kernel_wall_ns - state.tx_kernel_ns
+    return min(kernel_ns, received_ns) - state.sent_ns
+
+
+def _stamp_sources(stream: _Stream) -> dict[str, str]:
+    """Which clock readings the reported RTTs start and end at (measurement details)."""
+    answered = [p for p in stream.probes.values() if p.rtt_ns is not None]
+
+    def source(kernel: int) -> str:
+        if answered and kernel == len(answered):
+            return "kernel"
+        if kernel == 0:
+            return "user space"
+        return f"kernel for {kernel} of {len(answered)} replies, else user space"
+
+    return {
+        "send_timestamps": source(sum(p.kernel_send for p in answered)),
+        "receive_timestamps": source(sum(p.kernel_receive for p in answered)),
+    }
 
 
 def _reply_ttl(
@@ -391,17 +486,6 @@ def _reply_ttl(
             return int.from_bytes(data[:4], "little") if len(data) >= 4 else data[0]
         if not v4 and level == socket.IPPROTO_IPV6 and kind == socket.IPV6_HOPLIMIT and data:
             return int.from_bytes(data[:4], "little")
-    return None
-
-
-def kernel_receive_monotonic_ns(
-    ancdata: list[tuple[int, int, bytes]], wall_minus_mono_ns: int
-) -> int | None:
-    """The kernel's receive instant (``SCM_TIMESTAMPNS``) on the monotonic clock, or None."""
-    for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= 16:
-            seconds, nanoseconds = struct.unpack("qq", data[:16])
-            return seconds * 1_000_000_000 + nanoseconds - wall_minus_mono_ns
     return None
 
 

@@ -36,8 +36,8 @@ from qos.errors import ParameterError
 from qos.metrics import jitter_mean_abs_diff_s
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
-from qos_agent.iperf3 import protocol
 from qos_agent.iperf3.client import Iperf3Client, TestOutcome, receiver_jitter_s
+from qos_agent.net import iperf3_wire as protocol
 
 _KIND_STATUS = {"unreachable": Status.UNREACHABLE, "timeout": Status.TIMEOUT}
 _MAX_BACKOFF_S = 60.0

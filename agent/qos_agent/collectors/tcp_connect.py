@@ -22,6 +22,7 @@ from typing import Any
 
 from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.net.sockets import first_address
 
 _REFUSED = {
     errno.ECONNREFUSED,
@@ -105,7 +106,7 @@ class TcpConnectCollector(Collector):
         except ValueError as exc:
             return finish(Status.ERROR, str(exc), ())
         try:
-            family, _, _, _, sockaddr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+            family, sockaddr = first_address(host, port, socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError) as exc:
             lost = tuple(
                 ProbeSample(seq=i, send_offset_s=i * params["interval"], rtt_s=None)

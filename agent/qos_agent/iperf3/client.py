@@ -28,9 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from qos.metrics import jitter_rfc3550_s
-from qos_agent.iperf3 import protocol, tcpinfo
-from qos_agent.iperf3.protocol import ProtocolError, Results, State, StreamReport, TestSpec
 from qos_agent.iperf3.streams import StreamState, run_worker
+from qos_agent.net import iperf3_wire as protocol
+from qos_agent.net import tcpinfo
+from qos_agent.net.iperf3_wire import ProtocolError, Results, State, StreamReport, TestSpec
+from qos_agent.net.sockets import first_address
 
 #: what we announce as ``client_version`` (the server only logs it)
 CLIENT_VERSION = "3.12"
@@ -228,9 +230,7 @@ class Iperf3Client:
                     ) from None
             sock.sendall(cookie)
             return sock
-        family, _, _, _, address = socket.getaddrinfo(self.host, self.port, type=socket.SOCK_DGRAM)[
-            0
-        ]
+        family, address = first_address(self.host, self.port, socket.SOCK_DGRAM)
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             with contextlib.suppress(OSError):  # room for bursts while Python is descheduled

@@ -22,7 +22,7 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from qos_agent.iperf3 import protocol
+from qos_agent.net import iperf3_wire as protocol
 
 _POLL_S = 0.2  # socket timeout, so workers notice the end of the test promptly
 _PACE_SLEEP_S = 0.001  # iperf3's default pacing timer is 1 ms
@@ -59,6 +59,7 @@ def run_worker(
     monotonic_ns: Callable[[], int],
 ) -> threading.Thread:
     """Start the worker thread for ``state`` and return it."""
+    target: Callable[[StreamState, int, int, bool, threading.Event, Callable[[], int]], None]
     if state.sender:
         target = _udp_send if protocol_name == "udp" else _tcp_send
     else:

@@ -10,8 +10,8 @@ unless told otherwise.
 
 Modules: :mod:`.limits` (the bounds), :mod:`.payload` (one random block sent in large
 writes), :mod:`.speedtest_compat` (speedtest.net file sizes and config XML), :mod:`.handler`
-(the routes), :mod:`.server` (threaded server, statistics, start/stop helpers) and
-:mod:`.wire` (the client side of the protocol: request heads, response parsing, TCP_INFO).
+(the routes) and :mod:`.server` (threaded server, statistics, start/stop helpers).  The
+framing shared with the clients is :mod:`qos_agent.net.http_wire`.
 """
 
 from __future__ import annotations

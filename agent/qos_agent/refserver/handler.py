@@ -20,13 +20,13 @@ Every outcome is tallied in the server's :class:`~qos_agent.refserver.server.Ser
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from qos_agent.net.http_wire import upload_reply_body
 from qos_agent.refserver import speedtest_compat
 from qos_agent.refserver.payload import TransferAborted
 
@@ -99,7 +99,7 @@ class ReferenceHandler(BaseHTTPRequestHandler):
         if path == "/upload":
             received = self._sink()
             if received is not None:
-                body = json.dumps({"bytes_received": received}).encode()
+                body = upload_reply_body(received)
                 self._reply(200, body, content_type="application/json")
         elif path == "/speedtest/upload.php":
             received = self._sink()

@@ -9,6 +9,6 @@ One job per module (docs/methods.md §8.1, BEREC BoR (17) 178):
 * :mod:`~qos_agent.throughput.result`: samples and TCP counters → goodput, status and the
   :class:`~qos.records.ThroughputResult`.
 
-The wire format (request heads, response heads, ``TCP_INFO``) is
-:mod:`qos_agent.refserver.wire`, shared with the reference server.
+The HTTP framing is :mod:`qos_agent.net.http_wire`, shared with the reference server;
+the ``TCP_INFO`` counters come from :mod:`qos_agent.net.tcpinfo`.
 """

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from qos.records import Status, ThroughputInterval, ThroughputResult
-from qos_agent.refserver.wire import BaseUrl, TcpCounters
+from qos_agent.net.http_wire import BaseUrl
+from qos_agent.net.tcpinfo import TcpInfo
 from qos_agent.throughput.sampler import Sample
 from qos_agent.throughput.transfer import StreamState
 
@@ -35,7 +36,7 @@ class Outcome:
 
 def assemble(
     samples: Sequence[Sample],
-    final: Sequence[TcpCounters],
+    final: Sequence[TcpInfo],
     *,
     t0: int,
     streams: Sequence[StreamState],
@@ -73,7 +74,7 @@ def assemble(
     rate = measured_bytes * 8 / measured_s if measured_s > 0 else None
 
     if upload:
-        acked = sum(c.bytes_acked for c in final)
+        acked = sum(c.payload_acked() for c in final)
         bytes_total = acked if final else sum(s.app_sent for s in streams)
     else:
         bytes_total = sum(s.received for s in streams)

@@ -15,8 +15,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from qos_agent.collectors.base import Clock
-from qos_agent.refserver.wire import tcp_info
+from qos_agent.net import tcpinfo
+from qos_agent.net.clock import Clock
 from qos_agent.throughput.transfer import StreamState
 
 #: (monotonic time ns, within warm-up, per-stream transport payload so far)
@@ -28,11 +28,11 @@ def transport_payload(s: StreamState, *, upload: bool) -> int:
     if not upload:
         return s.received
     with s.lock:
-        info = tcp_info(s.sock) if s.sock is not None else None
-        retired = sum(c.bytes_acked for c in s.retired)
+        info = tcpinfo.read(s.sock) if s.sock is not None else None
+        retired = sum(c.payload_acked() for c in s.retired)
         if info is None:
             return s.app_sent  # no TCP_INFO here: fall back to bytes handed to the kernel
-        return retired + info.bytes_acked
+        return retired + info.payload_acked()
 
 
 def sample_boundaries(interval_ns: int, warmup_ns: int, end_ns: int) -> list[int]:

@@ -14,7 +14,6 @@ unblocks any worker, so the test never runs past its deadline by more than about
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -23,15 +22,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from qos.records import Status
-from qos_agent.refserver.wire import (
+from qos_agent.net import tcpinfo
+from qos_agent.net.http_wire import (
     BaseUrl,
     ProtocolError,
     ResponseHead,
-    TcpCounters,
+    parse_upload_reply,
     read_response_head,
     request_head,
-    tcp_info,
 )
+from qos_agent.net.sockets import abort_with_rst
+from qos_agent.net.tcpinfo import TcpInfo
 
 _RECV_BUFFER_BYTES = 1 << 20
 _SEND_CHUNK_BYTES = 1 << 20
@@ -55,7 +56,7 @@ class StreamState:
     share_left: int | None = None  # bytes still allowed by max_bytes (None: unlimited)
     failure: tuple[Status, str] | None = None
     finished: bool = False
-    retired: list[TcpCounters] = field(default_factory=list)  # counters of closed sockets
+    retired: list[TcpInfo] = field(default_factory=list)  # counters of closed sockets
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -253,10 +254,7 @@ class Transfer:
             if not chunk_bytes:
                 raise StreamFailure(Status.ERROR, "connection closed by server inside its reply")
             pending += chunk_bytes
-        try:
-            confirmed = int(json.loads(bytes(pending[:length]))["bytes_received"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(f'upload reply is not {{"bytes_received": n}}: {exc}') from None
+        confirmed = parse_upload_reply(bytes(pending[:length]))
         s.confirmed += confirmed
         if confirmed != size:
             raise StreamFailure(Status.ERROR, f"server confirmed {confirmed} of {size} bytes")
@@ -271,35 +269,29 @@ class Transfer:
             (self.base.host, self.base.port), timeout=self.params["timeout"]
         )
         with s.lock:
-            info = tcp_info(old)
+            info = tcpinfo.read(old)
             if info is not None:
                 s.retired.append(info)
             s.sock = new
         old.close()
 
     # end of test -----------------------------------------------------------------------
-    def shutdown(self) -> list[TcpCounters]:
+    def shutdown(self) -> list[TcpInfo]:
         """Stop workers, read final TCP counters, abort the connections; never blocks long."""
         self.stop.set()
         self.go.set()
-        final: list[TcpCounters] = []
+        final: list[TcpInfo] = []
         for s in self.streams:
             with s.lock:
                 final.extend(s.retired)
                 sock = s.sock
                 if sock is None:
                     continue
-                info = tcp_info(sock)
+                info = tcpinfo.read(sock)
                 if info is not None:
                     final.append(info)
-                try:
-                    # RST instead of flushing the send queue: no traffic after the deadline
-                    sock.setsockopt(
-                        socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-                    )
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                # RST instead of flushing the send queue: no traffic after the deadline
+                abort_with_rst(sock)
         for w in self.workers:
             w.join(timeout=_JOIN_GRACE_S)
         for s in self.streams:

@@ -1,32 +1,21 @@
-"""Client side of the reference protocol: request heads, response heads, TCP_INFO.
+"""HTTP/1.1 framing of the reference protocol: request heads, response heads, upload reply.
 
-The throughput collector speaks HTTP/1.1 on raw sockets (no ``http.client`` buffering in
-the data path) and hands the raw response head to the pure :func:`parse_response_head`,
-so garbage from a server becomes a clear :class:`ProtocolError` instead of a hang or a
-misleading figure.  :func:`tcp_info` reads the Linux ``struct tcp_info`` counters that
-give transport-payload byte counts independent of socket buffering: ``bytes_acked``
-(delivered to the peer, RFC 4898 ``tcpEStatsAppHCThruOctetsAcked``) and ``bytes_received``.
+The throughput collector speaks HTTP/1.1 (RFC 9112) on raw sockets (no ``http.client``
+buffering in the data path) and hands the raw response head to the pure
+:func:`parse_response_head`, so garbage from a server becomes a clear :class:`ProtocolError`
+instead of a hang or a misleading figure.  The reply to ``POST /upload`` is written by the
+reference server with :func:`upload_reply_body` and read back with
+:func:`parse_upload_reply`, so both ends share one definition.
 """
 
 from __future__ import annotations
 
-import socket
-import struct
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 16 * 1024
-
-# struct tcp_info (include/uapi/linux/tcp.h): offsets of the 64-bit byte counters and the
-# 32-bit segment/retransmission counters used here (stable since Linux 4.6 / 5.5).
-_TCPI_TOTAL_RETRANS = 100  # u32
-_TCPI_BYTES_ACKED = 120  # u64; counts one extra for the SYN/SYN-ACK exchange
-_TCPI_BYTES_RECEIVED = 128  # u64
-_TCPI_SEGS_OUT = 136  # u32
-_TCPI_SEGS_IN = 140  # u32
-_TCPI_BYTES_SENT = 200  # u64 (Linux ≥ 5.5), includes retransmissions
-_TCPI_BYTES_RETRANS = 208  # u64 (Linux ≥ 5.5)
 
 
 class ProtocolError(Exception):
@@ -153,40 +142,14 @@ def read_response_head(recv: Callable[[int], bytes], pending: bytearray) -> Resp
         pending += chunk
 
 
-@dataclass(frozen=True, slots=True)
-class TcpCounters:
-    """Transport-level counters of one socket (Linux ``TCP_INFO``)."""
-
-    bytes_acked: int  # payload bytes the peer acknowledged
-    bytes_received: int  # payload bytes received in sequence
-    bytes_sent: int | None  # payload bytes sent incl. retransmissions (None: old kernel)
-    bytes_retrans: int | None
-    segs_out: int
-    segs_in: int
-    total_retrans: int
+def upload_reply_body(received: int) -> bytes:
+    """The JSON body answering ``POST /upload``: how many body bytes the server read."""
+    return json.dumps({"bytes_received": received}).encode()
 
 
-def tcp_info(sock: socket.socket) -> TcpCounters | None:
-    """The socket's TCP_INFO counters, or None where unavailable (non-Linux, closed)."""
-    option = getattr(socket, "TCP_INFO", None)
-    if option is None:
-        return None
+def parse_upload_reply(body: bytes) -> int:
+    """The byte count of an upload reply body; ProtocolError if it is not one."""
     try:
-        raw = sock.getsockopt(socket.IPPROTO_TCP, option, 512)
-    except OSError:
-        return None
-    if len(raw) < _TCPI_SEGS_IN + 4:
-        return None
-    acked = struct.unpack_from("=Q", raw, _TCPI_BYTES_ACKED)[0]
-    sent = retrans = None
-    if len(raw) >= _TCPI_BYTES_RETRANS + 8:
-        sent, retrans = struct.unpack_from("=QQ", raw, _TCPI_BYTES_SENT)
-    return TcpCounters(
-        bytes_acked=max(0, acked - 1),
-        bytes_received=struct.unpack_from("=Q", raw, _TCPI_BYTES_RECEIVED)[0],
-        bytes_sent=sent,
-        bytes_retrans=retrans,
-        segs_out=struct.unpack_from("=I", raw, _TCPI_SEGS_OUT)[0],
-        segs_in=struct.unpack_from("=I", raw, _TCPI_SEGS_IN)[0],
-        total_retrans=struct.unpack_from("=I", raw, _TCPI_TOTAL_RETRANS)[0],
-    )
+        return int(json.loads(body)["bytes_received"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ProtocolError(f'upload reply is not {{"bytes_received": n}}: {exc}') from None
