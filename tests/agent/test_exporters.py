@@ -4,6 +4,7 @@ scraped and parsed with prometheus_client.parser, JSONL and Parquet rotation."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.request
 from pathlib import Path
@@ -207,3 +208,16 @@ def test_bad_exporter_config_names_the_key(tmp_path: Path, spec: dict, key: str)
     with pytest.raises(ConfigError) as info:
         _runtime(tmp_path, [spec])
     assert info.value.key == key
+
+
+def test_rotation_by_time_follows_utc_periods_across_restarts(tmp_path: Path) -> None:
+    from qos_agent.exporters.base import Rotation
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("x\n")
+    day = 86_400.0
+    os.utime(path, (day * 10 + 5, day * 10 + 5))  # last written early on day 10 (UTC)
+    rotation = Rotation(None, day)
+    assert not rotation.due(path, now=day * 11 - 1)  # still day 10
+    assert rotation.due(path, now=day * 11 + 1)  # day 11: a new file
+    assert Rotation(50.0, None).due(path) is False and Rotation(2.0, None).due(path)

@@ -29,7 +29,7 @@ def test_label_keys_outside_the_allow_list_are_refused_with_file_and_key() -> No
 
 
 def test_every_collector_and_exporter_type_is_documented() -> None:
-    doc = (REPO / "docs" / "privacy.md").read_text(encoding="utf-8")
+    doc = (REPO / "docs/privacy.md").read_text(encoding="utf-8")
     assert set(collectors.names()) == set(COLLECTORS)
     assert set(exporters.types()) <= set(EXPORTERS)
     for name in [*collectors.names(), *exporters.types()]:
