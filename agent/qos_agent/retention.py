@@ -24,7 +24,11 @@ SIZE_STEP = 200
 
 def durable_exporter_names(config: AgentConfig) -> list[str]:
     """Names of the configured exporters that keep a delivery cursor."""
-    return [e.name for e in config.exporters if exporter_class(e.type, e.name).durable]
+    return [
+        e.name
+        for e in config.exporters
+        if getattr(exporter_class(e.type, e.name), "durable", False)
+    ]
 
 
 def protected_mid(store: SqliteStore, names: Iterable[str]) -> int:

@@ -304,7 +304,7 @@ class SqliteStore:
             busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
         except sqlite3.Error:
             return False
-        return busy == 0
+        return bool(busy == 0)
 
     def _insert(self, m: Measurement) -> int:
         cursor = self._conn.execute(_INSERT_MEASUREMENT, measurement_values(m))

@@ -19,10 +19,10 @@ from __future__ import annotations
 import socket
 import struct
 
-ECHO_REQUEST = {socket.AF_INET: 8, socket.AF_INET6: 128}
-ECHO_REPLY = {socket.AF_INET: 0, socket.AF_INET6: 129}
+ECHO_REQUEST: dict[int, int] = {socket.AF_INET: 8, socket.AF_INET6: 128}
+ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
 #: ICMP types that quote the offending datagram (RFC 792; RFC 4443 §3.1, §3.3)
-ERROR_TYPES = {socket.AF_INET: (3, 11), socket.AF_INET6: (1, 3)}
+ERROR_TYPES: dict[int, tuple[int, int]] = {socket.AF_INET: (3, 11), socket.AF_INET6: (1, 3)}
 _HEADER = struct.Struct("!BBHHH")  # type, code, checksum, identifier, sequence
 
 

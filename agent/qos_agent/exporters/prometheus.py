@@ -74,7 +74,7 @@ class PrometheusExporter:
                     f"cannot listen on {listen}: {exc}", key=f"exporters.{name}.listen"
                 ) from exc
             self._server = server
-            self.address = server.server_address[:2]
+            self.address = (str(server.server_address[0]), int(server.server_address[1]))
         self._write_textfile()
 
     def _define_metrics(self, context: ExporterContext) -> None:
