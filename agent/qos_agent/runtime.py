@@ -365,22 +365,7 @@ class AgentRuntime:
     def backlog(self) -> int:
         return len(self._backlog)
 
-    # -- configuration -------------------------------------------------------------------
-    def reload(self, config: AgentConfig) -> None:
-        """Switch to a new, already validated config: jobs, labels and exporters.  The store
-        location cannot change while running (it keeps the current one and says so)."""
-        if config.store.resolved_path() != self.config.store.resolved_path():
-            log.warning("reload: [store] path changes need a restart; keeping %s", self.store_path)
-            config = dataclasses.replace(config, store=self.config.store)
-        with self._lock:
-            self._stop_exporters()
-            try:
-                self._start_exporters(config)
-            except Exception:
-                self._start_exporters(self.config)
-                raise
-            self.config = config
-
+    # -- lifecycle ---------------------------------------------------------------------
     def _stop_exporters(self) -> None:
         if self.delivery is not None:
             self.delivery.close()  # saves the cursors and closes the exporters
@@ -388,12 +373,6 @@ class AgentRuntime:
             self._close_exporters()
         self.delivery = None
         self.exporters = []
-
-    def _start_exporters(self, config: AgentConfig) -> None:
-        context = ExporterContext(backlog=lambda: len(self._backlog))
-        self.exporters = build_exporters(config.exporters, context)
-        if self.store is not None:
-            self.delivery = Delivery(self.store, self.exporters, self.monotonic)
 
     def close(self) -> None:
         with self._lock:
@@ -419,7 +398,8 @@ def interruptible_wait(event: threading.Event) -> Callable[[float], bool]:
     """A wait function for the scheduler that returns early when ``event`` is set."""
 
     def wait(seconds: float) -> bool:
-        return event.wait(timeout=max(0.0, seconds))
+        # Event.wait raises OverflowError beyond threading.TIMEOUT_MAX (~292 years)
+        return event.wait(timeout=min(max(0.0, seconds), threading.TIMEOUT_MAX))
 
     return wait
 

@@ -41,7 +41,7 @@ def test_privacy_command_reports_what_leaves_the_device(tmp_path: Path, run_cli)
     config.write_text(
         f"""
 [agent]
-labels = {{ site = "flat\\u001b[31m" }}
+labels = {{ site = "flat 3" }}
 [store]
 path = "{tmp_path / "s.sqlite"}"
 [[jobs]]
@@ -69,4 +69,4 @@ path = "{tmp_path / "r.jsonl"}"
     assert "remote (dns → 192.0.2.53): LEAVES THE DEVICE" in out
     assert "scrape (prometheus → 0.0.0.0:9464): REACHABLE FROM THE NETWORK" in out
     assert "file (jsonl → " in out and "local file" in out
-    assert "\x1b" not in out  # the label value is neutralised for the terminal
+    assert "labels on every record: site=flat 3" in out

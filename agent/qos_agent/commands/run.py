@@ -2,9 +2,10 @@
 
 SIGTERM/SIGINT stop the daemon cleanly: no new job starts, the running one finishes and is
 stored.  A second signal asks the running collector to stop early; what it measured so far
-is still stored.  Records the store cannot take at that point go to a spill file that the
-next start imports.  SIGHUP reloads the config file; an invalid file is logged (with the
-file and key) and the running config is kept.
+is still stored; records the store cannot take at that point go to a spill file that the
+next start imports.  SIGHUP re-reads the config through the same validation as
+``check-config``: an invalid one is logged and refused, a valid one replaces the running
+config after the current job.
 
 Run it unprivileged: agent/systemd/qos-agent.service grants only CAP_NET_RAW.
 """
@@ -18,17 +19,20 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from qos.config import AgentConfig
-from qos.errors import ConfigError
+from qos.errors import QosError
 from qos.records import Measurement
-from qos.units import parse_duration_s
-from qos_agent.commands.common import add_config_arguments, config_from_args, reload_config
+from qos.text_safety import neutralize
+from qos_agent.commands.common import add_config_arguments, validated_config_from_args
 from qos_agent.fairuse import build_gates
 from qos_agent.runtime import AgentRuntime
 from qos_agent.scheduler import Scheduler
 from qos_agent.summary import table
+from qos_agent.validation import stream_settings
 
 log = logging.getLogger(__name__)
 
@@ -56,36 +60,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
+    config = validated_config_from_args(args)
     warn_if_root()
     limit_malloc_arenas()
-    runtime = AgentRuntime(config)
-    stop = threading.Event()
-    wake = threading.Event()  # set by SIGHUP or a stop: the scheduler returns
-    signals = {"count": 0, "reload": False}
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        signals["count"] += 1
-        stop.set()
-        wake.set()
-        if signals["count"] > 1:
-            runtime.abort.set()
-        log.warning("signal %d: stopping after the current measurement", signum)
-
-    def on_hangup(_signum: int, _frame: FrameType | None) -> None:
-        signals["reload"] = True
-        wake.set()
-
-    handlers = {signal.SIGTERM: on_signal, signal.SIGINT: on_signal, signal.SIGHUP: on_hangup}
-    previous = {s: signal.signal(s, h) for s, h in handlers.items()}
-    try:
-        if args.once:
-            return _run_once(runtime, stop)
-        return _run_forever(runtime, stop, wake, signals, args)
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        runtime.close()
+    if args.once:
+        runtime = AgentRuntime(config)
+        stop = threading.Event()
+        with _signals(_stop_handler(stop, runtime)):
+            try:
+                return _run_once(runtime, stop)
+            finally:
+                runtime.close()
+    return _run_daemon(args, config)
 
 
 def limit_malloc_arenas(arenas: int = 2) -> None:
@@ -97,8 +83,7 @@ def limit_malloc_arenas(arenas: int = 2) -> None:
     try:
         import ctypes
 
-        libc = ctypes.CDLL(None)
-        mallopt = getattr(libc, "mallopt", None)
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
         if mallopt is not None:
             mallopt(-8, arenas)  # M_ARENA_MAX
     except OSError:
@@ -111,6 +96,107 @@ def warn_if_root() -> None:
             "running as root: the agent needs only CAP_NET_RAW; install "
             "agent/systemd/qos-agent.service to run it as an unprivileged service"
         )
+
+
+def _stop_handler(stop: threading.Event, runtime: AgentRuntime | None) -> Callable[..., None]:
+    count = {"n": 0}
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        count["n"] += 1
+        stop.set()
+        if count["n"] > 1 and runtime is not None:
+            runtime.abort.set()
+        log.warning("signal %d: stopping after the current measurement", signum)
+
+    return on_signal
+
+
+@contextmanager
+def _signals(
+    handler: Callable[..., None], hup: Callable[..., None] | None = None
+) -> Iterator[None]:
+    wanted = {signal.SIGTERM: handler, signal.SIGINT: handler}
+    if hup is not None:
+        wanted[signal.SIGHUP] = hup
+    previous = {s: signal.signal(s, h) for s, h in wanted.items()}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class _Reloader:
+    """SIGHUP: re-read the config through the same validation as ``check-config``.
+
+    The signal only wakes a thread; the thread loads and validates the file.  An invalid
+    config is logged and the running one keeps going (its schedule untouched); a valid one
+    ends the current cycle after the running job, and the daemon restarts with it.
+    """
+
+    def __init__(self, args: argparse.Namespace, config: AgentConfig) -> None:
+        self.args = args
+        self.config = config
+        self.pending: AgentConfig | None = None
+        self.cycle = threading.Event()
+        self._hup = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="qos-reload", daemon=True)
+        self._thread.start()
+
+    def on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self._hup.set()
+
+    def _watch(self) -> None:
+        while self._hup.wait() and not self._closed.is_set():
+            self._hup.clear()
+            try:
+                new = validated_config_from_args(self.args)
+            except QosError as exc:
+                log.error("reload refused, keeping the running config: %s", exc)
+                continue
+            log.warning("reload: %s is valid; restarting after the current job", new.source)
+            self.pending = new
+            self.cycle.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._hup.set()
+        self._thread.join(timeout=5)
+
+
+def _run_daemon(args: argparse.Namespace, config: AgentConfig) -> int:
+    stop = threading.Event()
+    reloader = _Reloader(args, config)
+    remaining = args.max_runs
+    runtime: AgentRuntime | None = None
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        reloader.cycle.set()
+        handler(signum, frame)
+
+    handler = _stop_handler(stop, None)
+    try:
+        with _signals(on_stop, reloader.on_hup):
+            while not stop.is_set():
+                runtime = AgentRuntime(config)
+                handler = _stop_handler(stop, runtime)
+                produced = _run_forever(runtime, reloader.cycle, remaining)
+                runtime.close()
+                runtime = None
+                if remaining is not None:
+                    remaining -= produced
+                    if remaining <= 0:
+                        break
+                if reloader.pending is None:
+                    break  # stopped by a signal or by --max-runs
+                config, reloader.pending = reloader.pending, None
+                reloader.cycle.clear()
+    finally:
+        reloader.close()
+        if runtime is not None:
+            runtime.close()
+    return 0
 
 
 def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
@@ -126,43 +212,21 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         runtime.commit(measurement)
         records.append(measurement)
     print(table(records))
+    print()
     print(
-        f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
-        f"{runtime.store_path}"
+        neutralize(
+            f"agent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored "
+            f"in {runtime.store_path}",
+            max_length=1000,
+        )
     )
     return 0
 
 
-def _run_forever(
-    runtime: AgentRuntime,
-    stop: threading.Event,
-    wake: threading.Event,
-    signals: dict,
-    args: argparse.Namespace,
-) -> int:
-    max_runs = args.max_runs
-    produced = 0
-    while not stop.is_set():
-        streams = _start_streams(runtime, stop)
-        scheduler = _scheduler(runtime, wake)
-        produced += scheduler.run(wake, max_runs=None if max_runs is None else max_runs - produced)
-        for stream in streams:
-            stream.stop()
-        if max_runs is not None and produced >= max_runs:
-            break
-        if signals["reload"] and not stop.is_set():
-            signals["reload"] = False
-            _reload(runtime, args)
-        wake.clear()
-        if stop.is_set():
-            break
-    stop.set()
-    log.info("stopped after %d records", produced)
-    return 0
-
-
-def _scheduler(runtime: AgentRuntime, wake: threading.Event) -> Scheduler:
-    return Scheduler(
+def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | None) -> int:
+    """One cycle of the daemon: streams and scheduled jobs until ``stop``; records made."""
+    streams = _start_streams(runtime, stop)
+    scheduler = Scheduler(
         runtime.config.jobs,
         runtime.run_job,
         runtime.commit,
@@ -171,22 +235,14 @@ def _scheduler(runtime: AgentRuntime, wake: threading.Event) -> Scheduler:
         gates=_gates(runtime),
         monotonic=time.monotonic,
         wall=runtime.clock.wall,
-        wait=runtime.waiter(wake),
+        wait=runtime.waiter(stop),
         on_clock_step=runtime.clock_stepped,
     )
-
-
-def _reload(runtime: AgentRuntime, args: argparse.Namespace) -> None:
-    """SIGHUP: re-read and validate the config; keep the running one if it is invalid."""
-    try:
-        config: AgentConfig = reload_config(args)
-        runtime.reload(config)
-    except ConfigError as exc:
-        log.error("reload refused, keeping the running config: %s", exc)
-        return
-    log.warning(
-        "reloaded %s: %d jobs, %d exporters", config.source, len(config.jobs), len(config.exporters)
-    )
+    produced = scheduler.run(stop, max_runs=max_runs)
+    for stream in streams:
+        stream.stop()
+    log.info("stopped after %d records", produced)
+    return 0
 
 
 def _gates(runtime: AgentRuntime) -> list:
@@ -195,29 +251,18 @@ def _gates(runtime: AgentRuntime) -> list:
 
 
 def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
-    """Start the continuous low-rate streams; each emits one record per summary window."""
-    active = [s for s in runtime.config.streams if s.enabled]
-    if not active:
-        return []
-    from qos.errors import ConfigError
+    """Start the continuous low-rate streams; each emits one record per summary window.
+
+    Their parameters were checked by :func:`qos_agent.validation.stream_settings` before
+    the daemon started; the same function resolves them here.
+    """
     from qos_agent.continuous import ContinuousStamp
 
     started = []
-    for stream in active:
-        if stream.collector != "stamp":
-            raise ConfigError(
-                f"streams support only the 'stamp' collector, not '{stream.collector}'",
-                key=f"streams.{stream.name}.collector",
-            )
-        unknown = set(stream.params) - {"timeout", "size", "ssid"}
-        if unknown:
-            raise ConfigError(
-                "unknown stream parameter",
-                key=f"streams.{stream.name}.params." + sorted(unknown)[0],
-                hint="known: timeout, size, ssid",
-            )
-        params = dict(stream.params)
-        timeout_s = parse_duration_s(params.get("timeout", "2s"), default_unit="s")
+    for index, stream in enumerate(runtime.config.streams):
+        if not stream.enabled:
+            continue
+        params = stream_settings(stream, f"streams[{index}]")
         started.append(
             ContinuousStamp(
                 runtime.reference.resolve(stream.target, keep=True),
@@ -225,9 +270,9 @@ def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
                 agent_id=runtime.agent_id,
                 interval_s=stream.interval_s,
                 summary_interval_s=stream.summary_s,
-                timeout_s=timeout_s,
-                size=int(params.get("size", 44)),
-                ssid=params.get("ssid"),
+                timeout_s=params["timeout"],
+                size=params["size"],
+                ssid=params["ssid"],
                 labels={**dict(runtime.config.agent.labels), "stream": stream.name},
                 clock=runtime.clock,
             ).start()

@@ -7,7 +7,9 @@ store — the last record it delivered — so a restart neither skips nor repeat
 that was down receives everything once it is back.  A live view (Prometheus) is not
 durable: it shows the records committed while it runs.
 
-Adding an exporter type = one module in this package + one line in :data:`_REGISTRY`.
+Adding an exporter type = one module in this package + one line in :data:`_REGISTRY`.  The
+class takes ``(name, options, context)`` and has a ``check(name, options)`` classmethod that
+validates the options without side effects (``check-config``).
 Modules are imported only when an instance of their type is configured, so an agent
 without a Prometheus exporter never imports ``prometheus_client``.
 """
@@ -48,6 +50,13 @@ def exporter_class(kind: str, name: str) -> type:
     return cls
 
 
+def check_exporters(configs: Sequence[ExporterConfig]) -> None:
+    """Everything :func:`build_exporters` would refuse, refused without opening a file or a
+    port (``check-config`` and the start-up validation call this)."""
+    for cfg in configs:
+        exporter_class(cfg.type, cfg.name).check(cfg.name, cfg.options)  # type: ignore[attr-defined]
+
+
 def build_exporters(
     configs: Sequence[ExporterConfig], context: ExporterContext | None = None
 ) -> list[Exporter]:
@@ -64,4 +73,11 @@ def build_exporters(
     return exporters
 
 
-__all__ = ["Exporter", "ExporterContext", "build_exporters", "exporter_class", "types"]
+__all__ = [
+    "Exporter",
+    "ExporterContext",
+    "build_exporters",
+    "check_exporters",
+    "exporter_class",
+    "types",
+]

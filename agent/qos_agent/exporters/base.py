@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from qos.errors import ConfigError, UnitError
+from qos.paths import writable_file_problem
 from qos.records import Measurement
 from qos.suggest import unknown_name_hint
 from qos.units import parse_duration_s, parse_size_bytes
@@ -53,6 +54,36 @@ def check_options(
     for key in required:
         if key not in options:
             raise ConfigError("is required", key=f"exporters.{name}.{key}")
+
+
+def path_option(name: str, options: Mapping[str, Any], key: str, example: str) -> Path:
+    """A required (or, for a missing key, refused) file option as a path; syntax only."""
+    raw = options.get(key)
+    if not isinstance(raw, str) or not raw.strip():
+        raise ConfigError(
+            "is required" if raw is None else "must be a non-empty string",
+            key=f"exporters.{name}.{key}",
+            hint=f'e.g. {key} = "{example}"',
+        )
+    return Path(raw).expanduser()
+
+
+def check_writable(name: str, key: str, path: Path) -> None:
+    """Refuse a file that cannot be appended to here (tried for real, leaving no trace)."""
+    problem = writable_file_problem(path)
+    if problem:
+        raise ConfigError(
+            problem, key=f"exporters.{name}.{key}", hint="name a file in a writable directory"
+        )
+
+
+def bool_option(name: str, options: Mapping[str, Any], key: str) -> bool:
+    value = options.get(key, False)
+    if not isinstance(value, bool):
+        raise ConfigError(
+            "expected true or false", key=f"exporters.{name}.{key}", hint=f"{key} = true"
+        )
+    return value
 
 
 @dataclass(frozen=True)

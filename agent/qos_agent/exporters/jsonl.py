@@ -17,7 +17,15 @@ from typing import IO, Any, ClassVar
 
 from qos.records import Measurement
 from qos.serialization import dumps
-from qos_agent.exporters.base import ExporterContext, Rotation, check_options, rotated_name
+from qos_agent.exporters.base import (
+    ExporterContext,
+    Rotation,
+    bool_option,
+    check_options,
+    check_writable,
+    path_option,
+    rotated_name,
+)
 
 OPTIONS = ("path", "fsync", "rotate_size", "rotate_interval")
 
@@ -26,12 +34,21 @@ class JsonLinesExporter:
     durable: ClassVar[bool] = True
 
     def __init__(self, name: str, options: Mapping[str, Any], context: ExporterContext) -> None:
-        check_options(name, options, OPTIONS, required=("path",))
         self.name = name
-        self.path = Path(str(options["path"])).expanduser()
-        self.fsync = bool(options.get("fsync", False))
-        self.rotation = Rotation.from_options(name, options)
+        self.path, self.fsync, self.rotation = self._parse(name, options)
         self._fh: IO[str] | None = None
+
+    @staticmethod
+    def _parse(name: str, options: Mapping[str, Any]) -> tuple[Path, bool, Rotation]:
+        check_options(name, options, OPTIONS)
+        path = path_option(name, options, "path", "~/qos/measurements.jsonl")
+        return path, bool_option(name, options, "fsync"), Rotation.from_options(name, options)
+
+    @classmethod
+    def check(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Validate the options and that the file can be appended to, without writing."""
+        path, _fsync, _rotation = cls._parse(name, options)
+        check_writable(name, "path", path)
 
     def export(self, measurement: Measurement) -> None:
         line = dumps(measurement) + "\n"

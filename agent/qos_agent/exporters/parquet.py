@@ -27,7 +27,9 @@ from qos_agent.exporters.base import (
     ExporterContext,
     Rotation,
     check_options,
+    check_writable,
     fsync_dir,
+    path_option,
     rotated_name,
 )
 
@@ -53,14 +55,17 @@ class ParquetExporter:
     durable: ClassVar[bool] = True
 
     def __init__(self, name: str, options: Mapping[str, Any], context: ExporterContext) -> None:
-        check_options(name, options, OPTIONS, required=("path",))
         self.name = name
-        self.path = Path(str(options["path"])).expanduser()
+        self.path, self.rotation = self._parse(name, options)
         self.spool = self.path.with_name(self.path.name + ".spool.jsonl")
+
+    @staticmethod
+    def _parse(name: str, options: Mapping[str, Any]) -> tuple[Path, Rotation]:
+        check_options(name, options, OPTIONS)
+        path = path_option(name, options, "path", "~/qos/records.parquet")
         rotation = Rotation.from_options(name, options)
         if rotation.size_bytes is None and rotation.period_s is None:
             rotation = Rotation(None, 86_400.0)
-        self.rotation = rotation
         try:
             import pyarrow  # noqa: F401  (fail at start, not at the first rotation)
         except ImportError:
@@ -68,6 +73,13 @@ class ParquetExporter:
                 "the parquet exporter needs pyarrow: pip install 'qos-toolkit[analysis]'",
                 key=f"exporters.{name}.type",
             ) from None
+        return path, rotation
+
+    @classmethod
+    def check(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Validate the options and that the spool file can be appended to, without writing."""
+        path, _rotation = cls._parse(name, options)
+        check_writable(name, "path", path.with_name(path.name + ".spool.jsonl"))
 
     def export(self, measurement: Measurement) -> None:
         if self.rotation.due(self.spool):

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 from qos.errors import ConfigError
 from qos.records import Measurement, RttResult, ThroughputResult
-from qos_agent.exporters.base import ExporterContext, check_options
+from qos_agent.exporters.base import ExporterContext, check_options, check_writable
 
 OPTIONS = ("listen", "textfile")
 DEFAULT_LISTEN = "127.0.0.1:9464"
@@ -47,35 +47,51 @@ class PrometheusExporter:
     durable: ClassVar[bool] = False
 
     def __init__(self, name: str, options: Mapping[str, Any], context: ExporterContext) -> None:
+        self.name = name
+        listen, self.textfile = self._parse(name, options)
+        import prometheus_client as prom
+
+        self._prom = prom
+        self.registry = prom.CollectorRegistry(auto_describe=True)
+        self._define_metrics(context)
+        self._server = None
+        self.address: tuple[str, int] | None = None
+        if listen is not None:
+            host, port = listen
+            try:
+                server, _thread = prom.start_http_server(port, addr=host, registry=self.registry)
+            except OSError as exc:
+                raise ConfigError(
+                    f"cannot listen on {host}:{port}: {exc}", key=f"exporters.{name}.listen"
+                ) from exc
+            self._server = server
+            self.address = (str(server.server_address[0]), int(server.server_address[1]))
+        self._write_textfile()
+
+    @staticmethod
+    def _parse(name: str, options: Mapping[str, Any]) -> tuple[tuple[str, int] | None, Path | None]:
         check_options(name, options, OPTIONS)
         try:
-            import prometheus_client as prom
+            import prometheus_client  # noqa: F401
         except ImportError:
             raise ConfigError(
                 "the prometheus exporter needs prometheus-client: "
                 "pip install 'qos-toolkit[prometheus]'",
                 key=f"exporters.{name}.type",
             ) from None
-        self.name = name
-        self._prom = prom
-        self.registry = prom.CollectorRegistry(auto_describe=True)
-        self._define_metrics(context)
-        textfile = str(options.get("textfile", ""))
-        self.textfile = Path(textfile).expanduser() if textfile else None
         listen = str(options.get("listen", DEFAULT_LISTEN))
-        self._server = None
-        self.address: tuple[str, int] | None = None
-        if listen:
-            host, port = parse_listen(name, listen)
-            try:
-                server, _thread = prom.start_http_server(port, addr=host, registry=self.registry)
-            except OSError as exc:
-                raise ConfigError(
-                    f"cannot listen on {listen}: {exc}", key=f"exporters.{name}.listen"
-                ) from exc
-            self._server = server
-            self.address = (str(server.server_address[0]), int(server.server_address[1]))
-        self._write_textfile()
+        textfile = str(options.get("textfile", ""))
+        return (
+            parse_listen(name, listen) if listen else None,
+            Path(textfile).expanduser() if textfile else None,
+        )
+
+    @classmethod
+    def check(cls, name: str, options: Mapping[str, Any]) -> None:
+        """Validate the options (and that the textfile can be written) without listening."""
+        _listen, textfile = cls._parse(name, options)
+        if textfile is not None:
+            check_writable(name, "textfile", textfile)
 
     def _define_metrics(self, context: ExporterContext) -> None:
         prom, reg = self._prom, self.registry
