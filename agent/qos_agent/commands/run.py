@@ -31,7 +31,6 @@ from qos_agent.commands.common import add_config_arguments, validated_config_fro
 from qos_agent.fairuse import build_gates
 from qos_agent.runtime import AgentRuntime
 from qos_agent.scheduler import Scheduler
-from qos_agent.summary import table
 from qos_agent.validation import stream_settings
 
 log = logging.getLogger(__name__)
@@ -211,6 +210,8 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         measurement = runtime.run_job(job)
         runtime.commit(measurement)
         records.append(measurement)
+    from qos_agent.summary import table  # --once only: keeps qos.metrics out of the daemon
+
     print(table(records))
     print()
     print(
