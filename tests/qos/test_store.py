@@ -170,7 +170,7 @@ def test_wal_mode_and_user_version(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 == STORE_SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"measurements", "probes", "intervals", "agents"} <= tables
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -182,7 +182,7 @@ def test_wal_mode_and_user_version(tmp_path: Path) -> None:
     finally:
         conn.close()
     with SqliteStore(path) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == STORE_SCHEMA_VERSION
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert s.integrity_check() == "ok"
 

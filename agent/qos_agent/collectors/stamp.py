@@ -18,7 +18,7 @@ Ses-Sender TTL, whose ``reflector_ttl`` is then ``None``).
 
 from __future__ import annotations
 
-import secrets
+import random
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -104,7 +104,11 @@ class StampCollector(Collector):
             info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         except (ValueError, OSError) as exc:
             return failed(Status.ERROR, f"cannot resolve target: {exc}")
-        ssid = params["ssid"] if params["ssid"] is not None else 1 + secrets.randbelow(65535)
+        ssid = (
+            params["ssid"]
+            if params["ssid"] is not None
+            else 1 + random.SystemRandom().randrange(65535)
+        )
         state = read_clock_state()
         try:
             sender = StampSender(
