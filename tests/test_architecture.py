@@ -21,8 +21,9 @@ PACKAGES = {
 }
 ALLOWED_THIRD_PARTY = {
     "qos": set(),
-    # pyarrow: imported lazily, only by `qos-agent export --format parquet`
-    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow"},
+    # pyarrow: imported lazily, only by Parquet export and the parquet exporter;
+    # prometheus_client: only when a prometheus exporter is configured
+    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow", "prometheus_client"},
     "qos_analysis": {
         "numpy",
         "pandas",
@@ -34,6 +35,8 @@ ALLOWED_THIRD_PARTY = {
         "distributed",
         "rich",
         "duckdb",
+        # the `report` extra, imported only when a PDF is rendered
+        "weasyprint",
         # the fleet collector (the `collector` extra), imported only by `qos collector`
         "starlette",
         "uvicorn",
