@@ -314,7 +314,7 @@ def _configure_socket(sock: socket.socket, v4: bool, privileged: bool, ttl: int)
 def _send_probe(
     sock: socket.socket,
     destination: Any,
-    packet: bytes,
+    packet: bytes | bytearray,
     index: int,
     stream: _Stream,
     clock: Any,
