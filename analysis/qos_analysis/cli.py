@@ -142,7 +142,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Subcommands kept in their own modules (qos_analysis.commands)."""
     from qos_analysis.commands import collector, compare, ingest, synth
 

@@ -11,7 +11,7 @@ from qos.errors import QosError
 from qos.text_safety import neutralize
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from qos_analysis.panel.compare import GROUPINGS
 
     p = sub.add_parser(

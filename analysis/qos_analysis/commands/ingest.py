@@ -9,7 +9,7 @@ from pathlib import Path
 from qos.text_safety import neutralize
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "ingest",
         help="store exports (JSONL, export directories, SQLite stores) into a dataset",

@@ -10,7 +10,7 @@ from pathlib import Path
 from qos_analysis.panel.synth import SynthConfig, synthesize
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "synth",
         help="write a synthetic panel dataset (operators, plans, diurnal load, outages, churn)",
