@@ -242,9 +242,11 @@ class FaultServer:
 
 def test_ttfb_contains_the_server_hold_time() -> None:
     """TTFB spans the server's real hold (request read → answer sent, on the same clock),
-    so it is never shorter; it adds at most 0.1 s of client-side time to it.  The real
-    hold, not the nominal 0.2 s, is the reference: the server thread's sleep itself runs
-    late when the host is busy."""
+    so it is never shorter; what it adds is the client's own time (sending, waking up),
+    well under a second even on a busy host (a normal-priority client woke more than
+    0.1 s late once in a full run under two busy loops on a shared 2-core host).  The
+    real hold, not the nominal 0.2 s, is the reference: the server thread's sleep itself
+    runs late when the host is busy."""
     server = FaultServer(hold_s=0.2)
     try:
         m = _run(f"127.0.0.1:{server.port}/")
@@ -254,8 +256,8 @@ def test_ttfb_contains_the_server_hold_time() -> None:
     assert m.status is Status.OK and r is not None and r.outcome == "200"
     ttfb, held = r.phases_s["ttfb"], server.held_s
     assert ttfb is not None and held is not None and held >= 0.2
-    assert held <= ttfb < held + 0.1, (ttfb, held)
-    assert r.phases_s["connect"] is not None and r.phases_s["connect"] < 0.05
+    assert held <= ttfb < held + 1.0, (ttfb, held)
+    assert r.phases_s["connect"] is not None and r.phases_s["connect"] < held
 
 
 def test_stalled_server_times_out_with_partial_phases() -> None:
