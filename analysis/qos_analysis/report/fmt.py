@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import math
-
-_SYMBOLS = {"<=": "≤", ">=": "≥"}
+from qos_analysis.presentation import comparison_symbol, format_quantity
 
 
 def number(value: float | None, unit: str) -> str:
-    """A value in base units as a reader expects it: ms, %, Mbit/s, days."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "—"
-    value = float(value)
-    if math.isinf(value):
-        return "∞" if value > 0 else "−∞"
-    if unit in ("s", "duration"):
-        return f"{value * 1e3:.3f} ms"
-    if unit == "ratio":
-        return f"{value * 100:.4g} %"
-    if unit in ("bit/s", "rate"):
-        return f"{value / 1e6:.2f} Mbit/s"
-    if unit == "days":
-        return f"{value:g} day(s)"
-    return f"{value:g}"
+    """A value in base units as a reader expects it: ms, %, Mbit/s, days
+    (:func:`qos_analysis.presentation.format_quantity`, the table's own formatting)."""
+    text = format_quantity(value, unit)
+    if unit == "days" and text not in ("—", "∞", "−∞"):
+        return f"{text} day(s)"
+    return text
 
 
 def comparison(op: str) -> str:
-    return _SYMBOLS.get(op, op)
+    return comparison_symbol(op)
 
 
 def interval(low: float | None, high: float | None, unit: str) -> str:
