@@ -90,7 +90,7 @@ def test_port_closed_on_the_server_is_not_a_finding(ref: IntegrityReference) -> 
         "seen": "reset",
         "evidence": "connect: Connection refused",
     }
-    for port in ref.manifest["tcp_listening"]:
+    for port in ref.manifest["tcp_listening"] + ref.manifest["tcp_services"]:
         assert ports[f"tcp/{port}"]["seen"] == "open"
     for port in ref.manifest["udp_echo"]:
         assert ports[f"udp/{port}"]["seen"] == "open"
@@ -319,7 +319,9 @@ def test_server_command_serves_the_integrity_reference(tmp_path: Path) -> None:
         url = first.split()[-1].removesuffix("/manifest")
         assert url.startswith("http://127.0.0.1:"), first
         m = run("port_reachability", url, ports=str(closed), timeout="1s")
-        assert findings(m) == [] and set(m.result.details["ports"]) == {f"tcp/{closed}"}  # type: ignore[union-attr]
+        ports = m.result.details["ports"]  # type: ignore[union-attr]
+        assert findings(m) == [] and ports.pop(f"tcp/{closed}")["seen"] == "reset"
+        assert len(ports) == 2 and {p["seen"] for p in ports.values()} == {"open"}  # echo, TLS
         assert findings(run("http_integrity", url)) == []
     finally:
         proc.terminate()

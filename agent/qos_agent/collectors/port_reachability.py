@@ -1,7 +1,8 @@
 """Collector ``port_reachability``: which ports does the path block, reset or redirect?
 
-Target: the integrity reference's URL.  Its manifest lists the TCP ports it listens on and
-the UDP ports it echoes on; every listed port is tested, plus the ``ports`` parameter
+Target: the integrity reference's URL.  Its manifest lists the TCP ports it listens on (its
+HTTP and TLS service ports are only connected to, they send no banner) and the UDP ports
+it echoes on; every listed port is tested, plus the ``ports`` parameter
 (commonly blocked ones by default) and ``extra_ports``.  Each TCP listener of the reference
 sends a banner naming its port, each UDP echo prefixes its port, so the client knows who
 answered.  Verdict per port (evidence: the errno or the bytes received):
@@ -81,6 +82,22 @@ def probe_tcp(host: str, port: int, timeout_s: float) -> tuple[str, str]:
     return "other", f"connected, received {bytes(data)!r}"
 
 
+def probe_connect(host: str, port: int, timeout_s: float) -> tuple[str, str]:
+    """Like :func:`probe_tcp` for a reference service port, which sends no banner."""
+    family, sockaddr = first_address(host, port, socket.SOCK_STREAM)
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(timeout_s)
+        try:
+            sock.connect(sockaddr)
+        except TimeoutError:
+            return "silent", f"no SYN/ACK within {timeout_s:g} s"
+        except OSError as exc:
+            if exc.errno in _RESET:
+                return "reset", f"connect: {exc.strerror}"
+            return "silent", f"connect: {exc.strerror or exc}"
+    return "open", "connected (reference service port)"
+
+
 def probe_udp(host: str, port: int, timeout_s: float, tries: int = 3) -> tuple[str, str]:
     """("open"|"reset"|"silent"|"other", evidence) for a UDP echo, retried ``tries`` times."""
     family, sockaddr = first_address(host, port, socket.SOCK_DGRAM)
@@ -141,32 +158,27 @@ class PortReachabilityCollector(Collector):
             host = reference_host(target)
             wanted = parse_ports(params["ports"]) + parse_ports(params["extra_ports"])
             manifest = fetch_manifest(target, timeout)
-            tcp_listening = {int(p) for p in manifest.get("tcp_listening", [])}
+            services = {int(p) for p in manifest.get("tcp_services", [])}
+            tcp_listening = {int(p) for p in manifest.get("tcp_listening", [])} | services
             udp_listening = {int(p) for p in manifest.get("udp_echo", [])}
         except ValueError as exc:
             return attempt.finish(Status.ERROR, error=f"bad target or ports: {exc}")
         except ReferenceUnavailable as exc:
             return attempt.finish(exc.status, error=f"reference {target}: {exc}")
+        plan = [
+            ("tcp", port, port in tcp_listening, probe_connect if port in services else probe_tcp)
+            for port in sorted(tcp_listening | set(wanted))
+        ] + [("udp", port, True, probe_udp) for port in sorted(udp_listening)]
         findings: list[Finding] = []
         ports: dict[str, dict[str, Any]] = {}
-        for proto, listening, probe, candidates in (
-            ("tcp", tcp_listening, probe_tcp, sorted(tcp_listening | set(wanted))),
-            ("udp", udp_listening, probe_udp, sorted(udp_listening)),
-        ):
-            for port in candidates:
-                if context.stop.is_set():
-                    return attempt.finish(
-                        Status.ERROR, error="stopped before every port was tested"
-                    )
-                seen, evidence = probe(host, port, timeout)
-                ports[f"{proto}/{port}"] = {
-                    "listening": port in listening,
-                    "seen": seen,
-                    "evidence": evidence,
-                }
-                finding = judge(proto, port, port in listening, seen, evidence)
-                if finding is not None:
-                    findings.append(finding)
+        for proto, port, listening, probe in plan:
+            if context.stop.is_set():
+                return attempt.finish(Status.ERROR, error="stopped before every port was tested")
+            seen, evidence = probe(host, port, timeout)
+            ports[f"{proto}/{port}"] = {"listening": listening, "seen": seen, "evidence": evidence}
+            finding = judge(proto, port, listening, seen, evidence)
+            if finding is not None:
+                findings.append(finding)
         filtered = [k for k, v in ports.items() if not v["listening"] and v["seen"] == "silent"]
         details = {"reference": target, "ports": ports, "filtered_closed": filtered}
         elapsed = (context.clock.monotonic_ns() - t0) / 1e9

@@ -3,8 +3,9 @@
 :func:`start_integrity_reference` starts the four services on one address (loopback unless
 told otherwise) and serves their description at ``GET /manifest`` of the echo server,
 whose URL is the target of every integrity collector (``@reference/integrity``).  The
-manifest says which ports really listen (so a client can tell "closed on the server" from
-"blocked on the way"), where the DNS zone is served and the TLS certificate's SPKI pin.
+manifest says which ports really listen (banner ports, and ``tcp_services``: the echo and
+TLS ports, which answer without a banner), so a client can tell "closed on the server" from
+"blocked on the way", where the DNS zone is served and the TLS certificate's SPKI pin.
 """
 
 from __future__ import annotations
@@ -58,17 +59,21 @@ def start_integrity_reference(
         stops.append(stop_dns)
         tls = TlsReferenceServer((bind, tls_port))
         stops.append(serve_in_thread(tls, f"qos-refserver-tls-{tls.port}"))
-        manifest = {
-            "service": "qos-toolkit integrity reference",
-            "version": MANIFEST_VERSION,
-            "tcp_listening": sorted(listeners.tcp),
-            "udp_echo": sorted(listeners.udp),
-            "unavailable": listeners.unavailable,
-            "dns": {"port": bound_dns, "zone": ZONE_ORIGIN},
-            "tls": tls.description(),
-            "known_sha256": KNOWN_SHA256,
-        }
+        manifest: dict[str, Any] = {}
         echo = EchoServer((bind, http_port), lambda: manifest)
+        manifest.update(
+            {
+                "service": "qos-toolkit integrity reference",
+                "version": MANIFEST_VERSION,
+                "tcp_listening": sorted(listeners.tcp),
+                "udp_echo": sorted(listeners.udp),
+                "tcp_services": sorted({echo.port, tls.port}),
+                "unavailable": listeners.unavailable,
+                "dns": {"port": bound_dns, "zone": ZONE_ORIGIN},
+                "tls": tls.description(),
+                "known_sha256": KNOWN_SHA256,
+            }
+        )
         stops.append(serve_in_thread(echo, f"qos-refserver-echo-{echo.port}"))
     except BaseException:
         for stop in reversed(stops):
