@@ -297,6 +297,7 @@ def _score(args: argparse.Namespace) -> int:
     from qos.profiles import get_profile
     from qos_analysis.load import load
     from qos_analysis.scoring import overall_outcome, score
+    from qos_analysis.tariff import tariff_figures, tariff_lines
     from qos_analysis.verdict_table import print_verdict_table
 
     params: dict[str, str] = {}
@@ -314,6 +315,7 @@ def _score(args: argparse.Namespace) -> int:
     data = load(sources)
     verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
     summary = overall_outcome(verdicts)
+    tariff = tariff_figures(data, profile, params)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
         print(
@@ -326,6 +328,7 @@ def _score(args: argparse.Namespace) -> int:
                     "not_assessed": list(summary.not_assessed),
                     "notes": list(data.notes),
                     "verdicts": out,
+                    "tariff": tariff.as_dict() if tariff is not None else None,
                 },
                 indent=2,
                 ensure_ascii=False,
@@ -337,6 +340,8 @@ def _score(args: argparse.Namespace) -> int:
         protect_formula_cells(verdicts).to_csv(sys.stdout, index=False)
     else:
         print_verdict_table(verdicts, profile.id, summary, data.notes, sys.stdout)
+        for line in tariff_lines(tariff) if tariff is not None else []:
+            print(line)
     if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
         return EXIT_VIOLATION
     return EXIT_OK
