@@ -164,7 +164,7 @@ def _profiles_list(args: argparse.Namespace) -> int:
     from qos.profiles import available_profiles
 
     profiles = available_profiles()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": p.id,
             "objectives": len(p.objectives),

@@ -67,7 +67,7 @@ def _bound_header(verdicts: pd.DataFrame) -> str:
 def table_rows(verdicts: pd.DataFrame) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
     """The header and the rows of the table, as text."""
     agents = short_ids([str(a) for a in verdicts["agent_id"].dropna()])
-    header = (
+    header: tuple[str, ...] = (
         "OUTCOME",
         "OBJECTIVE",
         "SCOPE",
@@ -78,7 +78,7 @@ def table_rows(verdicts: pd.DataFrame) -> tuple[tuple[str, ...], list[tuple[str,
         "N/MIN",
         "RULE",
     )
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for _, v in verdicts.iterrows():
         rows.append(
             (

@@ -69,7 +69,7 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
     defaults = load_defaults(data.get("defaults", {}), ctx, "defaults", {"window_s": None})
     title = ctx.string(data, "title", "")
     description = ctx.string(data, "description", "", required=False)
-    common = {
+    common: dict[str, Any] = {
         "periods": periods,
         "parameters": params,
         "campaign": campaign,

@@ -1,12 +1,13 @@
 """Accuracy of our ICMP and STAMP collectors against lab ground truth.
 
 Same link, same run, real peers side by side (docs/methods.md §12): our ICMP median RTT
-excess over the bridge's per-probe delays within 0.15 ms of fping's, STAMP's within 0.5 ms; our mean |IPDV| and RFC 3550 jitter within 10 % of the true value
-for uniform jitter (tests.lab.stats) — compared packet for packet with the delays the TUN
-bridge really applied (``Lab.bridge_log``), whose agreement with the theory is checked in
-test_lab_emulation; loss per direction equal to the router's own drop
-counters and with binomial intervals containing the set probability; a blackholed path
-gives 100 % loss with status timeout/unreachable.
+excess over the bridge's per-probe delays within 0.15 ms of fping's, STAMP's within
+0.5 ms; our mean |IPDV| and RFC 3550 jitter within 10 % of the true value for uniform
+jitter (tests.lab.stats), compared packet for packet with the delays the TUN bridge really
+applied (``Lab.bridge_log``), whose agreement with the theory is checked in
+test_lab_emulation; loss per direction equal to the router's own drop counters and with
+binomial intervals containing the set probability; a blackholed path gives 100 % loss with
+status timeout/unreachable.
 
 Collectors run as subprocesses in the client namespace (tests.lab.runner).
 """

@@ -160,7 +160,7 @@ class StampCollector(Collector):
             }
         )
         result = RttResult(
-            probes=probes,
+            probes=tuple(probes),
             interval_s=params["interval"],
             timeout_s=params["timeout"],
             packet_size_bytes=params["size"],

@@ -59,6 +59,7 @@ def run_worker(
     monotonic_ns: Callable[[], int],
 ) -> threading.Thread:
     """Start the worker thread for ``state`` and return it."""
+    target: Callable[[StreamState, int, int, bool, threading.Event, Callable[[], int]], None]
     if state.sender:
         target = _udp_send if protocol_name == "udp" else _tcp_send
     else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import struct
+from typing import Literal
 
 from qos_agent.stamp.codec import MAX_SIZE
 
@@ -84,4 +85,4 @@ def receive(
     return data, (source[0], source[1]), ttl, stamp_ns
 
 
-_NATIVE = "little" if struct.pack("=H", 1)[0] == 1 else "big"
+_NATIVE: Literal["little", "big"] = "little" if struct.pack("=H", 1)[0] == 1 else "big"
