@@ -99,3 +99,38 @@ def tls_interceptor(upstream: tuple[str, int]) -> tuple[_Relay, tempfile.Tempora
                 client.sendall(_read_all(server))
 
     return _Relay(("127.0.0.1", 0), Handler), tmp
+
+
+@contextlib.contextmanager
+def dns_relay(upstream: tuple[str, int], change: Callable[[bytes], bytes]) -> Iterator[int]:
+    """A UDP resolver on loopback that forwards to ``upstream`` and rewrites each answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.1)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                query, peer = sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as up:
+                up.settimeout(2)
+                up.sendto(query, upstream)
+                with contextlib.suppress(OSError):
+                    sock.sendto(change(up.recv(4096)), peer)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()
+
+
+def set_ad_bit(answer: bytes) -> bytes:
+    """Set AD (RFC 4035 §3.2.3): bit 0x20 of the second flags byte."""
+    return answer[:3] + bytes([answer[3] | 0x20]) + answer[4:]

@@ -57,14 +57,24 @@ def free_port(kind: socket.SocketKind = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.fixture
+def closed() -> Iterator[int]:
+    """A TCP port bound but not listening: held for the test, connecting to it is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+
+
 def own_resolver(ref: IntegrityReference) -> str:
     return f"127.0.0.1:{ref.manifest['dns']['port']}"
 
 
 # clean path -----------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["http_integrity", "port_reachability", "tls_integrity"])
-def test_clean_loopback_path_reports_no_manipulation(ref: IntegrityReference, name: str) -> None:
-    params = {"ports": str(free_port())} if name == "port_reachability" else {}
+def test_clean_loopback_path_reports_no_manipulation(
+    ref: IntegrityReference, name: str, closed: int
+) -> None:
+    params = {"ports": str(closed)} if name == "port_reachability" else {}
     m = run(name, ref.url, **params)
     assert findings(m) == [] and m.result is not None and m.result.outcome == "clean"
 
@@ -80,8 +90,7 @@ def test_echo_returns_the_request_head_byte_for_byte(ref: IntegrityReference) ->
         assert tamper._read_all(s).endswith(b"\r\n\r\n" + KNOWN_BODY)
 
 
-def test_port_closed_on_the_server_is_not_a_finding(ref: IntegrityReference) -> None:
-    closed = free_port()
+def test_port_closed_on_the_server_is_not_a_finding(ref: IntegrityReference, closed: int) -> None:
     m = run("port_reachability", ref.url, ports=str(closed), timeout="1s")
     assert findings(m) == []
     ports = m.result.details["ports"]  # type: ignore[union-attr]
@@ -100,8 +109,8 @@ def test_port_closed_on_the_server_is_not_a_finding(ref: IntegrityReference) -> 
 @pytest.mark.parametrize(
     "name", ["http_integrity", "port_reachability", "tls_integrity", "dns_integrity"]
 )
-def test_unreachable_reference_is_a_failed_measurement(name: str) -> None:
-    target = f"http://127.0.0.1:{free_port()}"
+def test_unreachable_reference_is_a_failed_measurement(name: str, closed: int) -> None:
+    target = f"http://127.0.0.1:{closed}"
     m = run(name, target, timeout="1s", **({"resolver": "127.0.0.1:9"} if "dns" in name else {}))
     assert m.status is Status.UNREACHABLE, (m.status, m.error)
     assert m.result is None and "Connection refused" in (m.error or "")
@@ -303,10 +312,9 @@ def test_reference_integrity_target_resolves_to_a_working_reference() -> None:
         assert findings(run("tls_integrity", url)) == []
 
 
-def test_server_command_serves_the_integrity_reference(tmp_path: Path) -> None:
+def test_server_command_serves_the_integrity_reference(tmp_path: Path, closed: int) -> None:
     from tests.agent.conftest import cli_argv, cli_env
 
-    closed = free_port()
     proc = subprocess.Popen(
         cli_argv("server", "--port", "0", "--integrity", "--listen-tcp", "", "--listen-udp", ""),
         stdout=subprocess.PIPE,
@@ -327,3 +335,13 @@ def test_server_command_serves_the_integrity_reference(tmp_path: Path) -> None:
         proc.terminate()
         proc.communicate(timeout=10)
     assert proc.returncode == 0
+
+
+def test_ad_bit_on_the_unsigned_zone_is_named(ref: IntegrityReference) -> None:
+    upstream = ("127.0.0.1", int(ref.manifest["dns"]["port"]))
+    with tamper.dns_relay(upstream, tamper.set_ad_bit) as port:
+        m = run("dns_integrity", ref.url, resolver=f"127.0.0.1:{port}")
+    got = findings(m)
+    assert {f["kind"] for f in got} == {"ad_claimed_unsigned"}
+    assert len(got) == 4  # every question: three zone records and the absent name
+    assert all((f["expected"], f["observed"]) == ("AD=0 (unsigned zone)", "AD=1") for f in got)
