@@ -58,7 +58,7 @@ def _header_lines(head: bytes) -> tuple[str, list[tuple[str, str]]]:
     pairs = []
     for line in rest:
         name, _, value = line.partition(":")
-        pairs.append((name, value.strip()))
+        pairs.append((name, value.strip(" \t")))  # OWS is SP and HTAB only (RFC 9110 §5.6.3)
     return first, pairs
 
 
