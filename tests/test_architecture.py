@@ -21,8 +21,9 @@ PACKAGES = {
 }
 ALLOWED_THIRD_PARTY = {
     "qos": set(),
-    # pyarrow: imported lazily, only by `qos-agent export --format parquet`
-    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow"},
+    # pyarrow: imported lazily, only by `qos-agent export --format parquet`;
+    # cryptography: imported lazily by the integrity reference and tls_integrity (SPKI pin)
+    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow", "cryptography"},
     "qos_analysis": {
         "numpy",
         "pandas",
