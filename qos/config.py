@@ -12,13 +12,16 @@ written with units (``"30s"``, ``"50MB"``, ``"2Mbit/s"``) and held in base units
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
+import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qos.errors import ConfigError, UnitError
 from qos.paths import default_store_path
@@ -121,6 +124,9 @@ class AgentConfig:
     streams: tuple[StreamConfig, ...] = ()
     exporters: tuple[ExporterConfig, ...] = ()
     source: str = "<defaults>"
+    #: ``section.key`` → where an override of the file came from (environment variable or
+    #: command line), so later checks name the real origin of a bad value
+    origins: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 # -- parsing helpers ---------------------------------------------------------------------
@@ -155,7 +161,7 @@ class _Reader:
         try:
             return convert(raw)
         except (UnitError, ValueError, TypeError) as exc:
-            raise self.error(name, str(exc)) from exc
+            raise self.error(name, str(exc), getattr(exc, "hint", None)) from exc
 
     def table(self, name: str) -> _Reader:
         self.used.add(name)
@@ -174,16 +180,92 @@ class _Reader:
                 raise self.error(name, "unknown key", unknown_name_hint(name, self.used))
 
 
+class InvalidValue(ValueError):
+    """A value that fails a rule, with a hint on how to fix it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def _kind(value: Any) -> str:
+    """A value's TOML kind for messages (``a table``, ``an array``, ``a float`` …)."""
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
 def _str(value: Any) -> str:
     if not isinstance(value, str):
-        raise TypeError(f"expected a string, got {type(value).__name__} {value!r}")
+        raise InvalidValue(
+            f"expected a string, got {type(value).__name__} {value!r}", 'write it in quotes: "…"'
+        )
     return value
 
 
 def _nonempty_str(value: Any) -> str:
     text = _str(value)
     if not text.strip():
-        raise ValueError("must not be empty")
+        raise InvalidValue("must not be empty", "write a non-empty value")
+    return text
+
+
+def _unprintable(text: str) -> str | None:
+    """The first control, format, private-use or unassigned character of ``text``, if any.
+
+    Such characters let an id or a label rewrite a terminal or split a table row when
+    printed, so identifiers and labels are refused when they contain one.
+    """
+    for char in text:
+        if unicodedata.category(char)[0] == "C" or unicodedata.category(char) in ("Zl", "Zp"):
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _printable(value: Any) -> str:
+    text = _nonempty_str(value)
+    bad = _unprintable(text)
+    if bad is not None:
+        raise InvalidValue(
+            f"contains the control or format character {bad}",
+            "use printable characters only (no escapes, tabs or line breaks)",
+        )
+    return text
+
+
+def _path(value: Any) -> str:
+    """A file path (empty: the default): a string without control characters (a NUL
+    cannot be passed to the operating system, a newline would split log lines)."""
+    text = _str(value)
+    return _printable(text) if text else text
+
+
+def _timezone(value: Any) -> str:
+    """``"auto"`` or an IANA zone name that exists in the system's time zone database."""
+    name = _printable(value)
+    if name == "auto":
+        return name
+    hint = "use an IANA name such as 'Europe/Berlin' or 'UTC', or 'auto'"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise InvalidValue(f"unknown time zone {name!r}", hint) from None
+    return name
+
+
+def _bind_address(value: Any) -> str:
+    """An IP address literal or ``localhost``: names are not resolved (no DNS at start)."""
+    text = _printable(value)
+    if text == "localhost":
+        return text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise InvalidValue(
+            f"{text!r} is not an IP address", "use a local address such as 127.0.0.1 or ::1"
+        ) from None
     return text
 
 
@@ -203,34 +285,68 @@ def _int(value: Any) -> int:
 
 
 def _str_map(value: Any) -> Mapping[str, str]:
+    """A table of printable strings (labels): every key and value is checked."""
     if not isinstance(value, Mapping):
-        raise TypeError("expected a table of strings")
-    return MappingProxyType({str(k): str(v) for k, v in value.items()})
+        raise InvalidValue(
+            f"expected a table of strings, got {_kind(value)}", 'write { key = "value" }'
+        )
+    out: dict[str, str] = {}
+    for key, item in value.items():
+        try:
+            out[_printable(key)] = _printable(item)
+        except ValueError as exc:
+            raise InvalidValue(
+                f"label {_printable_name(key)}: {exc}", getattr(exc, "hint", None)
+            ) from None
+    return MappingProxyType(out)
+
+
+def _printable_name(key: Any) -> str:
+    return repr(str(key).encode("unicode_escape").decode("ascii"))
 
 
 def _any_map(value: Any) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise TypeError("expected a table")
+        raise InvalidValue(f"expected a table, got {_kind(value)}", "write { key = value, … }")
     return MappingProxyType(dict(value))
 
 
+def _hinted(parse: Callable[[Any], float], hint: str) -> Callable[[Any], float]:
+    """``parse`` whose unit errors carry ``hint`` (how to write the quantity)."""
+
+    def convert(value: Any) -> float:
+        try:
+            return parse(value)
+        except UnitError as exc:
+            raise InvalidValue(str(exc), hint) from None
+
+    return convert
+
+
+_DURATION_HINT = 'write a finite quantity with a unit, e.g. "30s", "5min", "250ms"'
+#: longest duration a config may give (a schedule longer than a year is a typo; waits and
+#: clock arithmetic beyond ~292 years overflow the platform's time_t)
+MAX_DURATION_S = 366 * 86400.0
+
+
 def _duration(value: Any) -> float:
-    return parse_duration_s(value)
-
-
-def _positive_duration(value: Any) -> float:
-    seconds = parse_duration_s(value)
-    if seconds <= 0:
-        raise ValueError("must be longer than zero")
+    seconds = _hinted(parse_duration_s, _DURATION_HINT)(value)
+    if seconds > MAX_DURATION_S:
+        raise InvalidValue(
+            f"duration {value!r} is longer than a year", "write at most 366 days, e.g. '8760h'"
+        )
     return seconds
 
 
-def _size(value: Any) -> float:
-    return parse_size_bytes(value)
+_size = _hinted(parse_size_bytes, 'write a finite quantity with a unit, e.g. "50MB", "1GB"')
+_rate = _hinted(parse_rate_bps, 'write a finite quantity with a unit, e.g. "2Mbit/s"')
 
 
-def _rate(value: Any) -> float:
-    return parse_rate_bps(value)
+def _positive_duration(value: Any) -> float:
+    seconds = _duration(value)
+    if seconds <= 0:
+        raise ValueError("must be longer than zero")
+    return seconds
 
 
 # -- the document ------------------------------------------------------------------------
@@ -252,8 +368,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
 
     t = root.table("agent")
     agent = AgentSection(
-        id=t.get("id", _nonempty_str, "auto"),
-        timezone=t.get("timezone", _nonempty_str, "auto"),
+        id=t.get("id", _printable, "auto"),
+        timezone=t.get("timezone", _timezone, "auto"),
         labels=t.get("labels", _str_map, MappingProxyType({})),
     )
     t.finish()
@@ -264,11 +380,11 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
     )
     t.finish()
     t = root.table("store")
-    store = StoreSection(path=t.get("path", _str, ""))
+    store = StoreSection(path=t.get("path", _path, ""))
     t.finish()
     t = root.table("reference")
     reference = ReferenceSection(
-        enabled=t.get("enabled", _bool, True), bind=t.get("bind", _nonempty_str, "127.0.0.1")
+        enabled=t.get("enabled", _bool, True), bind=t.get("bind", _bind_address, "127.0.0.1")
     )
     t.finish()
     t = root.table("fair_use")
@@ -283,7 +399,7 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
     jobs = []
     names: set[str] = set()
     for t in root.array("jobs"):
-        name = t.get("name", _nonempty_str, None, required=True)
+        name = t.get("name", _printable, None, required=True)
         if name in names:
             raise t.error("name", f"duplicate job name '{name}'")
         names.add(name)
@@ -291,8 +407,8 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
         jobs.append(
             JobConfig(
                 name=name,
-                collector=t.get("collector", _nonempty_str, None, required=True),
-                target=t.get("target", _nonempty_str, None, required=True),
+                collector=t.get("collector", _printable, None, required=True),
+                target=t.get("target", _printable, None, required=True),
                 interval_s=t.get("interval", _positive_duration, 300.0),
                 spread_s=t.get("spread", _duration, 0.0),
                 params=t.get("params", _any_map, MappingProxyType({})),
@@ -305,15 +421,15 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
 
     streams = []
     for t in root.array("streams"):
-        name = t.get("name", _nonempty_str, None, required=True)
+        name = t.get("name", _printable, None, required=True)
         if name in names:
             raise t.error("name", f"duplicate job/stream name '{name}'")
         names.add(name)
         streams.append(
             StreamConfig(
                 name=name,
-                target=t.get("target", _nonempty_str, None, required=True),
-                collector=t.get("collector", _nonempty_str, "stamp"),
+                target=t.get("target", _printable, None, required=True),
+                collector=t.get("collector", _printable, "stamp"),
                 interval_s=t.get("interval", _positive_duration, 1.0),
                 summary_s=t.get("summary", _positive_duration, 3600.0),
                 params=t.get("params", _any_map, MappingProxyType({})),
@@ -325,11 +441,11 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
     exporters = []
     exporter_names: set[str] = set()
     for t in root.array("exporters"):
-        name = t.get("name", _nonempty_str, None, required=True)
+        name = t.get("name", _printable, None, required=True)
         if name in exporter_names:
             raise t.error("name", f"duplicate exporter name '{name}'")
         exporter_names.add(name)
-        kind = t.get("type", _nonempty_str, None, required=True)
+        kind = t.get("type", _printable, None, required=True)
         options = {k: v for k, v in t.data.items() if k not in {"name", "type"}}
         t.used.update(options)
         exporters.append(ExporterConfig(name=name, type=kind, options=MappingProxyType(options)))
@@ -415,7 +531,8 @@ def load_config(
         _set_path(doc, dotted, value, "command line")
         origins[dotted] = f"command line --set {dotted}"
     try:
-        return parse_config(doc, file=file)
+        config = parse_config(doc, file=file)
+        return replace(config, origins=MappingProxyType(origins))
     except ConfigError as exc:
         if exc.key in origins:  # the bad value came from an override, not from the file
             raise ConfigError(

@@ -11,7 +11,9 @@ uses these two functions.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
+from typing import TextIO
 
 # Unicode bidirectional formatting characters (Unicode TR #9 §2).
 _BIDI_CONTROLS = frozenset(
@@ -19,6 +21,8 @@ _BIDI_CONTROLS = frozenset(
 )
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TRUNCATION_MARKER = "…[truncated]"
+#: a log line's message is cut here (a 10 kB peer string must not flood the log)
+LOG_MESSAGE_LIMIT = 2000
 
 
 def neutralize(text: object, max_length: int = 200) -> str:
@@ -54,3 +58,22 @@ def protect_csv_cell(value: object, max_length: int = 10_000) -> object:
         return value
     text = neutralize(value, max_length=max_length)
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+class SafeLogFormatter(logging.Formatter):
+    r"""A :class:`logging.Formatter` whose message is :func:`neutralize`\ d: values logged
+    from data (targets, peer addresses, error texts, config keys) can neither emit an
+    escape sequence nor start a fake log line.  Tracebacks of programming errors are kept
+    as they are (multi-line by design)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        safe = logging.makeLogRecord(record.__dict__)
+        safe.message = neutralize(record.message, max_length=LOG_MESSAGE_LIMIT)
+        return super().formatMessage(safe)
+
+
+def safe_log_handler(stream: TextIO, fmt: str) -> logging.Handler:
+    """A stream handler writing through :class:`SafeLogFormatter`."""
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(SafeLogFormatter(fmt))
+    return handler

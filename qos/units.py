@@ -84,7 +84,10 @@ _RATIO_FACTORS: dict[str, Fraction] = {
     "ppm": _F(1, 10**6),
 }
 
-_QUANTITY = re.compile(r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$")
+# ASCII digits only: Decimal() would accept "١٢" or "１２" as 12.
+_QUANTITY = re.compile(
+    r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$", re.ASCII
+)
 # Far beyond any physical quantity: refuses "1e999999" before exact arithmetic on it.
 _MAX_EXPONENT = 400
 
@@ -100,6 +103,9 @@ def _split(text: str, what: str) -> tuple[Fraction, str]:
     if decimal and abs(decimal.adjusted()) > _MAX_EXPONENT:
         raise UnitError(f"{what} {text!r} is not finite")
     return Fraction(decimal), (match.group(2) or "").strip()
+
+
+_EXAMPLES = {"duration": "250ms", "size": "50MB", "rate": "2Mbit/s"}
 
 
 def _parse_exact(
@@ -129,7 +135,11 @@ def _parse_exact(
                 raise UnitError(f"{what} {value!r} needs a unit")
             unit = default_unit
     else:
-        raise UnitError(f"{what} must be a string such as '250ms', got {type(value).__name__}")
+        example = _EXAMPLES.get(what, "250ms")
+        kind = "a table" if isinstance(value, dict) else f"a {type(value).__name__}"
+        if isinstance(value, list):
+            kind = "an array"
+        raise UnitError(f"{what} must be a string such as {example!r}, got {kind}")
     if unit not in factors:
         known = ", ".join(sorted(k for k in factors if k))
         raise UnitError(f"unknown unit {unit!r} in {what} {value!r}; known units: {known}")

@@ -82,12 +82,24 @@ def resolve(citing: str, target: str) -> Path | None:
     return None
 
 
+#: In source code a bare lower-case ``name.md`` is a file the code writes (a report's
+#: output name, a temporary file in a test), not a citation; folder paths and document
+#: names in capitals (``docs/methods.md``, ``STANDARDS.md``, ``README.md``) are citations.
+CODE_FILE_NAME = re.compile(r"^[a-z0-9_-]+\.md$")
+
+
+def is_citation(citing: str, target: str) -> bool:
+    return not (citing.endswith(".py") and CODE_FILE_NAME.match(target))
+
+
 def missing_documents(citing: str, text: str) -> list[str]:
     """Every ``*.md`` path or anchor in ``text`` that does not exist in the repository."""
     problems = []
     for line_no, line in enumerate(text.splitlines(), 1):
         for match in MD_PATH.finditer(line):
             target, anchor = match.group(1), match.group(2)
+            if not is_citation(citing, target):
+                continue
             found = resolve(citing, target)
             if found is None:
                 problems.append(f"{citing}:{line_no}: {target} does not exist")

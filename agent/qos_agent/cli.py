@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from qos.errors import QosError
+from qos.text_safety import neutralize
 
 _COMMAND_MODULES: tuple[str, ...] = (
     "qos_agent.commands.run",
@@ -31,6 +32,8 @@ _COMMAND_MODULES: tuple[str, ...] = (
 EXIT_OK = 0
 EXIT_MEASUREMENT_FAILED = 1
 EXIT_USAGE = 2
+#: an error message is cut here (it may quote a value from the config or the data)
+ERROR_LIMIT = 2000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
     except QosError as exc:
-        print(f"qos-agent: error: {exc}", file=sys.stderr)
+        print(f"qos-agent: error: {neutralize(exc, max_length=ERROR_LIMIT)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130

@@ -33,6 +33,7 @@ from qos.store.layout import (
     Table,
 )
 from qos.store.sqlite import from_epoch_us
+from qos.text_safety import protect_csv_cell
 
 _BATCH_ROWS = 200_000
 
@@ -83,6 +84,19 @@ def _export_jsonl(
     return count
 
 
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell: floats exact (``repr``), text neutralised and protected against formula
+    injection (:func:`qos.text_safety.protect_csv_cell`), never cut (an export loses nothing;
+    JSON columns are already free of control characters)."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return protect_csv_cell(value, max_length=max(len(value), 1) * 6)
+    return value
+
+
 def _write_csv(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) -> int:
     stamps = [i for i, c in enumerate(table.columns) if c.dtype == TIMESTAMP_US_UTC]
     count = 0
@@ -93,9 +107,7 @@ def _write_csv(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) -> int
             values = list(row)
             for index in stamps:
                 values[index] = from_epoch_us(values[index]).isoformat()
-            writer.writerow(
-                ["" if v is None else repr(v) if isinstance(v, float) else v for v in values]
-            )
+            writer.writerow([_csv_cell(v) for v in values])
             count += 1
     return count
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from qos.config import ExporterConfig
 from qos.errors import ConfigError
+from qos.paths import writable_file_problem
 from qos.records import Measurement
 from qos.serialization import dumps
 from qos.suggest import unknown_name_hint
@@ -32,22 +33,44 @@ class Exporter(Protocol):
 class JsonLinesExporter:
     """Append-only JSON Lines file of full records."""
 
+    OPTIONS = ("path", "fsync")
+
     def __init__(self, name: str, options: Mapping[str, Any]) -> None:
-        unknown = set(options) - {"path", "fsync"}
+        self.path = self.check(name, options)
+        self.name = name
+        self.fsync = bool(options.get("fsync", False))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = self.path.open("a", encoding="utf-8")
+
+    @classmethod
+    def check(cls, name: str, options: Mapping[str, Any]) -> Path:
+        """Validate the options without touching the file; the path the exporter will use."""
+        unknown = set(options) - set(cls.OPTIONS)
         if unknown:
             key = sorted(unknown)[0]
             raise ConfigError(
                 "unknown exporter option",
                 key=f"exporters.{name}.{key}",
-                hint=unknown_name_hint(key, ["path", "fsync"]),
+                hint=unknown_name_hint(key, cls.OPTIONS),
             )
-        if "path" not in options:
-            raise ConfigError("is required", key=f"exporters.{name}.path")
-        self.name = name
-        self.path = Path(str(options["path"])).expanduser()
-        self.fsync = bool(options.get("fsync", False))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = self.path.open("a", encoding="utf-8")
+        raw = options.get("path")
+        if not isinstance(raw, str) or not raw.strip():
+            raise ConfigError(
+                "is required" if raw is None else "must be a non-empty string",
+                key=f"exporters.{name}.path",
+                hint='e.g. path = "~/qos/measurements.jsonl"',
+            )
+        if "fsync" in options and not isinstance(options["fsync"], bool):
+            raise ConfigError(
+                "expected true or false", key=f"exporters.{name}.fsync", hint="fsync = true"
+            )
+        path = Path(raw).expanduser()
+        problem = writable_file_problem(path)
+        if problem:
+            raise ConfigError(
+                problem, key=f"exporters.{name}.path", hint="name a file in a writable directory"
+            )
+        return path
 
     def export(self, measurement: Measurement) -> None:
         self._fh.write(dumps(measurement) + "\n")
@@ -62,15 +85,23 @@ class JsonLinesExporter:
 _TYPES: dict[str, type[JsonLinesExporter]] = {"jsonl": JsonLinesExporter}
 
 
-def build_exporters(configs: Sequence[ExporterConfig]) -> list[Exporter]:
-    exporters: list[Exporter] = []
+def exporter_class(cfg: ExporterConfig) -> type[JsonLinesExporter]:
+    cls = _TYPES.get(cfg.type)
+    if cls is None:
+        raise ConfigError(
+            f"unknown exporter type '{cfg.type}'",
+            key=f"exporters.{cfg.name}.type",
+            hint=unknown_name_hint(cfg.type, _TYPES),
+        )
+    return cls
+
+
+def check_exporters(configs: Sequence[ExporterConfig]) -> None:
+    """Everything :func:`build_exporters` would refuse, refused without opening a file."""
     for cfg in configs:
-        cls = _TYPES.get(cfg.type)
-        if cls is None:
-            raise ConfigError(
-                f"unknown exporter type '{cfg.type}'",
-                key=f"exporters.{cfg.name}.type",
-                hint=unknown_name_hint(cfg.type, _TYPES),
-            )
-        exporters.append(cls(cfg.name, cfg.options))
-    return exporters
+        exporter_class(cfg).check(cfg.name, cfg.options)
+
+
+def build_exporters(configs: Sequence[ExporterConfig]) -> list[Exporter]:
+    check_exporters(configs)
+    return [exporter_class(cfg)(cfg.name, cfg.options) for cfg in configs]

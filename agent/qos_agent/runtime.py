@@ -178,7 +178,8 @@ def interruptible_wait(event: threading.Event) -> Callable[[float], bool]:
     """A wait function for the scheduler that returns early when ``event`` is set."""
 
     def wait(seconds: float) -> bool:
-        return event.wait(timeout=max(0.0, seconds))
+        # Event.wait raises OverflowError beyond threading.TIMEOUT_MAX (~292 years)
+        return event.wait(timeout=min(max(0.0, seconds), threading.TIMEOUT_MAX))
 
     return wait
 

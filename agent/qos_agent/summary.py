@@ -7,7 +7,11 @@ from typing import Any
 
 from qos.metrics import goodput_bps, summarize_rtt
 from qos.records import Measurement, RttResult, ThroughputResult, TimingResult
+from qos.text_safety import neutralize
 from qos.units import format_duration, format_rate, format_ratio_percent
+
+#: longest job, collector, target or status cell before it is cut with a marker
+CELL_LIMIT = 80
 
 
 def summarize(m: Measurement) -> dict[str, Any]:
@@ -64,11 +68,17 @@ def _row(m: Measurement) -> list[str]:
         detail = ""
     if m.error:
         detail = f"{detail}; {m.error}" if detail else m.error
-    return [job, m.collector, target, str(m.status), detail]
+    cells = [job, m.collector, target, str(m.status)]
+    return [*(neutralize(c, max_length=CELL_LIMIT) for c in cells), neutralize(detail, 1000)]
 
 
 def table(measurements: Sequence[Measurement]) -> str:
-    """A plain-text table, one row per record."""
+    """A plain-text table, one row per record.
+
+    Every cell comes from data (job names, targets, error texts from peers) and is
+    neutralised (:func:`qos.text_safety.neutralize`): no escape sequence reaches the
+    terminal and no newline splits a row.
+    """
     header = ["job", "collector", "target", "status", "result"]
     rows = [header, *(_row(m) for m in measurements)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]

@@ -7,6 +7,9 @@ Commands (docs/architecture.md §5)::
     qos score --data PATH [--data PATH ...] --profile ID|FILE [--window 1h|all]
               [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
               [--fail-on-violation]
+    qos report [--data PATH ...] --profile ID|FILE[#variant] --format html|pdf|md|json
+               [--out PATH] [--since T] [--until T] [--window 1h|1d|all] [--title TEXT]
+               [--fail-on-violation] [--quiet]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
@@ -27,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from qos.paths import store_path
+from qos.text_safety import neutralize
 from qos_analysis.presentation import format_quantity
 
 EXIT_OK = 0
@@ -45,10 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except QosError as exc:
-        print(f"qos: error: {exc}", file=sys.stderr)
+        print(f"qos: error: {neutralize(exc, max_length=2000)}", file=sys.stderr)
         return EXIT_USAGE
     except ValueError as exc:  # bad numbers given on the command line
-        print(f"qos: error: {exc}", file=sys.stderr)
+        print(f"qos: error: {neutralize(exc, max_length=2000)}", file=sys.stderr)
         return EXIT_USAGE
     except BrokenPipeError:  # the reader went away (`qos score | head`): not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
@@ -125,6 +129,7 @@ def _parser() -> argparse.ArgumentParser:
     _voip_emodel_options(voip)
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
+    _add_report(sub)
     return parser
 
 
@@ -175,12 +180,12 @@ def _profiles_list(args: argparse.Namespace) -> int:
         for p in profiles.values()
     ]
     if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        print(json.dumps(rows, indent=2))  # ASCII: data text cannot reach the terminal raw
         return EXIT_OK
     width = max((len(r["id"]) for r in rows), default=2)
-    print(f"{'ID':<{width}}  OBJ  VERIFIED  TITLE")
+    _say(f"{'ID':<{width}}  OBJ  VERIFIED  TITLE")
     for r in rows:
-        print(
+        _say(
             f"{r['id']:<{width}}  {r['objectives']:>3}  {'yes' if r['verified'] else 'no':<8}"
             f"  {r['title']}"
         )
@@ -255,17 +260,17 @@ def _profiles_show(args: argparse.Namespace) -> int:
             }
         )
     if args.json:
-        print(json.dumps(info, indent=2, ensure_ascii=False))
+        print(json.dumps(info, indent=2))  # ASCII: data text cannot reach the terminal raw
         return EXIT_OK
     src = info["source"]
-    print(f"{p.id}: {p.title}")
-    print(
+    _say(f"{p.id}: {p.title}")
+    _say(
         f"  source: {src['document']} ({src['edition']}), {src['clause']}; "
         f"verified: {'yes' if src['verified'] else 'no'}"
     )
     if src["notes"]:
-        print(f"  notes: {src['notes']}")
-    print(
+        _say(f"  notes: {src['notes']}")
+    _say(
         f"  window: {info['window']}  confidence: {p.confidence}  decision: {p.decision}  "
         f"one-way rule: {p.one_way_rule}  failed tests: {p.failed_tests}"
     )
@@ -275,18 +280,24 @@ def _profiles_show(args: argparse.Namespace) -> int:
             if par["required"]
             else format_quantity(par["value"], par["dimension"])
         )
-        print(f"  parameter {name} ({par['dimension']}): {state}")
+        _say(f"  parameter {name} ({par['dimension']}): {state}")
     for o in info["objectives"]:
         what = o["statistic"] + (f" {o['percentile']}" if o["percentile"] else "")
         thr = f" (per sample {o['threshold']})" if o["threshold"] else ""
         per = f" in period {o['period']}" if o["period"] else ""
-        print(
+        _say(
             f"  - {o['id']}: {what} of {o['metric']}{thr} {o['comparison']} {o['limit']}"
             f"{per}; min_samples {o['min_samples']}; {o['clause']}"
         )
     if not p.objectives:
-        print("  (no objectives: the source specifies none)")
+        _say("  (no objectives: the source specifies none)")
     return EXIT_OK
+
+
+def _say(line: str) -> None:
+    """One line of profile text, neutralised: a profile file is data (it may come from
+    anyone), so its titles and notes can neither drive the terminal nor add lines."""
+    print(neutralize(line, max_length=10_000))
 
 
 # --- score -----------------------------------------------------------------------------------
@@ -330,8 +341,7 @@ def _score(args: argparse.Namespace) -> int:
                     "verdicts": out,
                     "tariff": tariff.as_dict() if tariff is not None else None,
                 },
-                indent=2,
-                ensure_ascii=False,
+                indent=2,  # ASCII (\uXXXX): bidi overrides and C1 controls stay escaped
             )
         )
     elif args.format == "csv":
@@ -441,6 +451,21 @@ def _voip_params(args: argparse.Namespace) -> tuple[dict[str, float], str]:
         if not (math.isfinite(A) and 0 <= A <= 20):
             raise ValueError(f"--advantage must lie in [0, 20] (G.107 maximum 20), got {text}")
     return {"sT": sT, "mT_ms": mT, "A": A}, sensitivity
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+def _add_report(sub: Any) -> None:
+    from qos_analysis.report.command import add_parser
+
+    add_parser(sub).set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from qos_analysis.report.command import run
+
+    return run(args, lambda: str(store_path()), EXIT_VIOLATION)
 
 
 if __name__ == "__main__":  # pragma: no cover

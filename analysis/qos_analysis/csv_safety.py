@@ -12,6 +12,8 @@ def protect_formula_cells(frame: pd.DataFrame) -> pd.DataFrame:
     """A copy of ``frame`` whose text cells cannot start a formula or a control sequence."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
-            out[column] = out[column].map(protect_csv_cell)
+        # Text is "object" in older pandas and the "str" (string) dtype in newer ones.
+        dtype = out[column].dtype
+        if pd.api.types.is_object_dtype(dtype) or pd.api.types.is_string_dtype(dtype):
+            out[column] = out[column].map(protect_csv_cell).astype(object)
     return out

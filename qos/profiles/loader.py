@@ -132,13 +132,27 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
 def load_profile_file(path: str | Path) -> dict[str, Profile]:
     """Read and validate one profile file; errors name the file, the key and a fix."""
     file = Path(path)
+    if file.exists() and not file.is_file():  # a directory, FIFO or device: never opened
+        raise ProfileError(
+            "not a regular file", file=str(file), hint="a profile is a UTF-8 TOML text file"
+        )
     try:
         with file.open("rb") as handle:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ProfileError("no such profile file", file=str(file)) from None
     except OSError as exc:
-        raise ProfileError(f"cannot read profile: {exc.strerror}", file=str(file)) from None
+        raise ProfileError(
+            f"cannot read profile: {exc.strerror or exc}",
+            file=str(file),
+            hint="check that the file exists and is readable",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ProfileError(
+            f"not a text file: byte {exc.start} is not UTF-8",
+            file=str(file),
+            hint="a profile is a UTF-8 TOML text file",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ProfileError(f"not valid TOML: {exc}", file=str(file)) from None
     name = file.name.removesuffix(".toml")

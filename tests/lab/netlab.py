@@ -56,7 +56,7 @@ SERVER_NET = "198.18.2.0/24"
 Direction = Literal["forward", "backward"]
 DIRECTIONS: tuple[Direction, Direction] = ("forward", "backward")
 #: router egress interface and iptables (in, out) interfaces per direction
-_EGRESS = {"forward": "r1", "backward": "r0"}
+EGRESS_DEV = {"forward": "r1", "backward": "r0"}
 _IN_OUT = {"forward": ("r0", "r1"), "backward": ("r1", "r0")}
 #: TUN bridge direction key (dev_a = r1 in the router, dev_b = s0 moved to the server)
 _BRIDGE_KEY = {"forward": "a2b", "backward": "b2a"}
@@ -171,8 +171,13 @@ class Rate:
     queue_bytes: int = 64_000
     burst_bytes: int | None = None
 
+    @property
+    def bucket_bytes(self) -> int:
+        """tbf's ``burst``: the most that may leave at once after an idle period."""
+        return self.burst_bytes or max(int(self.rate_bps * 0.004 / 8), 16_384)
+
     def tc_args(self) -> list[str]:
-        burst = self.burst_bytes or max(int(self.rate_bps * 0.004 / 8), 16_384)
+        burst = self.bucket_bytes
         return [
             "tbf",
             "rate",
@@ -204,6 +209,23 @@ class Delay:
             "queue_bytes": self.queue_bytes,
             "fifo": self.fifo,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeLog:
+    """Per direction and packet (arrival order): the delay the TUN bridge applied, and how
+    late it wrote the packet after the release its model scheduled (``None`` = dropped or
+    still queued).  ``applied − late`` is the model's delay: set delay + jitter draw."""
+
+    applied: dict[str, list[float | None]]
+    late: dict[str, list[float | None]]
+
+    def scheduled(self, direction: str) -> list[float | None]:
+        """The delays the model chose (applied minus lateness) for ``direction``."""
+        return [
+            None if a is None or t is None else a - t
+            for a, t in zip(self.applied[direction], self.late[direction], strict=True)
+        ]
 
 
 class Lab:
@@ -380,7 +402,7 @@ class Lab:
     # impairments -----------------------------------------------------------------------
     def set_rate(self, direction: Direction, rate: Rate | None) -> None:
         """tbf on the router egress of ``direction``; ``None`` removes it."""
-        dev = _EGRESS[_check_direction(direction)]
+        dev = EGRESS_DEV[_check_direction(direction)]
         if rate is None:
             run(
                 ns_exec_argv(self.router_ns, ["tc", "qdisc", "del", "dev", dev, "root"]),
@@ -502,14 +524,20 @@ class Lab:
         scheduling lateness); calling it clears the log.  Logging stops after 500 000
         packets per direction.
         """
+        return self.bridge_log_detail().applied
+
+    def bridge_log_detail(self) -> BridgeLog:
+        """:meth:`bridge_log` together with each packet's lateness (clears the log too)."""
         data = json.loads(self._bridge_command("LOG"))
-        out: dict[str, list[float | None]] = {}
+        applied: dict[str, list[float | None]] = {}
+        late: dict[str, list[float | None]] = {}
         for d in DIRECTIONS:
             entry = data[_BRIDGE_KEY[d]]
             if entry["truncated"]:
                 raise LabError(f"bridge log of {d} was truncated (too many packets)")
-            out[d] = entry["delays_s"]
-        return out
+            applied[d] = entry["delays_s"]
+            late[d] = entry["late_s"]
+        return BridgeLog(applied=applied, late=late)
 
     def reset(self) -> None:
         """Remove every impairment (rate, loss, blackhole, bridge delay)."""

@@ -224,6 +224,8 @@ class Iperf3Result:
     lost_packets: int | None
     packets: int | None
     jitter_s: float | None
+    #: payload bytes the receiver counted (``end.sum_received.bytes``)
+    bytes: int | None = None
 
 
 def parse_iperf3_json(text: str) -> Iperf3Result:
@@ -243,6 +245,7 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
             lost_packets=None,
             packets=None,
             jitter_s=None,
+            bytes=end["sum_received"].get("bytes"),
         )
     if "sum" in end:
         # UDP: end.sum holds the sender's rate with the receiver's loss and jitter; the
@@ -256,6 +259,7 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
             lost_packets=s.get("lost_packets"),
             packets=s.get("packets"),
             jitter_s=None if jitter is None else jitter / 1e3,
+            bytes=received.get("bytes"),
         )
     raise PeerOutputError("iperf3 JSON has no end.sum_received or end.sum")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 
+from qos import metrics
 from qos.records import Status, ThroughputResult
 from tests.lab import peers
 from tests.lab.netlab import Delay, Lab, Rate
@@ -96,6 +97,9 @@ def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bo
     40 datagrams/s (T = 25 ms ≥ 2J) keeps the bridge's FIFO from correlating delays.  The
     RFC 3550 estimator is an exponential filter (gain 1/16), so its final value scatters by
     roughly ±15 % (1σ) around 2J/3; the mean |D| over our ~600 datagrams scatters by ~4 %.
+    That mean is compared with the delays the bridge applied to the same packets: on a
+    busy host the bridge's late releases raise it (6.43 ms against 2J/3 = 5.33 ms seen),
+    and the bridge's model draws are checked against 2J/3 separately.
     """
     lab = shared_tun_lab
     jitter = 0.008
@@ -105,6 +109,7 @@ def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bo
     expected = 2 * jitter / 3
     udp = ["-u", "-b", "320K", "-l", "1000"]
     iperf = peers.run_iperf3(lab, lab.server_addr, seconds=8, omit_s=1, reverse=reverse, extra=udp)
+    lab.bridge_log()  # the next log holds the packets of our test only
     ours = _ours(
         lab,
         {
@@ -116,17 +121,28 @@ def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bo
             "reverse": reverse,
         },
     ).details
+    detail = lab.bridge_log_detail()
+    realised = metrics.jitter_mean_abs_diff_s(detail.applied[direction])
+    model = metrics.jitter_mean_abs_diff_s(detail.scheduled(direction))
+    assert realised is not None and model is not None
     print(
         f"\nUDP {'download' if reverse else 'upload'} ±{jitter * 1e3:g} ms: expected E|D| "
         f"{expected * 1e3:.3f} ms; RFC 3550 jitter ours {ours['jitter_rfc3550_s'] * 1e3:.3f}, "
         f"Debian iperf3 {iperf.jitter_s * 1e3:.3f} ms"  # type: ignore[operator]
         + (f"; our mean |D| {ours['jitter_mean_abs_diff_s'] * 1e3:.3f} ms" if reverse else "")
+        + f"; bridge mean |D| realised {realised * 1e3:.3f}, model {model * 1e3:.3f} ms"
     )
-    assert iperf.jitter_s == pytest.approx(expected, rel=0.5)  # the lab itself is sane
+    # the lab itself is sane: the emulator's draws (Debian iperf3's figure is printed
+    # only: its user-space receive stamps put it at 7.4 ms, +38 %, under two busy loops)
+    assert model == pytest.approx(expected, rel=0.15)
+    assert iperf.jitter_s is not None
     assert ours["jitter_rfc3550_s"] == pytest.approx(expected, rel=0.5)
     assert ours["loss_ratio"] == 0
     if reverse:
-        assert ours["jitter_mean_abs_diff_s"] == pytest.approx(expected, rel=0.15)
+        # against the delays the bridge really applied to this run's packets (its lateness
+        # tail, several ms at p99 on a busy host, is in both); the few control-connection
+        # packets in the log barely move a mean over ~640 datagrams
+        assert ours["jitter_mean_abs_diff_s"] == pytest.approx(realised, rel=0.15)
 
 
 def test_udp_upload_survives_a_lost_connect_reply(shared_lab: Lab) -> None:

@@ -22,7 +22,7 @@ import pytest
 from qos import metrics
 from qos.records import LossDirection, RttResult, Status
 from tests.lab import agents, peers
-from tests.lab.netlab import Delay, Lab
+from tests.lab.netlab import BridgeLog, Delay, Lab
 from tests.lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
@@ -157,14 +157,18 @@ def _close(value: object, truth: float | None, what: str) -> None:
     )
 
 
-def _assert_rtt_jitter(result: RttResult, log: dict[str, list[float | None]]) -> None:
+def _assert_rtt_jitter(result: RttResult, detail: BridgeLog) -> None:
     """Our reported mean |IPDV| and RFC 3550 jitter within 10 % of the realised truth.
 
     The truth is the per-packet round-trip delay the bridge applied (``bridge_log``), so
     even the final RFC 3550 value — an EWMA over ≈ 16 packets, ≈ 15 % sampling s.d.
     around the theoretical 14/15·J — is compared packet for packet, not with a
     distribution.  test_lab_emulation checks the truth itself against the theory.
+    The sanity check against the theory here uses the delays the bridge's model chose
+    (applied minus the bridge's lateness): the lateness tail is the host's, several ms
+    at p99 on a busy host, and it is in the truth the measurement is compared with.
     """
+    log = detail.applied
     assert result.sent == JITTER_COUNT
     truth = realised_round_trips(log["forward"], log["backward"], JITTER_COUNT)
     assert all(t is not None for t in truth), "the bridge dropped packets"
@@ -179,9 +183,13 @@ def _assert_rtt_jitter(result: RttResult, log: dict[str, list[float | None]]) ->
         statistics.fmean(truth_running[64:]),
         "RFC 3550 run mean",
     )
-    # and the truth is what the theory says (sanity; the sharp check is in test_lab_emulation)
+    # and the model is what the theory says (sanity; the sharp check is in test_lab_emulation)
     theory = expected_abs_diff_rtt(JITTER_S, JITTER_S)
-    assert abs(statistics.fmean(truth_running[64:]) / theory - 1) < 0.15
+    model = realised_round_trips(
+        detail.scheduled("forward"), detail.scheduled("backward"), JITTER_COUNT
+    )
+    model_running = rfc3550_running([t for t in model if t is not None])
+    assert abs(statistics.fmean(model_running[64:]) / theory - 1) < 0.15
 
 
 @needs_icmp
@@ -191,9 +199,9 @@ def test_icmp_jitter_matches_realised_truth(shared_tun_lab: Lab) -> None:
     record = agents.measure(
         lab, "icmp", lab.server_addr, {"count": JITTER_COUNT, "interval": JITTER_INTERVAL_S}
     )
-    log = lab.bridge_log()
+    detail = lab.bridge_log_detail()
     assert record.status is Status.OK, record.error
-    _assert_rtt_jitter(_result(record), log)
+    _assert_rtt_jitter(_result(record), detail)
 
 
 @needs_stamp
@@ -209,10 +217,11 @@ def test_stamp_jitter_matches_realised_truth(shared_tun_lab: Lab) -> None:
     record = agents.measure(
         lab, "stamp", _stamp_target(lab), {"count": JITTER_COUNT, "interval": JITTER_INTERVAL_S}
     )
-    log = lab.bridge_log()
+    detail = lab.bridge_log_detail()
+    log = detail.applied
     assert record.status is Status.OK, record.error
     result = _result(record)
-    _assert_rtt_jitter(result, log)
+    _assert_rtt_jitter(result, detail)
     by_seq = sorted(result.probes, key=lambda p: p.seq)
     for attr, direction in (("forward_delay_s", "forward"), ("backward_delay_s", "backward")):
         truth = log[direction][:JITTER_COUNT]
@@ -228,7 +237,8 @@ def test_stamp_jitter_matches_realised_truth(shared_tun_lab: Lab) -> None:
             f"{direction} RFC 3550 jitter",
         )
         theory = expected_abs_diff_one_way(JITTER_S)
-        assert abs(metrics.jitter_mean_abs_diff_s(truth) / theory - 1) < 0.15  # type: ignore[operator]
+        model = detail.scheduled(direction)[:JITTER_COUNT]
+        assert abs(metrics.jitter_mean_abs_diff_s(model) / theory - 1) < 0.15  # type: ignore[operator]
 
 
 # loss ---------------------------------------------------------------------------------

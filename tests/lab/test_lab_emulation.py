@@ -9,12 +9,14 @@ from __future__ import annotations
 import statistics
 import subprocess
 import time
+from collections.abc import Sequence
 
 import pytest
 
 from qos import metrics
 from tests.lab import peers
-from tests.lab.netlab import Delay, Lab, LabError, Rate, list_namespaces
+from tests.lab.netlab import EGRESS_DEV, Delay, Lab, LabError, Rate, list_namespaces
+from tests.lab.qdisc import QdiscSampler, windows
 from tests.lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
@@ -76,20 +78,75 @@ def test_close_after_failure_inside_context() -> None:
     assert names and not set(names) & set(list_namespaces())
 
 
+#: TCP payload share of a full-size frame on veth with timestamps: 1448 payload octets in
+#: 1448 + 12 (timestamp option) + 20 (TCP) + 20 (IPv4) + 14 (Ethernet) = 1514 octets, the
+#: length tbf counts (qdisc_pkt_len); shorter segments carry a smaller share
+TCP_PAYLOAD_SHARE = 1448 / 1514
+
+
 @pytest.mark.parametrize(("forward_mbit", "backward_mbit"), [(50, 20)])
 def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mbit: int) -> None:
-    """tbf on each router egress; iperf3 TCP goodput must be 90–100 % of the set rate.
+    """tbf on each router egress holds the set rate, and iperf3's figure is what tbf sent.
 
-    tbf counts whole frames (Ethernet header included on veth), so TCP payload is at most
-    1448/1514 ≈ 95.6 % of the rate; the lower bound leaves room for TCP ramp-up.
+    The truth is the kernel's own tbf counters (:mod:`tests.lab.qdisc`), read every 10 ms
+    during a 5 s iperf3 run in each direction:
+
+    * no window of ≥ 0.25 s carries more than ``bucket + rate·t`` (tc-tbf(8)), exactly;
+    * over the windows whose queue was never seen empty, taken together, tbf sent at least
+      95 % of ``rate·t`` less one bucket (single 0.25 s windows fall 4–10 % short when a
+      busy host fires the dequeue timer late), and there are at least 2 s of such windows;
+    * iperf3's received payload is at most the TCP payload share of the bytes tbf sent,
+      and at least 95 % of it (retransmitted segments cross tbf twice and the receiver
+      stops counting while the queue still drains: 97.6–99.9 % measured under load).
+
+    The sender uses CUBIC, which keeps the FIFO full; the host's default BBR drains the
+    queue on purpose every few round trips (with it only 8 of 19 windows never saw an
+    empty queue in one loaded run).
+
+    iperf3's own rate is not compared with the set rate from below: it falls when a busy
+    host starves the sender and the queue runs dry (44.3 of 50 Mbit/s seen on a loaded
+    2-core host), which is no fault of the shaper; the counters tell the two apart.
     """
-    shared_lab.set_rate("forward", Rate(forward_mbit * 1e6))
-    shared_lab.set_rate("backward", Rate(backward_mbit * 1e6))
     peers.start_iperf3_server(shared_lab)
-    up = peers.run_iperf3(shared_lab, shared_lab.server_addr, seconds=3.0)
-    down = peers.run_iperf3(shared_lab, shared_lab.server_addr, seconds=3.0, reverse=True)
-    assert 0.90 * forward_mbit * 1e6 <= up.bits_per_second <= 1.0 * forward_mbit * 1e6, up
-    assert 0.90 * backward_mbit * 1e6 <= down.bits_per_second <= 1.0 * backward_mbit * 1e6, down
+    for direction, mbit in (("forward", forward_mbit), ("backward", backward_mbit)):
+        rate = Rate(mbit * 1e6)
+        shared_lab.set_rate(direction, rate)  # type: ignore[arg-type]
+        with QdiscSampler(shared_lab.router_ns, EGRESS_DEV[direction], period_s=0.01) as tbf:
+            got = peers.run_iperf3(
+                shared_lab,
+                shared_lab.server_addr,
+                seconds=5.0,
+                omit_s=0.0,
+                reverse=direction == "backward",
+                extra=["-C", "cubic"],
+            )
+        sent = tbf.samples[-1].bytes - tbf.samples[0].bytes
+        spans = windows(tbf.samples, 0.25)
+        full = [w for w in spans if w.min_backlog > 0]
+        at_rate = [w for w in full if w.at_rate(rate.rate_bps, rate.bucket_bytes)]
+        assert got.bytes is not None
+        print(
+            f"\n{direction} tbf {mbit} Mbit/s: iperf3 {got.bits_per_second / 1e6:.2f} Mbit/s, "
+            f"{got.bytes} B received of {sent} B tbf sent "
+            f"(payload share {got.bytes / (sent * TCP_PAYLOAD_SHARE):.4f}); windows "
+            f"{[round(w.rate_bps / 1e6, 2) for w in spans]}; {len(full)} with a queue, "
+            f"{len(at_rate)} of them at rate"
+        )
+        over = [w for w in spans if not w.within_bucket(rate.rate_bps, rate.bucket_bytes)]
+        assert not over, over
+        backlogged_s = sum(w.min_s for w in full)
+        assert backlogged_s >= 2.0, spans
+        # While its queue stays full the shaper delivers the set rate: every window at
+        # rate·t − bucket on a quiet host; under two busy loops a few 0.25 s windows fell
+        # 4–10 % short (the kernel's dequeue timer fired late and tbf never makes up lost
+        # time beyond its bucket), so the claim is made over all backlogged windows
+        # together, where the shortfall seen was under 2 %.
+        backlogged_bytes = sum(w.bytes for w in full)
+        floor = 0.95 * rate.rate_bps * backlogged_s / 8 - rate.bucket_bytes
+        assert backlogged_bytes >= floor, (len(at_rate), len(full), full)
+        assert 0.95 * sent * TCP_PAYLOAD_SHARE <= got.bytes <= sent * TCP_PAYLOAD_SHARE
+        assert got.bits_per_second <= rate.rate_bps, got
+        shared_lab.set_rate(direction, None)  # type: ignore[arg-type]
 
 
 def test_tbf_deep_queue_builds_queueing_delay(shared_lab: Lab) -> None:
@@ -111,6 +168,10 @@ def test_tbf_deep_queue_builds_queueing_delay(shared_lab: Lab) -> None:
     udp = peers.parse_iperf3_json(out)
     expected = queue * 8 / rate
     got = [r for r in rtts if r is not None]
+    print(
+        f"\ndeep queue: fping median {statistics.median(got) * 1e3:.2f} ms of {len(got)} "
+        f"(expected {expected * 1e3:.0f} ms), UDP received {udp.bits_per_second / 1e6:.2f} Mbit/s"
+    )
     assert len(got) >= 15, rtts  # a ping may find the queue full and be tail-dropped
     assert expected - 0.005 <= statistics.median(got) <= expected + 0.002, got
     assert 0.90 * rate <= udp.bits_per_second <= rate, udp
@@ -167,6 +228,7 @@ def test_tun_delay_median_rtt(shared_tun_lab: Lab) -> None:
         shared_tun_lab, shared_tun_lab.server_addr, count=100, period_s=0.02, timeout_s=1.0
     )
     got = [r for r in rtts if r is not None]
+    print(f"\n10 ms each way: fping median {statistics.median(got) * 1e3:.3f} ms")
     assert len(got) == 100
     assert abs(statistics.median(got) - 0.020) < 0.0005, statistics.median(got)
     assert min(got) >= 0.020 - 0.0001  # the bridge never releases early
@@ -208,24 +270,36 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     """10 ± 2.5 ms each way (uniform), 1000 irtt packets every 10 ms (≥ 4·J: no FIFO clamp).
 
     Theory (tests.lab.stats): E|ΔRTT| = 14/15·J = 2.333 ms, E|Δone-way| = 2J/3 = 1.667 ms;
-    the RFC 3550 estimator's steady-state mean is the same E|ΔRTT|.  Two checks:
+    the RFC 3550 estimator's steady-state mean is the same E|ΔRTT|.  Three checks:
 
-    * the lab: the delays the bridge really applied (``bridge_log``: jitter draws plus its
-      own scheduling lateness) give mean |IPDV| and the run average of the RFC 3550 filter
-      within 10 % of theory (sampling s.d. of these means with 1000 packets ≈ 2.7 %);
-    * the peer: irtt's own mean |IPDV| (round trip and each direction) and the final RFC
-      3550 value over irtt's RTTs are within 10 % of the same figures of the realised
-      delays.  (The final value alone is not compared with theory: an EWMA over ≈ 16
-      packets has a sampling s.d. of ≈ 15 % whatever the packet count.)
+    * the emulator's model: the delays the bridge scheduled for these packets (realised
+      delay minus the bridge's own lateness, ``bridge_log_detail``) give mean |IPDV| and
+      the run average of the RFC 3550 filter within 10 % of theory (sampling s.d. of
+      these means with 1000 packets ≈ 2.7 %), and lie inside the band 10 ms ± J;
+    * the host: the bridge never releases early, and its median lateness stays below
+      0.1 ms (1 µs seen under load).  The lateness tail is the host's (p99 3.6–9.4 ms,
+      max 34 ms on a 2-core host running two busy loops), which is why measurements are
+      compared with the realised delays;
+    * the peer: irtt's per-packet send, receive and round-trip delays follow the realised
+      delays packet for packet: a constant offset (the path's own delay: at most irtt's
+      round trip on the same lab with no delay set, 0.3 ms here, plus 0.5 ms — the
+      round-trip offset read 0.33–0.51 ms under load) and 90 % of packets within 0.5 ms
+      of it (p90 0.10–0.28 ms seen under load).  irtt's
+      own mean |IPDV| and an RFC 3550 value over its RTTs are means, which the few
+      packets whose timestamps a busy host delays by tens of ms dominate.
     """
     j, n = 0.0025, 1000
     lab = shared_tun_lab
+    peers.start_irtt_server(lab)
+    target = f"{lab.server_addr}:{peers.IRTT_PORT}"
+    base_rtt = peers.run_irtt(lab, target, count=50, interval_s=0.02).stat_s("rtt", "median")
+    assert base_rtt is not None and base_rtt < 0.002, base_rtt
     lab.set_delay("forward", Delay(delay_s=0.010, jitter_s=j))
     lab.set_delay("backward", Delay(delay_s=0.010, jitter_s=j))
-    peers.start_irtt_server(lab)
     lab.bridge_log()  # discard the packets of earlier tests
-    result = peers.run_irtt(lab, f"{lab.server_addr}:{peers.IRTT_PORT}", count=n, interval_s=0.01)
-    log = lab.bridge_log()
+    result = peers.run_irtt(lab, target, count=n, interval_s=0.01)
+    detail = lab.bridge_log_detail()
+    log = detail.applied
     theory_rt = expected_abs_diff_rtt(j, j)
     theory_ow = expected_abs_diff_one_way(j)
     # irtt opens its session with one exchange before the probes: skip it
@@ -233,33 +307,67 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     truth_rt = realised_round_trips(log["forward"], log["backward"], count, skip=1)
     truth_fwd = log["forward"][1 : count + 1]
     truth_bwd = log["backward"][1 : count + 1]
-    # the lab against theory
-    real_rt = metrics.jitter_mean_abs_diff_s(truth_rt)
-    real_fwd = metrics.jitter_mean_abs_diff_s(truth_fwd)
-    real_bwd = metrics.jitter_mean_abs_diff_s(truth_bwd)
-    assert real_rt is not None and real_fwd is not None and real_bwd is not None
-    assert abs(real_rt / theory_rt - 1) < 0.10, (real_rt, theory_rt)
-    assert abs(real_fwd / theory_ow - 1) < 0.10, (real_fwd, theory_ow)
-    assert abs(real_bwd / theory_ow - 1) < 0.10, (real_bwd, theory_ow)
-    real_running = rfc3550_running([r for r in truth_rt if r is not None])
-    assert abs(statistics.fmean(real_running[64:]) / theory_rt - 1) < 0.10
-    # the bridge adds no delay below its setting and stays within the jitter band
-    applied = [d for d in log["forward"] + log["backward"] if d is not None]
-    assert min(applied) >= 0.010 - j - 0.0001
-    p99 = metrics.percentile(applied, 0.99)
-    assert p99 is not None and p99 <= 0.010 + j + 0.0005, p99
-    # irtt against the realised truth
-    rtts = [r for r in result.rtts_s if r is not None]
-    assert len(rtts) >= n - 5
-    for name, truth in (
-        ("ipdv_round_trip", real_rt),
-        ("ipdv_send", real_fwd),
-        ("ipdv_receive", real_bwd),
-    ):
-        value = result.stat_s(name, "mean")
-        assert value is not None and abs(value / truth - 1) < 0.10, (name, value, truth)
-    final = metrics.jitter_rfc3550_s(result.arrival_ordered_rtts_s())
-    assert final is not None and abs(final / real_running[-1] - 1) < 0.10
+    # the emulator's model against theory
+    model = {d: detail.scheduled(d)[1 : count + 1] for d in ("forward", "backward")}
+    model_rt = realised_round_trips(
+        detail.scheduled("forward"), detail.scheduled("backward"), count, skip=1
+    )
+    model_figures = {
+        "round trip": (metrics.jitter_mean_abs_diff_s(model_rt), theory_rt),
+        "forward": (metrics.jitter_mean_abs_diff_s(model["forward"]), theory_ow),
+        "backward": (metrics.jitter_mean_abs_diff_s(model["backward"]), theory_ow),
+        "RFC 3550 run mean": (
+            statistics.fmean(rfc3550_running([r for r in model_rt if r is not None])[64:]),
+            theory_rt,
+        ),
+    }
+    for what, (value, theory) in model_figures.items():
+        assert value is not None and abs(value / theory - 1) < 0.10, (what, value, theory)
+    chosen = [d for d in model["forward"] + model["backward"] if d is not None]
+    assert 0.010 - j - 1e-9 <= min(chosen) and max(chosen) <= 0.010 + j + 1e-9
+    # the host: never early, late by little at the median
+    late = [t for t in detail.late["forward"] + detail.late["backward"] if t is not None]
+    print(
+        f"\nbridge lateness median {statistics.median(late) * 1e6:.0f} µs, "
+        f"p99 {metrics.percentile(late, 0.99) * 1e6:.0f} µs, max {max(late) * 1e6:.0f} µs"  # type: ignore[operator]
+    )
+    assert min(late) >= 0.0
+    assert statistics.median(late) < 0.0001, statistics.median(late)
+    # irtt against the realised truth, packet for packet: irtt's timer may send fewer
+    # packets than asked on a busy host (984-988 of 1000 seen), but none is lost
+    assert result.stats["packets_received"] == result.stats["packets_sent"] >= 0.9 * n
+    series = {
+        "send": ([t.send_delay_s for t in result.round_trips], truth_fwd),
+        "receive": ([t.receive_delay_s for t in result.round_trips], truth_bwd),
+        "round trip": (result.rtts_s, truth_rt),
+    }
+    for what, (seen, truth) in series.items():
+        offset, spread = _residuals(seen, truth)
+        print(
+            f"irtt {what} − bridge: offset {offset * 1e6:.0f} µs, p90 spread {spread * 1e6:.0f} µs"
+        )
+        assert 0.0 <= offset < base_rtt + 0.0005, (what, offset, base_rtt)
+        assert spread < 0.0005, (what, spread)
+    print(
+        "irtt mean |IPDV| (own figures, not asserted: a busy host delays a few of irtt's "
+        "own timestamps by tens of ms, which means amplify):",
+        {k: result.stat_s(k, "mean") for k in ("ipdv_round_trip", "ipdv_send", "ipdv_receive")},
+    )
+
+
+def _residuals(seen: Sequence[float | None], truth: Sequence[float | None]) -> tuple[float, float]:
+    """A peer's per-packet delays against the bridge's realised ones: the median offset
+    (the path's own base delay) and the 90th percentile of |residual − offset|.
+
+    Quantiles, not means: the peer's own timestamps are late by milliseconds for about
+    1 % of packets on a busy host (p99 4.7-40 ms seen), the peer's error and not the
+    lab's."""
+    residual = [a - b for a, b in zip(seen, truth, strict=False) if a is not None and b is not None]
+    assert len(residual) >= 0.9 * len(seen), (len(residual), len(seen))
+    offset = statistics.median(residual)
+    spread = metrics.percentile([abs(r - offset) for r in residual], 0.90)
+    assert spread is not None
+    return offset, spread
 
 
 def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
@@ -268,6 +376,7 @@ def test_bridge_rate_and_seeded_drop(shared_tun_lab: Lab) -> None:
     lab.set_delay("forward", Delay(rate_bps=20e6, queue_bytes=100_000))
     peers.start_iperf3_server(lab)
     tcp = peers.run_iperf3(lab, lab.server_addr, seconds=3.0)
+    print(f"\nbridge rate 20 Mbit/s: iperf3 {tcp.bits_per_second / 1e6:.2f} Mbit/s")
     assert 0.90 * 20e6 <= tcp.bits_per_second <= 20e6, tcp
     lab.set_delay("forward", Delay(loss=0.05))
     before = lab.bridge_stats()["forward"]

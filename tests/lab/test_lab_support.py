@@ -63,8 +63,14 @@ def test_parse_irtt_json_units_and_loss() -> None:
 
 
 def test_parse_iperf3_json() -> None:
-    tcp = {"end": {"sum_received": {"bits_per_second": 4.7e7}, "sum_sent": {"retransmits": 3}}}
-    assert peers.parse_iperf3_json(json.dumps(tcp)).bits_per_second == 4.7e7
+    tcp = {
+        "end": {
+            "sum_received": {"bits_per_second": 4.7e7, "bytes": 5875000},
+            "sum_sent": {"retransmits": 3},
+        }
+    }
+    parsed_tcp = peers.parse_iperf3_json(json.dumps(tcp))
+    assert parsed_tcp.bits_per_second == 4.7e7 and parsed_tcp.bytes == 5875000
     udp = {
         "start": {"test_start": {"protocol": "UDP"}},
         "end": {
@@ -150,3 +156,29 @@ def test_realised_round_trips_pairs_by_direction() -> None:
     assert realised_round_trips(fwd, bwd, 4, skip=1) == [2.5, None, 4.5, None]
     with pytest.raises(ValueError, match="forward packets"):
         realised_round_trips(fwd, bwd, 6, skip=1)
+
+
+def test_qdisc_parse_and_windows() -> None:
+    from tests.lab.qdisc import QdiscSample, parse_qdisc_json, windows
+
+    text = (
+        '[{"kind":"tbf","handle":"8001:","root":true,"bytes":3028,"packets":2,"drops":1,'
+        '"overlimits":5,"requeues":0,"backlog":1514,"qlen":1}]'
+    )
+    parsed = parse_qdisc_json(text)
+    assert parsed is not None and (parsed.bytes, parsed.drops, parsed.backlog) == (3028, 1, 1514)
+    assert parse_qdisc_json(text, kind="fq_codel") is None
+
+    def at(t: float, sent: int, backlog: int) -> QdiscSample:
+        return QdiscSample(t, t + 0.001, sent, sent // 1000, 0, 0, backlog, 1)
+
+    # 1 Mbit/s for 1 s with a 1000-byte bucket; the middle sample saw an empty queue
+    samples = [at(0.0, 0, 500), at(0.3, 37_500, 0), at(0.5, 62_500, 500), at(1.0, 125_000, 500)]
+    spans = windows(samples, 0.25)
+    assert [w.bytes for w in spans] == [37_500, 87_500]
+    assert [w.min_backlog for w in spans] == [0, 0]
+    first = spans[0]
+    assert first.min_s == pytest.approx(0.299) and first.max_s == pytest.approx(0.301)
+    assert first.within_bucket(1e6, 1000) and first.at_rate(1e6, 1000)
+    assert not first.within_bucket(0.9e6, 1000)  # 0.9 Mbit/s cannot carry 37.5 kB in 0.3 s
+    assert not first.at_rate(1.2e6, 1000)  # nor 1.2 Mbit/s send so little while queued

@@ -32,6 +32,10 @@ EXAMPLE = ROOT / "configs" / "agent.example.toml"
 
 NO_ENV: dict[str, str] = {}  # never let the developer's QOS_* variables leak into a test
 
+DURATION_HINT = 'write a finite quantity with a unit, e.g. "30s", "5min", "250ms"'
+SIZE_HINT = 'write a finite quantity with a unit, e.g. "50MB", "1GB"'
+RATE_HINT = 'write a finite quantity with a unit, e.g. "2Mbit/s"'
+
 # fixture → (key named in the error or None, message fragment, hint or None)
 INVALID: dict[str, tuple[str | None, str, str | None]] = {
     "invalid-syntax.toml": (None, r"invalid TOML: .*line 5", None),
@@ -68,23 +72,39 @@ INVALID: dict[str, tuple[str | None, str, str | None]] = {
     "invalid-duration-unit.toml": (
         "jobs[0].interval",
         "unknown unit 'fortnights'.*known units",
-        None,
+        DURATION_HINT,
     ),
-    "invalid-duration-without-unit.toml": ("jobs[0].interval", "needs a unit", None),
-    "invalid-negative-interval.toml": ("jobs[0].interval", "must not be negative", None),
+    "invalid-duration-without-unit.toml": ("jobs[0].interval", "needs a unit", DURATION_HINT),
+    "invalid-negative-interval.toml": ("jobs[0].interval", "must not be negative", DURATION_HINT),
     "invalid-zero-interval.toml": ("jobs[0].interval", "must be longer than zero", None),
-    "invalid-fair-use-time-unit.toml": ("fair_use.defer", "unknown unit 'moons'", None),
-    "invalid-fair-use-rate-unit.toml": ("fair_use.threshold", "unknown unit 'Mbit'", None),
-    "invalid-budget-unit.toml": ("jobs[0].daily_budget", "unknown unit 'Mbit/s'", None),
+    "invalid-fair-use-time-unit.toml": ("fair_use.defer", "unknown unit 'moons'", DURATION_HINT),
+    "invalid-fair-use-rate-unit.toml": ("fair_use.threshold", "unknown unit 'Mbit'", RATE_HINT),
+    "invalid-budget-unit.toml": ("jobs[0].daily_budget", "unknown unit 'Mbit/s'", SIZE_HINT),
     "invalid-wrong-type-bool.toml": (
         "privacy.share_location",
         "expected true or false, got 'sometimes'",
         None,
     ),
-    "invalid-wrong-type-string.toml": ("jobs[0].name", "expected a string, got int 42", None),
-    "invalid-empty-target.toml": ("jobs[0].target", "must not be empty", None),
-    "invalid-labels-not-table.toml": ("agent.labels", "expected a table of strings", None),
-    "invalid-params-not-table.toml": ("jobs[0].params", "expected a table", None),
+    "invalid-wrong-type-string.toml": (
+        "jobs[0].name",
+        "expected a string, got int 42",
+        'write it in quotes: "…"',
+    ),
+    "invalid-empty-target.toml": (
+        "jobs[0].target",
+        "must not be empty",
+        "write a non-empty value",
+    ),
+    "invalid-labels-not-table.toml": (
+        "agent.labels",
+        "expected a table of strings",
+        'write { key = "value" }',
+    ),
+    "invalid-params-not-table.toml": (
+        "jobs[0].params",
+        "expected a table",
+        "write { key = value, … }",
+    ),
     "invalid-section-not-table.toml": ("store", "must be a table", None),
     "invalid-jobs-not-array.toml": ("jobs", r"must be an array of tables \(\[\[jobs\]\]\)", None),
     "invalid-job-not-table.toml": ("jobs[0]", "must be a table", None),

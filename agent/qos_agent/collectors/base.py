@@ -12,6 +12,7 @@ config file and ``qos-agent list`` all validate and document them the same way.
 
 from __future__ import annotations
 
+import math
 import threading
 import traceback
 from collections.abc import Mapping
@@ -58,12 +59,22 @@ class ParamSpec:
         return value
 
     def _convert(self, raw: Any) -> Any:
+        if isinstance(raw, Mapping | list | tuple):
+            kind = "a table" if isinstance(raw, Mapping) else "an array"
+            raise TypeError(f"expected a single {self.kind} value, got {kind}")
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise ValueError(f"{raw!r} is not finite")
+        if self.kind in ("int", "float") and isinstance(raw, str) and not raw.isascii():
+            raise ValueError(f"write {raw!r} with ASCII digits")  # int("١٢") would be 12
         if self.kind == "int":
             if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
                 raise ValueError(f"expected an integer, got {raw!r}")
             return int(raw)
         if self.kind == "float":
-            return float(raw)
+            value = float(raw)
+            if not math.isfinite(value):
+                raise ValueError(f"{raw!r} is not finite")
+            return value
         if self.kind == "duration":
             return parse_duration_s(raw, default_unit="s")
         if self.kind == "size":

@@ -155,6 +155,13 @@ class Iperf3Collector(Collector):
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
 
+    def resolve(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Each parameter, then their combination (:meth:`spec_from`), so that a config
+        ``check-config`` accepts cannot fail on its parameters when the job runs."""
+        params = super().resolve(raw)
+        self.spec_from(params)
+        return params
+
     def spec_from(self, params: Mapping[str, Any]) -> protocol.TestSpec:
         """The protocol-level request for resolved ``params`` (bad combinations raise)."""
         udp = params["protocol"] == "udp"

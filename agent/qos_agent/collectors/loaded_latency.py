@@ -113,6 +113,13 @@ class LoadedLatencyCollector(Collector):
         ),
     )
 
+    def resolve(self, raw: Mapping[str, Any]) -> dict[str, Any]:
+        """Each parameter, then the load generator's own parameters (and the ``congestion``
+        rule), so that a config ``check-config`` accepts cannot fail when the job runs."""
+        params = super().resolve(raw)
+        get(params["load"]).resolve(_load_params(params))
+        return params
+
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext
     ) -> Measurement:

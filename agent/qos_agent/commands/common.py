@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterable
 
-from qos.config import AgentConfig, load_config
+from qos.config import AgentConfig, JobConfig, load_config
 from qos.errors import ConfigError
+from qos.text_safety import safe_log_handler
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, *, positional: bool = False) -> None:
@@ -38,12 +40,18 @@ def add_config_arguments(parser: argparse.ArgumentParser, *, positional: bool = 
     )
 
 
-def config_from_args(args: argparse.Namespace) -> AgentConfig:
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def configure_logging(level: str) -> None:
+    """stderr logging whose messages are neutralised (:class:`qos.text_safety.SafeLogFormatter`)."""
     logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=getattr(logging, level), handlers=[safe_log_handler(sys.stderr, LOG_FORMAT)]
     )
+
+
+def config_from_args(args: argparse.Namespace) -> AgentConfig:
+    configure_logging(args.log_level)
     overrides: dict[str, str] = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")
@@ -55,3 +63,12 @@ def config_from_args(args: argparse.Namespace) -> AgentConfig:
     if args.store:
         overrides["store.path"] = args.store
     return load_config(args.config, overrides=overrides)
+
+
+def validated_config_from_args(
+    args: argparse.Namespace, extra_jobs: Iterable[JobConfig] = ()
+) -> AgentConfig:
+    """The config, through the one complete validation that ``check-config`` runs too."""
+    from qos_agent.validation import validate_config
+
+    return validate_config(config_from_args(args), extra_jobs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from qos.text_safety import neutralize
 from qos_agent import collectors
 
 
@@ -58,14 +59,18 @@ def run(args: argparse.Namespace) -> int:
     width = max(len(str(r["name"])) for r in rows)
     for r in rows:
         state = "yes" if r["can_run"] else "no "
-        line = f"{str(r['name']).ljust(width)}  {state}  {r['description']}"
+        _say(f"{str(r['name']).ljust(width)}  {state}  {r['description']}")
         if r["reasons"]:
-            line += f"\n{'':{width}}       cannot run: " + "; ".join(map(str, r["reasons"]))
-        print(line)
+            _say(f"{'':{width}}       cannot run: " + "; ".join(map(str, r["reasons"])))
         if args.params:
             for p in r["params"]:  # type: ignore[attr-defined]
-                print(
+                _say(
                     f"{'':{width}}       --param {p['name']}=… ({p['kind']}, default "
                     f"{p['default']!r}): {p['help']}"
                 )
     return 0
+
+
+def _say(line: str) -> None:
+    """One output line, neutralised: reasons quote the host (paths, error texts)."""
+    print(neutralize(line, max_length=2000))

@@ -13,7 +13,7 @@ import json
 from qos.config import JobConfig
 from qos.errors import ParameterError
 from qos.serialization import measurement_to_dict
-from qos_agent.commands.common import add_config_arguments, config_from_args
+from qos_agent.commands.common import add_config_arguments, validated_config_from_args
 from qos_agent.runtime import AgentRuntime
 from qos_agent.summary import summarize, table
 
@@ -56,10 +56,10 @@ def parse_params(items: list[str]) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
     job = JobConfig(
         name="once", collector=args.collector, target=args.target, params=parse_params(args.param)
     )
+    config = validated_config_from_args(args, [job])
     runtime = AgentRuntime(config)
     try:
         measurement = runtime.run_job(job)

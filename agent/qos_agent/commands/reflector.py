@@ -35,6 +35,7 @@ from types import FrameType
 
 from qos.errors import ConfigError
 from qos.units import parse_duration_s
+from qos_agent.commands.common import configure_logging
 from qos_agent.stamp.reflector import (
     DEFAULT_PORT,
     MODES,
@@ -95,6 +96,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="sessions kept at most (least recently used are evicted)",
     )
     parser.add_argument(
+        "--max-sessions-per-source",
+        type=int,
+        default=None,
+        help="sessions one source address may hold (default: --max-sessions / 16); beyond "
+        "it that address's own oldest session is evicted",
+    )
+    parser.add_argument(
         "--mode",
         choices=MODES,
         default=_DEFAULTS.mode,
@@ -137,17 +145,14 @@ def resolve_port(port: int | None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging("INFO")
     try:
         config = ReflectorConfig(
             rate_limit_pps=args.rate_limit,
             burst=args.burst,
             refwait_s=parse_duration_s(args.refwait, default_unit="s"),
             max_sessions=args.max_sessions,
+            max_sessions_per_source=args.max_sessions_per_source,
             mode=args.mode,
             accept_short=args.accept_short,
             short_rate_limit_pps=args.short_rate_limit,

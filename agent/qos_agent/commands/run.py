@@ -2,7 +2,9 @@
 
 SIGTERM/SIGINT stop the daemon cleanly: no new job starts, the running one finishes and is
 stored.  A second signal asks the running collector to stop early; what it measured so far
-is still stored.
+is still stored.  SIGHUP re-reads the config through the same validation as
+``check-config``: an invalid one is logged and refused, a valid one replaces the running
+config after the current job.
 """
 
 from __future__ import annotations
@@ -13,15 +15,20 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 
+from qos.config import AgentConfig
+from qos.errors import QosError
 from qos.records import Measurement
-from qos.units import parse_duration_s
-from qos_agent.commands.common import add_config_arguments, config_from_args
+from qos.text_safety import neutralize
+from qos_agent.commands.common import add_config_arguments, validated_config_from_args
 from qos_agent.fairuse import build_gates
 from qos_agent.runtime import AgentRuntime, interruptible_wait
 from qos_agent.scheduler import Scheduler
 from qos_agent.summary import table
+from qos_agent.validation import stream_settings
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +56,117 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = config_from_args(args)
-    runtime = AgentRuntime(config)
-    stop = threading.Event()
-    signals = {"count": 0}
+    config = validated_config_from_args(args)
+    if args.once:
+        runtime = AgentRuntime(config)
+        stop = threading.Event()
+        with _signals(_stop_handler(stop, runtime)):
+            try:
+                return _run_once(runtime, stop)
+            finally:
+                runtime.close()
+    return _run_daemon(args, config)
+
+
+def _stop_handler(stop: threading.Event, runtime: AgentRuntime | None) -> Callable[..., None]:
+    count = {"n": 0}
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        signals["count"] += 1
+        count["n"] += 1
         stop.set()
-        if signals["count"] > 1:
+        if count["n"] > 1 and runtime is not None:
             runtime.abort.set()
         log.warning("signal %d: stopping after the current measurement", signum)
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    return on_signal
+
+
+@contextmanager
+def _signals(
+    handler: Callable[..., None], hup: Callable[..., None] | None = None
+) -> Iterator[None]:
+    wanted = {signal.SIGTERM: handler, signal.SIGINT: handler}
+    if hup is not None:
+        wanted[signal.SIGHUP] = hup
+    previous = {s: signal.signal(s, h) for s, h in wanted.items()}
     try:
-        if args.once:
-            return _run_once(runtime, stop)
-        return _run_forever(runtime, stop, args.max_runs)
+        yield
     finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        runtime.close()
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+class _Reloader:
+    """SIGHUP: re-read the config through the same validation as ``check-config``.
+
+    The signal only wakes a thread; the thread loads and validates the file.  An invalid
+    config is logged and the running one keeps going (its schedule untouched); a valid one
+    ends the current cycle after the running job, and the daemon restarts with it.
+    """
+
+    def __init__(self, args: argparse.Namespace, config: AgentConfig) -> None:
+        self.args = args
+        self.config = config
+        self.pending: AgentConfig | None = None
+        self.cycle = threading.Event()
+        self._hup = threading.Event()
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="qos-reload", daemon=True)
+        self._thread.start()
+
+    def on_hup(self, _signum: int, _frame: FrameType | None) -> None:
+        self._hup.set()
+
+    def _watch(self) -> None:
+        while self._hup.wait() and not self._closed.is_set():
+            self._hup.clear()
+            try:
+                new = validated_config_from_args(self.args)
+            except QosError as exc:
+                log.error("reload refused, keeping the running config: %s", exc)
+                continue
+            log.warning("reload: %s is valid; restarting after the current job", new.source)
+            self.pending = new
+            self.cycle.set()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._hup.set()
+        self._thread.join(timeout=5)
+
+
+def _run_daemon(args: argparse.Namespace, config: AgentConfig) -> int:
+    stop = threading.Event()
+    reloader = _Reloader(args, config)
+    remaining = args.max_runs
+    runtime: AgentRuntime | None = None
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        reloader.cycle.set()
+        handler(signum, frame)
+
+    handler = _stop_handler(stop, None)
+    try:
+        with _signals(on_stop, reloader.on_hup):
+            while not stop.is_set():
+                runtime = AgentRuntime(config)
+                handler = _stop_handler(stop, runtime)
+                produced = _run_forever(runtime, reloader.cycle, remaining)
+                runtime.close()
+                runtime = None
+                if remaining is not None:
+                    remaining -= produced
+                    if remaining <= 0:
+                        break
+                if reloader.pending is None:
+                    break  # stopped by a signal or by --max-runs
+                config, reloader.pending = reloader.pending, None
+                reloader.cycle.clear()
+    finally:
+        reloader.close()
+        if runtime is not None:
+            runtime.close()
+    return 0
 
 
 def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
@@ -85,14 +182,19 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         runtime.commit(measurement)
         records.append(measurement)
     print(table(records))
+    print()
     print(
-        f"\nagent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored in "
-        f"{runtime.store.path}"
+        neutralize(
+            f"agent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored "
+            f"in {runtime.store.path}",
+            max_length=1000,
+        )
     )
     return 0
 
 
 def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | None) -> int:
+    """One cycle of the daemon: streams and scheduled jobs until ``stop``; records made."""
     streams = _start_streams(runtime, stop)
     scheduler = Scheduler(
         runtime.config.jobs,
@@ -106,7 +208,6 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
         wait=interruptible_wait(stop),
     )
     produced = scheduler.run(stop, max_runs=max_runs)
-    stop.set()
     for stream in streams:
         stream.stop()
     log.info("stopped after %d records", produced)
@@ -119,29 +220,18 @@ def _gates(runtime: AgentRuntime) -> list:
 
 
 def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
-    """Start the continuous low-rate streams; each emits one record per summary window."""
-    active = [s for s in runtime.config.streams if s.enabled]
-    if not active:
-        return []
-    from qos.errors import ConfigError
+    """Start the continuous low-rate streams; each emits one record per summary window.
+
+    Their parameters were checked by :func:`qos_agent.validation.stream_settings` before
+    the daemon started; the same function resolves them here.
+    """
     from qos_agent.continuous import ContinuousStamp
 
     started = []
-    for stream in active:
-        if stream.collector != "stamp":
-            raise ConfigError(
-                f"streams support only the 'stamp' collector, not '{stream.collector}'",
-                key=f"streams.{stream.name}.collector",
-            )
-        unknown = set(stream.params) - {"timeout", "size", "ssid"}
-        if unknown:
-            raise ConfigError(
-                "unknown stream parameter",
-                key=f"streams.{stream.name}.params." + sorted(unknown)[0],
-                hint="known: timeout, size, ssid",
-            )
-        params = dict(stream.params)
-        timeout_s = parse_duration_s(params.get("timeout", "2s"), default_unit="s")
+    for index, stream in enumerate(runtime.config.streams):
+        if not stream.enabled:
+            continue
+        params = stream_settings(stream, f"streams[{index}]")
         started.append(
             ContinuousStamp(
                 runtime.reference.resolve(stream.target),
@@ -149,9 +239,9 @@ def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
                 agent_id=runtime.agent_id,
                 interval_s=stream.interval_s,
                 summary_interval_s=stream.summary_s,
-                timeout_s=timeout_s,
-                size=int(params.get("size", 44)),
-                ssid=params.get("ssid"),
+                timeout_s=params["timeout"],
+                size=params["size"],
+                ssid=params["ssid"],
                 labels={**dict(runtime.config.agent.labels), "stream": stream.name},
                 clock=runtime.clock,
             ).start()

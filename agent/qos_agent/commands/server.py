@@ -57,6 +57,18 @@ def register(subparsers: Any) -> None:
         default=10,
         help="test length (s) the speedtest config advertises (default 10)",
     )
+    parser.add_argument(
+        "--max-connections-per-source",
+        type=int,
+        default=None,
+        help="simultaneous connections from one address (default: half of --max-connections)",
+    )
+    parser.add_argument(
+        "--header-timeout",
+        type=float,
+        default=10.0,
+        help="seconds a request line and its headers may take in all (default 10)",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     server_integrity.add_arguments(parser)
     parser.set_defaults(func=run)
@@ -74,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
             io_timeout_s=args.io_timeout,
             max_request_duration_s=args.max_request_duration,
             speedtest_test_length_s=args.speedtest_test_length,
+            max_connections_per_source=args.max_connections_per_source,
+            header_timeout_s=args.header_timeout,
         )
     except ValueError as exc:
         raise ConfigError(f"invalid server limit: {exc}") from None

@@ -21,11 +21,14 @@ Every outcome is tallied in the server's :class:`~qos_agent.refserver.server.Ser
 from __future__ import annotations
 
 import re
+import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
+from qos.text_safety import LOG_MESSAGE_LIMIT, neutralize
 from qos_agent.net.http_wire import upload_reply_body
 from qos_agent.refserver import speedtest_compat
 from qos_agent.refserver.payload import TransferAborted
@@ -35,6 +38,70 @@ if TYPE_CHECKING:
 
 _UPLOAD_BUFFER_BYTES = 1 << 20
 _SLASHES = re.compile(r"/{2,}")
+#: longest decimal number accepted in a request (2**63 has 19 digits)
+_MAX_DIGITS = 19
+
+
+def ascii_uint(text: str) -> int | None:
+    """A non-negative integer written with ASCII digits only, else None.
+
+    ``str.isdigit`` is true for "²" and "١٢" and ``int`` accepts the latter: a size in
+    a request must be ``1*DIGIT`` (RFC 9110 §8.6, RFC 5234 B.1: %x30-39) and nothing else.
+    """
+    if not text or len(text) > _MAX_DIGITS or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+class HeadDeadlineReader:
+    """The connection's reader with an overall deadline while a request head is read.
+
+    While :attr:`deadline` is set, each read may wait only until the deadline (and at most
+    the idle timeout); past it :class:`TimeoutError` ends the request, which
+    ``BaseHTTPRequestHandler`` turns into closing the connection.  Lines are read byte by
+    byte (the reader is unbuffered anyway), so the deadline is checked for every byte.
+    """
+
+    def __init__(self, raw: Any, sock: socket.socket, idle_s: float) -> None:
+        self.raw = raw
+        self.sock = sock
+        self.idle_s = idle_s
+        self.deadline: float | None = None
+
+    def _arm(self) -> None:
+        if self.deadline is None:
+            return
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("request head not complete before its deadline")
+        self.sock.settimeout(min(self.idle_s, remaining))
+
+    def disarm(self) -> None:
+        self.deadline = None
+        self.sock.settimeout(self.idle_s)
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = bytearray()
+        while limit < 0 or len(line) < limit:
+            self._arm()
+            byte = self.raw.read(1)
+            if not byte:
+                break
+            line += byte
+            if byte == b"\n":
+                break
+        return bytes(line)
+
+    def read(self, size: int = -1) -> bytes:
+        self._arm()
+        return bytes(self.raw.read(size) or b"")
+
+    def readinto(self, buffer: Any) -> int | None:
+        self._arm()
+        return self.raw.readinto(buffer)
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class ReferenceHandler(BaseHTTPRequestHandler):
@@ -63,11 +130,36 @@ class ReferenceHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         self.timeout = self.server.limits.io_timeout_s  # idle limit for every socket op
         super().setup()
+        # the deadline reader reads like the socket file it wraps
+        reader = HeadDeadlineReader(self.rfile, self.connection, self.timeout)
+        self.rfile = reader  # type: ignore[assignment]
         self._upload_buffer = bytearray(_UPLOAD_BUFFER_BYTES)
 
+    def handle_one_request(self) -> None:
+        """One request; its request line and headers must arrive within ``header_timeout_s``
+        of the start of reading (also when it is the next request on a kept-alive
+        connection)."""
+        reader = self.rfile
+        assert isinstance(reader, HeadDeadlineReader)
+        reader.deadline = time.monotonic() + self.server.limits.header_timeout_s
+        try:
+            super().handle_one_request()
+        finally:
+            reader.deadline = None
+
+    def parse_request(self) -> bool:
+        try:
+            return super().parse_request()
+        finally:  # the head is in: the body is bounded by the idle and request timeouts
+            reader = self.rfile
+            assert isinstance(reader, HeadDeadlineReader)
+            reader.disarm()
+
     def log_message(self, format: str, *args: object) -> None:
+        """Logged only with ``verbose``; neutralised, as request lines come from anyone."""
         if self.server.verbose:
-            super().log_message(format, *args)
+            text = neutralize(format % args, max_length=LOG_MESSAGE_LIMIT)
+            sys.stderr.write(f"{self.address_string()} - [{self.log_date_time_string()}] {text}\n")
 
     # routing ---------------------------------------------------------------------------
     def _path(self) -> tuple[str, dict[str, list[str]]]:
@@ -136,10 +228,10 @@ class ReferenceHandler(BaseHTTPRequestHandler):
         if raw is None:
             values = query.get("bytes", [])
             raw = values[0] if len(values) == 1 else None
-        if raw is None or not raw.isdigit() or len(raw) > 19:
+        count = None if raw is None else ascii_uint(raw)
+        if count is None:
             self._reply(400, b"use /download?bytes=N or /download/N (N a non-negative integer)\n")
             return
-        count = int(raw)
         if count > self.server.limits.max_request_bytes:
             self._reply(
                 413, f"at most {self.server.limits.max_request_bytes} bytes per request\n".encode()
@@ -175,11 +267,15 @@ class ReferenceHandler(BaseHTTPRequestHandler):
             self._reply(411, b"chunked bodies are not accepted; send Content-Length\n")
             return None
         length_text = self.headers.get("Content-Length")
-        if length_text is None or not length_text.strip().isdigit():
+        if length_text is None:
             self.close_connection = True
             self._reply(411, b"Content-Length required\n")
             return None
-        length = int(length_text)
+        length = ascii_uint(length_text.strip())
+        if length is None:  # RFC 9112 §6.3: an invalid Content-Length is a 400
+            self.close_connection = True
+            self._reply(400, b"Content-Length must be ASCII digits\n")
+            return None
         if length > self.server.limits.max_request_bytes:
             self.close_connection = True  # the unread body makes the connection unusable
             self._reply(

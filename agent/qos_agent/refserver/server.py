@@ -1,7 +1,9 @@
 """The threaded reference server, its statistics and start/stop helpers.
 
-:class:`ReferenceHttpServer` is a ``ThreadingHTTPServer`` with a connection cap: a
-connection beyond ``max_connections`` is answered ``503 Service Unavailable`` with
+:class:`ReferenceHttpServer` is a ``ThreadingHTTPServer`` with connection caps: a
+connection beyond ``max_connections``, or beyond the per-address share
+(``max_connections_per_source``, below the global cap so that one slow or greedy address
+cannot lock everyone else out), is answered ``503 Service Unavailable`` with
 ``Retry-After`` straight from the accept loop and closed, so an overloaded server degrades
 into a clear refusal (which the collectors record) rather than into slow, misleading
 measurements.  Handler threads are daemons and every socket operation has an idle
@@ -14,7 +16,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -40,6 +42,7 @@ class ServerStats:
     bytes_received: int = 0
     aborted: int = 0
     rejected_busy: int = 0
+    rejected_source: int = 0  # refused: that address already held its share of connections
     errors: int = 0
     active_connections: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -75,6 +78,8 @@ class ReferenceHttpServer(ThreadingHTTPServer):
         self.stats = ServerStats()
         self.payload = payload or RandomPayload()
         self._slots = threading.BoundedSemaphore(self.limits.max_connections)
+        self._per_source: dict[str, int] = {}
+        self._per_source_lock = threading.Lock()
         super().__init__(address, ReferenceHandler)
 
     @property
@@ -84,28 +89,51 @@ class ReferenceHttpServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         if not self._slots.acquire(blocking=False):
             self.stats.add(rejected_busy=1)
-            try:
-                request.settimeout(0.5)
-                request.sendall(_BUSY_REPLY)
-                request.shutdown(socket.SHUT_WR)
-            except OSError:
-                pass
-            self.shutdown_request(request)
+            self._refuse(request)
+            return
+        source = str(client_address[0])
+        if not self._take_source(source):
+            self._slots.release()
+            self.stats.add(rejected_source=1)
+            self._refuse(request)
             return
         self.stats.add(active_connections=1)
         try:
             super().process_request(request, client_address)
         except Exception:
-            self._release()
+            self._release(source)
             raise
+
+    def _refuse(self, request: Any) -> None:
+        """``503`` with ``Retry-After`` from the accept loop, then close (never blocks long)."""
+        try:
+            request.settimeout(0.5)
+            request.sendall(_BUSY_REPLY)
+            request.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+        self.shutdown_request(request)
+
+    def _take_source(self, source: str) -> bool:
+        """Count one more connection from ``source`` unless it holds its share already."""
+        with self._per_source_lock:
+            held = self._per_source.get(source, 0)
+            if held >= self.limits.per_source:
+                return False
+            self._per_source[source] = held + 1
+            return True
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._release()
+            self._release(str(client_address[0]))
 
-    def _release(self) -> None:
+    def _release(self, source: str) -> None:
+        with self._per_source_lock:
+            held = self._per_source.pop(source, 1) - 1
+            if held > 0:
+                self._per_source[source] = held
         self.stats.add(active_connections=-1)
         self._slots.release()
 
@@ -166,8 +194,14 @@ def start_http_server(
 
 
 def start_reference_service(bind: str = "127.0.0.1") -> RunningService:
-    """Entry for :mod:`qos_agent.reference` (``@reference/http``)."""
-    running = start_http_server(bind, 0)
+    """Entry for :mod:`qos_agent.reference` (``@reference/http``).
+
+    Its clients are the agent's own collectors, all from one address (a throughput job may
+    open up to ``max_connections`` streams), so there is no per-address share below the cap.
+    """
+    limits = ServerLimits()
+    limits = replace(limits, max_connections_per_source=limits.max_connections)
+    running = start_http_server(bind, 0, limits)
     return RunningService(target=running.url, stop=running.stop)
 
 

@@ -31,7 +31,7 @@ JPEG_SIZES: dict[int, int] = {
 
 LATENCY_BODY = b"test=test"
 
-_JPEG_NAME = re.compile(r"^random(\d{1,5})x(\d{1,5})\.jpg$")
+_JPEG_NAME = re.compile(r"^random([0-9]{1,5})x([0-9]{1,5})\.jpg$")  # ASCII digits only
 
 #: The index page of a mini server; speedtest-cli looks for ``upload_extension: "php"``.
 INDEX_HTML = (

@@ -6,8 +6,11 @@ Two layers, so that the protocol logic is testable with arbitrary bytes:
   In **stateful** mode (the default) it keeps one session per (source address, source
   port, SSID) with its own sequence counter from 0, so the sender can separate forward
   from backward loss, and expires sessions silent for ``refwait_s`` (REFWAIT, RFC 5357
-  §4.2: default 900 s).  In **stateless** mode it copies the sender's sequence number
-  into its own (RFC 8762 §4.2, RFC 5357 App. I) and keeps no session.  Either way it
+  §4.2: default 900 s).  One source address holds at most ``max_sessions_per_source``
+  sessions (below the global ``max_sessions``), so a flood of new ports or SSIDs from one
+  address evicts only its own sessions, never another sender's counter.  In **stateless**
+  mode it copies the sender's sequence number into its own (RFC 8762 §4.2, RFC 5357
+  App. I) and keeps no session.  Either way it
   rate-limits per source *address* with a token bucket.
 * :class:`ReflectorServer` — a UDP socket that feeds it, reading the received TTL/Hop Limit
   (``IP_RECVTTL``/``IPV6_RECVHOPLIMIT``) and the kernel receive timestamp
@@ -85,11 +88,21 @@ class ReflectorConfig:
     burst: int = 200  # token-bucket depth, packets
     refwait_s: float = REFWAIT_S
     max_sessions: int = 4096  # least recently used sessions are evicted beyond this
+    #: sessions one source address may hold (None: max_sessions // 16); beyond it that
+    #: address's own least recently used session goes, never another sender's
+    max_sessions_per_source: int | None = None
     max_sources: int = 4096  # rate-limiter buckets and notice slots kept (LRU)
     mode: str = "stateful"
     accept_short: bool = False
     short_rate_limit_pps: float = 100.0  # per source address, short requests only
     short_burst: int = 20
+
+    @property
+    def sessions_per_source(self) -> int:
+        """The effective per-address session limit (below ``max_sessions``)."""
+        if self.max_sessions_per_source is not None:
+            return self.max_sessions_per_source
+        return max(1, self.max_sessions // 16)
 
     def __post_init__(self) -> None:
         if not self.rate_limit_pps > 0 or self.burst < 1:
@@ -98,6 +111,9 @@ class ReflectorConfig:
             raise ValueError("short-request rate limit and burst must be positive")
         if not self.refwait_s > 0 or self.max_sessions < 1 or self.max_sources < 1:
             raise ValueError("refwait, max_sessions and max_sources must be positive")
+        per_source = self.max_sessions_per_source
+        if per_source is not None and not 0 < per_source <= self.max_sessions:
+            raise ValueError("max_sessions_per_source must lie in 1..max_sessions")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
 
@@ -157,6 +173,8 @@ class Reflector:
 
     def __post_init__(self) -> None:
         self._sessions: OrderedDict[tuple[str, int, int], _Session] = OrderedDict()
+        # per source address: its session keys, least recently used first
+        self._by_source: dict[str, OrderedDict[tuple[str, int, int], None]] = {}
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._short_buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._notices: OrderedDict[str, _Notice] = OrderedDict()
@@ -303,16 +321,31 @@ class Reflector:
     def _session(self, key: tuple[str, int, int], now: float) -> _Session:
         self._expire(now)
         session = self._sessions.get(key)
+        own = self._by_source.setdefault(key[0], OrderedDict())
         if session is None:
+            if len(own) >= self.config.sessions_per_source:
+                # one address at its share: its own oldest session goes, nobody else's
+                self._forget(next(iter(own)))
+                self.stats.sessions_evicted += 1
             session = _Session()
             self._sessions[key] = session
+            own[key] = None
             while len(self._sessions) > self.config.max_sessions:
-                self._sessions.popitem(last=False)
+                self._forget(next(iter(self._sessions)))
                 self.stats.sessions_evicted += 1
         else:
             self._sessions.move_to_end(key)
+            own.move_to_end(key)
         session.last_seen_s = now
         return session
+
+    def _forget(self, key: tuple[str, int, int]) -> None:
+        del self._sessions[key]
+        own = self._by_source.get(key[0])
+        if own is not None:
+            own.pop(key, None)
+            if not own:
+                del self._by_source[key[0]]
 
     def _expire(self, now: float) -> None:
         """Drop sessions silent for REFWAIT; LRU order makes this O(expired)."""
@@ -321,7 +354,7 @@ class Reflector:
             key, oldest = next(iter(self._sessions.items()))
             if oldest.last_seen_s > limit:
                 break
-            del self._sessions[key]
+            self._forget(key)
             self.stats.sessions_expired += 1
 
 

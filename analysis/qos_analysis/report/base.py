@@ -1,0 +1,79 @@
+"""The renderer protocol, the explicit registry, and atomic writing of rendered files."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from qos.errors import QosError
+from qos_analysis.report.model import Report
+
+
+class ReportError(QosError):
+    """A report cannot be written or rendered (exit status 2 on the command line)."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered report: the main document and side files (name relative to it → bytes)."""
+
+    content: bytes
+    side_files: Mapping[str, bytes] = field(default_factory=dict)
+
+
+class Renderer(Protocol):
+    """Turns a :class:`~qos_analysis.report.model.Report` into bytes; never writes files."""
+
+    name: str
+    suffix: str
+
+    def render(self, report: Report, stem: str) -> Rendered:
+        """``stem`` is the output file's name without suffix (for side-file links)."""
+        ...
+
+
+def write_atomic(path: Path, content: bytes) -> None:
+    """Write via a temporary file in the same directory and ``os.replace`` (POSIX rename is
+    atomic), so an interrupted render never leaves a half-written report."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise ReportError(f"{directory}: output directory does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise ReportError(f"{directory}: cannot write here ({exc.strerror})") from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ReportError(f"{path}: cannot write the report ({exc.strerror})") from exc
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_rendered(rendered: Rendered, path: Path) -> list[Path]:
+    """Side files first, the main document last: a reader never sees a report whose
+    figures are still missing."""
+    written = []
+    for name, data in sorted(rendered.side_files.items()):
+        side = path.parent / name
+        if not side.parent.is_dir():
+            try:
+                side.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ReportError(f"{side.parent}: cannot create ({exc.strerror})") from exc
+        write_atomic(side, data)
+        written.append(side)
+    write_atomic(path, rendered.content)
+    written.append(path)
+    return written
