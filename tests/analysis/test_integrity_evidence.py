@@ -61,3 +61,8 @@ def test_findings_name_the_change_and_hostile_text_is_neutralised(
     assert "http_integrity request_header_added X-Ad: expected —, observed X-Ad: " in line
     assert "\x1b" not in line and "\x85" not in line  # header octets are read as latin-1
     assert "\\x1b[31mred\\x1b[0m \\x85" in line
+
+
+def test_loaded_measurements_carry_the_manipulated_column(records: list[Measurement]) -> None:
+    column = from_measurements(records).measurements["manipulated"]
+    assert sorted(column.fillna(-1).tolist()) == [-1.0, 0.0, 0.0, 0.0, 1.0]  # -1: failed test
