@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     import duckdb
 
     from qos_analysis import load, score
-    from qos_analysis.stats.windows import probe_aggregates
+    from qos_analysis.aggregates import probe_aggregates
 
     with tempfile.TemporaryDirectory() as tmp:
         export = Path(tmp) / "export"

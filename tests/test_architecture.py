@@ -35,6 +35,8 @@ ALLOWED_THIRD_PARTY = {
         "distributed",
         "rich",
         "duckdb",
+        # the `report` extra, imported only when a PDF is rendered
+        "weasyprint",
     },
 }
 FORBIDDEN_FIRST_PARTY = {

@@ -18,14 +18,18 @@ reported with every verdict:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from qos.profiles import Period
+from qos.profiles.catalogue import METRICS, PerTestSource
 from qos.records import Status
 from qos_analysis.load import Dataset
+from qos_analysis.stats.windows import Windows, window_groups
 
 FAILED = (str(Status.TIMEOUT), str(Status.UNREACHABLE))
 EXCLUDED = (str(Status.ERROR), str(Status.SKIPPED))
@@ -49,6 +53,29 @@ class Population:
 
     def __len__(self) -> int:
         return len(self.scope)
+
+    def windows(
+        self,
+        window_s: float | None,
+        *,
+        period: Period | None = None,
+        outside_period: bool = False,
+        local_time: bool = False,
+    ) -> Windows:
+        """The rows grouped by (scope, window) with the windowing engine
+        (:func:`qos_analysis.stats.windows.window_groups`); tests = distinct measurements."""
+        return window_groups(
+            self.t_us,
+            self.scope,
+            len(self.scopes),
+            window_s,
+            tz_code=self.tz_code,
+            tz_names=self.tz_names,
+            period=period,
+            outside_period=outside_period,
+            local_time=local_time,
+            items=self.measurement,
+        )
 
 
 def epoch_us(series: pd.Series) -> np.ndarray:
@@ -223,19 +250,21 @@ def directional_population(pop: Population) -> Population | None:
     )
 
 
-def _failed_directions(meas: pd.DataFrame, candidates: np.ndarray) -> tuple[np.ndarray, int]:
-    """Direction of failed throughput attempts without a result: ``params.direction`` or
+def _failed_directions(
+    meas: pd.DataFrame, candidates: np.ndarray, kind: str
+) -> tuple[np.ndarray, int]:
+    """Direction of failed ``kind`` attempts without a result: ``params.direction`` or
     the only direction its collector produced; returns (direction per row, unknown count)."""
     out = np.full(len(meas), None, dtype=object)
     if not candidates.any():
         return out, 0
-    thr = meas[meas["kind"] == "throughput"]
+    thr = meas[meas["kind"] == kind]
     by_collector = thr.groupby("collector")["direction"].agg(lambda d: set(d.dropna()))
     unknown = 0
     for row in np.flatnonzero(candidates):
         collector = meas["collector"].iat[row]
         if collector not in by_collector.index:
-            continue  # not a throughput collector
+            continue  # not a collector of this kind
         try:
             params = json.loads(meas["params_json"].iat[row] or "{}")
         except ValueError:
@@ -250,37 +279,46 @@ def _failed_directions(meas: pd.DataFrame, candidates: np.ndarray) -> tuple[np.n
     return out, unknown
 
 
+def _relevant_tests(
+    meas: pd.DataFrame, source: PerTestSource, failed: np.ndarray, notes: list[str]
+) -> np.ndarray:
+    """Measurements of the source's kind (and direction), plus failed attempts without a
+    result that belong to it: by their direction, else by their collector."""
+    no_result = meas["kind"].isna().to_numpy()
+    of_kind = meas["kind"] == source.kind
+    if source.direction is None:
+        collectors = set(meas.loc[of_kind, "collector"])
+        return of_kind.to_numpy() | (
+            no_result & failed & meas["collector"].isin(list(collectors)).to_numpy()
+        )
+    relevant = (of_kind & (meas["direction"] == source.direction)).to_numpy()
+    # A failed attempt without a result still counts if its direction is known.
+    guessed, unknown = _failed_directions(meas, no_result & failed, source.kind)
+    if unknown:
+        notes.append(
+            f"{unknown} failed attempt(s) of a {source.kind} collector without a "
+            "result could not be attributed to a direction and were not counted"
+        )
+    return relevant | (guessed == source.direction)
+
+
 def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") -> Population:
-    """One row per test for ``download_speed``/``upload_speed``/``transaction_time``."""
+    """One row per test for a per-test metric of the catalogue (``download_speed``,
+    ``upload_speed``, ``transaction_time``, ...): its ``PerTestSource`` says which
+    measurements count, which column holds the value and what a failed test counts as."""
+    spec = METRICS.get(metric)
+    if spec is None or spec.per_test is None:
+        raise ValueError(f"{metric} is not a per-test metric")
+    source = spec.per_test
     meas = data.measurements
     scope_of_meas, scopes = _scopes(meas)
     n_scopes = len(scopes)
     status = meas["status"].to_numpy(dtype=object)
     failed = np.isin(status, FAILED)
-    no_result = meas["kind"].isna().to_numpy()
-    notes = []
-    if metric in ("download_speed", "upload_speed"):
-        direction = metric.split("_")[0]
-        relevant = ((meas["kind"] == "throughput") & (meas["direction"] == direction)).to_numpy()
-        # A failed attempt without a result still counts if its direction is known.
-        guessed, unknown = _failed_directions(meas, no_result & failed)
-        relevant = relevant | (guessed == direction)
-        if unknown:
-            notes.append(
-                f"{unknown} failed attempt(s) of a throughput collector without a "
-                "result could not be attributed to a direction and were not counted"
-            )
-        raw = meas["goodput_bps"].to_numpy(np.float64)
-        fail_value = 0.0
-    elif metric == "transaction_time":
-        timing_collectors = set(meas.loc[meas["kind"] == "timing", "collector"])
-        relevant = (meas["kind"] == "timing").to_numpy() | (
-            no_result & failed & meas["collector"].isin(list(timing_collectors)).to_numpy()
-        )
-        raw = meas["transaction_time_s"].to_numpy(np.float64)
-        fail_value = np.inf
-    else:  # pragma: no cover - guarded by the profile catalogue
-        raise ValueError(f"{metric} is not a per-test metric")
+    notes: list[str] = []
+    relevant = _relevant_tests(meas, source, failed, notes)
+    raw = meas[source.column].to_numpy(np.float64)
+    fail_value = source.failed_value
     excluded = np.isin(status, EXCLUDED) | (failed & (failed_tests == "exclude"))
     ok = status == str(Status.OK)
     missing_value = relevant & ok & np.isnan(raw)
@@ -291,7 +329,7 @@ def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") 
     if failed_tests == "count" and (usable & failed).any():
         notes.append(
             f"{int((usable & failed).sum())} failed test(s) counted as "
-            f"{'0 bit/s' if fail_value == 0 else 'infinitely slow'}"
+            f"{'infinitely slow' if math.isinf(fail_value) else f'{fail_value:g} {spec.unit}'}"
         )
     scopes = scopes.assign(
         excluded_tests=_count_by_scope(

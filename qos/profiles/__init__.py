@@ -45,6 +45,10 @@ from qos.profiles.catalogue import (
     STATISTICS,
     WEEKDAYS,
     MetricSpec,
+    PerTestSource,
+    register_metric,
+    registered_metric,
+    unregister_metric,
 )
 from qos.profiles.discovery import available_profiles, get_profile, profile_dirs
 from qos.profiles.loader import load_profile_file, parse_profiles
@@ -73,6 +77,7 @@ __all__ = [
     "MetricSpec",
     "Objective",
     "Parameter",
+    "PerTestSource",
     "Period",
     "Profile",
     "Source",
@@ -81,4 +86,7 @@ __all__ = [
     "load_profile_file",
     "parse_profiles",
     "profile_dirs",
+    "register_metric",
+    "registered_metric",
+    "unregister_metric",
 ]

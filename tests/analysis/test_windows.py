@@ -11,7 +11,7 @@ import pytest
 from qos import metrics
 from qos.profiles import get_profile
 from qos_analysis import load
-from qos_analysis.stats.windows import peak_offpeak, probe_aggregates, throughput_aggregates
+from qos_analysis.aggregates import peak_offpeak, probe_aggregates, throughput_aggregates
 from tests.analysis.synthetic import T0, failed_rtt, stream_series, throughput, write_store
 
 PROFILES = [Path(__file__).resolve().parents[2] / "configs" / "profiles"]

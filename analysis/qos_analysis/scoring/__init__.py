@@ -22,22 +22,31 @@ flagged ``approximate``.  STAMP data with valid one-way delays in both direction
 a known direction for every loss is scored as measured, one verdict per direction
 (:func:`qos_analysis.populations.directional_population`).
 
-Modules, one job each: :mod:`~qos_analysis.scoring.engine` (``score``: objective by
-objective, populations chosen per metric), :mod:`~qos_analysis.scoring.objective` (one
-objective → its rows), :mod:`~qos_analysis.scoring.grouping` ((scope, window) groups),
-:mod:`~qos_analysis.scoring.rules` (round-trip vs one-way rules),
-:mod:`~qos_analysis.scoring.evaluators` (statistics and confidence bounds),
+Modules, one job each: :mod:`~qos_analysis.scoring.engine` (``score_verdicts``, and
+``score``, the verdict table as a view of them), :mod:`~qos_analysis.scoring.run` (one
+run's populations, windows and sorted samples), :mod:`~qos_analysis.scoring.objective`
+(one objective → its verdicts, step by step), :mod:`~qos_analysis.scoring.rules`
+(round-trip vs one-way rules), :mod:`~qos_analysis.scoring.evaluators` (the evaluator
+registry the metric catalogue names: statistics and confidence bounds),
 :mod:`~qos_analysis.scoring.counting` (threshold shares and regulator day-counting rules),
 :mod:`~qos_analysis.scoring.jitter` (per-measurement RFC 3550 jitter),
-:mod:`~qos_analysis.scoring.decide` (pass / fail / inconclusive, :func:`overall`) and
-:mod:`~qos_analysis.scoring.rows` (the verdict columns).  The public names are re-exported
-here.
+:mod:`~qos_analysis.scoring.decide` (pass / fail / inconclusive, :func:`overall`),
+:mod:`~qos_analysis.scoring.verdict` (:class:`Outcome`, :class:`Verdict`,
+:func:`verdicts_frame`) and :mod:`~qos_analysis.scoring.rows` (the fields an objective's
+verdicts share).  Rows are grouped by the windowing engine of
+:mod:`qos_analysis.stats.windows`.  The public names are re-exported here.
 """
 
 from qos_analysis.scoring.decide import OverallOutcome, overall, overall_outcome
-from qos_analysis.scoring.engine import score
-from qos_analysis.scoring.rows import OUTCOMES, VERDICT_COLUMNS
+from qos_analysis.scoring.engine import score, score_verdicts
 from qos_analysis.scoring.rules import RULE_DIRECTIONAL, RULE_RT_LOSS, RULE_RTT_HALF
+from qos_analysis.scoring.verdict import (
+    OUTCOMES,
+    VERDICT_COLUMNS,
+    Outcome,
+    Verdict,
+    verdicts_frame,
+)
 
 __all__ = [
     "OUTCOMES",
@@ -45,8 +54,12 @@ __all__ = [
     "RULE_RTT_HALF",
     "RULE_RT_LOSS",
     "VERDICT_COLUMNS",
+    "Outcome",
     "OverallOutcome",
+    "Verdict",
     "overall",
     "overall_outcome",
     "score",
+    "score_verdicts",
+    "verdicts_frame",
 ]

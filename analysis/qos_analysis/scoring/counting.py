@@ -17,6 +17,25 @@ from qos_analysis.stats.proportions import (
 from qos_analysis.stats.timebase import local_day
 
 
+def ratio_stat(k: np.ndarray, n: np.ndarray, conf: float, method: str, favourable: str) -> Stat:
+    """k/n per group with one-sided Clopper–Pearson bounds and the two-sided interval
+    (§9.1); ``count`` keeps k so the decision compares k/n with the limit exactly."""
+    ci_low, ci_high = clopper_pearson(k, n, conf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = k / n
+    return Stat(
+        value,
+        np.asarray(clopper_pearson_lower(k, n, conf)),
+        np.asarray(clopper_pearson_upper(k, n, conf)),
+        n,
+        method,
+        np.asarray(ci_low),
+        np.asarray(ci_high),
+        count=k,
+        favourable=favourable,
+    )
+
+
 def threshold_counting(
     obj: Objective,
     codes: np.ndarray,
@@ -36,20 +55,15 @@ def threshold_counting(
     meets = v <= threshold if obj.threshold_comparison == "<=" else v >= threshold
     n = np.bincount(c, minlength=n_groups).astype(np.int64)
     k = np.bincount(c[meets], minlength=n_groups).astype(np.int64)
-    ci_low, ci_high = clopper_pearson(k, n, conf)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = k / n
     if st == "share":
-        return Stat(
-            share,
-            np.asarray(clopper_pearson_lower(k, n, conf)),
-            np.asarray(clopper_pearson_upper(k, n, conf)),
+        return ratio_stat(
+            k,
             n,
+            conf,
             f"one-sided {conf:.0%} Clopper–Pearson on the share; CI = two-sided",
-            np.asarray(ci_low),
-            np.asarray(ci_high),
-            count=k,
+            "samples meeting the threshold",
         )
+    ci_low, ci_high = clopper_pearson(k, n, conf)
     day = local_day(local_us[defined])
     frame = pd.DataFrame({"g": c, "day": day, "meets": meets})
     per_day = frame.groupby(["g", "day"])["meets"].agg(["any", "all"]).reset_index()

@@ -13,6 +13,7 @@ the limit in exact rational arithmetic (k·den versus num·n), so a campaign exa
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -28,11 +29,12 @@ from qos_analysis.scoring.explain import (
     infinite_bound_reason,
     more_samples_to_decide,
 )
+from qos_analysis.scoring.verdict import Outcome, Verdict
 
-PASS = "pass"
-FAIL = "fail"
-INCONCLUSIVE = "inconclusive"
-NOT_ASSESSED = "not assessed"
+PASS = Outcome.PASS
+FAIL = Outcome.FAIL
+INCONCLUSIVE = Outcome.INCONCLUSIVE
+NOT_ASSESSED = Outcome.NOT_ASSESSED
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +58,12 @@ class Rule:
     decision: str
     literal_only: bool
     confidence: float
+    favourable: str = "samples meeting the threshold"  # further samples of a ratio k/n
 
 
 def decide(
     obj: Objective, group: GroupResult, rule: Rule, campaign: list[str] | None
-) -> tuple[str, str]:
+) -> tuple[Outcome, str]:
     """The outcome of one group and the reason, in the units of the verdict table."""
     if group.n == 0 or math.isnan(group.value):
         return INCONCLUSIVE, "no usable samples in this window"
@@ -94,7 +97,7 @@ def _meets_exactly(obj: Objective, group: GroupResult, limit: Fraction) -> bool:
     return value <= limit if le else value >= limit
 
 
-def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[str, str]:
+def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Outcome, str]:
     ok = _meets_exactly(obj, group, rule.exact_limit)
     sym = comparison_symbol(obj.comparison)
     shown = format_quantity(group.value, rule.unit)
@@ -105,7 +108,7 @@ def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[str
     return (PASS if ok else FAIL), f"value {shown} {verb} {sym} {limit} (literal rule)"
 
 
-def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[str, str]:
+def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Outcome, str]:
     fmt = rule.unit
     limit = rule.limit
     lo, hi = group.lower, group.upper
@@ -140,7 +143,9 @@ def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[s
     why_infinite = infinite_bound_reason(obj, group.n, lo, hi, rule.confidence)
     if why_infinite:
         reason += f"; {why_infinite}"
-    needed = more_samples_to_decide(obj, group.n, group.count, rule.limit, rule.confidence)
+    needed = more_samples_to_decide(
+        obj, group.n, group.count, rule.limit, rule.confidence, rule.favourable
+    )
     if needed:
         reason += f"; {needed}"
     return INCONCLUSIVE, reason
@@ -150,7 +155,7 @@ def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[s
 class OverallOutcome:
     """The outcome over the assessed objectives, and which objectives were not assessed."""
 
-    outcome: str
+    outcome: Outcome
     assessed: tuple[str, ...]
     not_assessed: tuple[str, ...]
 
@@ -170,19 +175,21 @@ class OverallOutcome:
         return head
 
 
-def overall_outcome(verdicts: pd.DataFrame) -> OverallOutcome:
+def overall_outcome(verdicts: pd.DataFrame | Sequence[Verdict]) -> OverallOutcome:
     """``fail`` if any assessed verdict fails, ``pass`` only if every assessed verdict
     passes, else ``inconclusive``; objectives the toolkit cannot observe are listed as not
     assessed and do not hold the outcome at inconclusive forever.  With nothing assessed
-    (or no verdicts) the outcome is inconclusive, never a pass."""
-    if verdicts.empty:
+    (or no verdicts) the outcome is inconclusive, never a pass.  Takes the verdict table
+    or the typed verdicts."""
+    if isinstance(verdicts, pd.DataFrame):
+        pairs = list(zip(verdicts["objective"], verdicts["outcome"], strict=True))
+    else:
+        pairs = [(v.objective, v.outcome) for v in verdicts]
+    if not pairs:
         return OverallOutcome(INCONCLUSIVE, (), ())
-    assessed_rows = verdicts[verdicts["outcome"] != NOT_ASSESSED]
-    not_assessed = tuple(
-        dict.fromkeys(verdicts.loc[verdicts["outcome"] == NOT_ASSESSED, "objective"])
-    )
-    assessed = tuple(dict.fromkeys(assessed_rows["objective"]))
-    outcomes = set(assessed_rows["outcome"])
+    not_assessed = tuple(dict.fromkeys(o for o, out in pairs if out == NOT_ASSESSED))
+    assessed = tuple(dict.fromkeys(o for o, out in pairs if out != NOT_ASSESSED))
+    outcomes = {out for _, out in pairs if out != NOT_ASSESSED}
     if FAIL in outcomes:
         result = FAIL
     elif outcomes == {PASS}:
@@ -192,6 +199,6 @@ def overall_outcome(verdicts: pd.DataFrame) -> OverallOutcome:
     return OverallOutcome(result, assessed, not_assessed)
 
 
-def overall(verdicts: pd.DataFrame) -> str:
+def overall(verdicts: pd.DataFrame | Sequence[Verdict]) -> Outcome:
     """The overall outcome word (:func:`overall_outcome`)."""
     return overall_outcome(verdicts).outcome

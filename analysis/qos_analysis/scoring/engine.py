@@ -1,9 +1,9 @@
-"""score(): a profile × a data set → the verdict table, objective by objective."""
+"""score(): a profile × a data set → the verdicts, objective by objective; the verdict
+table is a view of them (:func:`~qos_analysis.scoring.verdict.verdicts_frame`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 
@@ -11,25 +11,20 @@ from qos.errors import ProfileError
 from qos.profiles import Objective, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
-from qos_analysis.populations import (
-    Population,
-    directional_population,
-    probe_population,
-    test_population,
-)
 from qos_analysis.scoring.objective import score_objective
-from qos_analysis.scoring.rows import VERDICT_COLUMNS
+from qos_analysis.scoring.run import ScoringRun
+from qos_analysis.scoring.verdict import Verdict, verdicts_frame
 
 
-def score(
+def score_verdicts(
     data: Dataset,
     profile: Profile | str,
     *,
     window: str | float | None = None,
     params: Mapping[str, str | float] | None = None,
     confidence: float | None = None,
-) -> pd.DataFrame:
-    """Verdicts of ``profile`` on ``data`` (columns :data:`VERDICT_COLUMNS`).
+) -> list[Verdict]:
+    """The typed verdicts of ``profile`` on ``data``, one per (objective, scope, window).
 
     ``window`` ("1h", seconds, or "all") overrides the profile's default window for
     objectives that do not fix their own; ``params`` supplies profile parameters such as
@@ -46,39 +41,27 @@ def score(
     if confidence is not None and not 0 < confidence < 1:
         raise ProfileError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     override = _parse_window_arg(window)
-    frames: list[pd.DataFrame] = []
-    cache: dict[tuple[Any, ...], Any] = {}
-    # Populations stay alive for the whole call: the grouping cache is keyed by their id.
-    populations: dict[str, Population | None] = {}
+    run = ScoringRun(data, prof, param_values, confidence)
+    verdicts: list[Verdict] = []
     for objective in prof.objectives:
-        conf = confidence or objective.confidence or prof.confidence
         window_s = _objective_window(prof, objective, override)
-        source = "probes" if objective.spec.source == "probes" else objective.metric
-        if source not in populations:
-            populations[source] = (
-                probe_population(data, failed_tests=prof.failed_tests)
-                if source == "probes"
-                else test_population(data, objective.metric, failed_tests=prof.failed_tests)
-            )
-        pop = populations[source]
-        assert pop is not None
-        if source == "probes" and objective.spec.one_way:
-            # Measured one-way data (STAMP, synchronised clocks): score each direction.
-            if "directional" not in populations:
-                populations["directional"] = directional_population(pop)
-            directional = populations["directional"]
-            if directional is not None:
-                pop = directional
-        frames.append(score_objective(prof, objective, pop, window_s, conf, param_values, cache))
-    frames = [f for f in frames if not f.empty]
-    frame = (
-        pd.concat(frames, ignore_index=True)[list(VERDICT_COLUMNS)]
-        if frames
-        else pd.DataFrame(columns=list(VERDICT_COLUMNS))
-    )
-    frame["window_start"] = pd.to_datetime(frame["window_start"], utc=True)
-    frame["window_end"] = pd.to_datetime(frame["window_end"], utc=True)
-    return frame
+        verdicts.extend(score_objective(run, objective, window_s))
+    return verdicts
+
+
+def score(
+    data: Dataset,
+    profile: Profile | str,
+    *,
+    window: str | float | None = None,
+    params: Mapping[str, str | float] | None = None,
+    confidence: float | None = None,
+) -> pd.DataFrame:
+    """Verdicts of ``profile`` on ``data`` as the verdict table (columns
+    :data:`~qos_analysis.scoring.verdict.VERDICT_COLUMNS`); arguments as
+    :func:`score_verdicts`."""
+    verdicts = score_verdicts(data, profile, window=window, params=params, confidence=confidence)
+    return verdicts_frame(verdicts)
 
 
 def _parse_window_arg(window: str | float | None) -> float | str | None:

@@ -1,99 +1,179 @@
-"""Per-objective evaluators: the statistic of each (scope, window) group and its one-sided
-confidence bounds (docs/methods.md §9.1–§9.3)."""
+"""The evaluator registry: how each statistic of a (scope, window) group is computed, with
+its one-sided confidence bounds (docs/methods.md §9.1–§9.3).
+
+The metric catalogue (``qos.profiles.catalogue``) names, for every statistic of every
+metric, the evaluator computing it; :data:`EVALUATORS` maps those names to functions of
+one :class:`EvalInput`.  A new metric reuses these by name; new arithmetic is one
+:func:`register_evaluator` call.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 from scipy import stats as sps
 
 from qos.profiles import Objective
-from qos_analysis.populations import Population
-from qos_analysis.scoring.counting import threshold_counting
+from qos_analysis.scoring.counting import ratio_stat, threshold_counting
 from qos_analysis.scoring.jitter import jitter_per_test
+from qos_analysis.scoring.rules import Samples
 from qos_analysis.scoring.stat import Stat
 from qos_analysis.stats.grouped import SortedGroups
-from qos_analysis.stats.proportions import (
-    clopper_pearson,
-    clopper_pearson_lower,
-    clopper_pearson_upper,
-)
 
 
-def compute_statistic(
-    obj: Objective,
-    codes: np.ndarray,
-    n_groups: int,
-    vals: dict[str, np.ndarray],
-    conf: float,
-    threshold: float | None,
-    local_us: np.ndarray,
-    pop: Population,
-    sel: np.ndarray,
-    sorter: Callable[[str], SortedGroups],
-) -> Stat:
-    """Per-group value, one-sided bounds and sample count of ``obj``'s statistic."""
-    st = obj.statistic
-    nan = np.full(n_groups, np.nan)
-    if obj.metric == "loss_ratio":
-        lost = np.isnan(vals["delay"])
-        n = np.bincount(codes, minlength=n_groups).astype(np.int64)
-        k = np.bincount(codes[lost], minlength=n_groups).astype(np.int64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            value = k / n
-        ci_low, ci_high = clopper_pearson(k, n, conf)
-        return Stat(
-            value,
-            np.asarray(clopper_pearson_lower(k, n, conf)),
-            np.asarray(clopper_pearson_upper(k, n, conf)),
-            n,
-            f"one-sided {conf:.0%} Clopper–Pearson",
-            np.asarray(ci_low),
-            np.asarray(ci_high),
-            count=k,
-        )
-    if obj.metric == "jitter_rfc3550":
-        return jitter_per_test(obj, codes, n_groups, vals, pop, sel)
-    sample = vals["delay"] if "delay" in vals else vals["value"]
-    if st == "mean":
-        n, mean, sd = sorter("exclude").mean_std()
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tq = sps.t.ppf(conf, np.maximum(n - 1, 1))
-            half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
-        lower, upper = mean - half, mean + half
-        # A failed transaction counts as +inf: the mean is then +inf, with certainty.
-        infinite = group_has(codes, n_groups, np.isinf(sample))
-        mean = np.where(infinite, np.inf, mean)
-        lower = np.where(infinite, np.inf, lower)
-        upper = np.where(infinite, np.inf, upper)
-        return Stat(
-            mean,
-            lower,
-            upper,
-            n,
-            f"one-sided {conf:.0%} Student t on the mean (normal approximation)",
-        )
-    if st in ("percentile", "median", "pseudo_range"):
-        lost_mode = obj.lost if obj.metric in ("rtt", "one_way_delay") else "exclude"
-        sg = sorter(lost_mode)
-        p: Fraction = obj.percentile if obj.percentile is not None else Fraction(1, 2)
-        value = sg.median_rfc7679(lost=lost_mode) if st == "median" else sg.quantile(p)
-        lower = sg.lower_bound(p, conf)
-        upper = sg.upper_bound(p, conf)
-        method = f"one-sided {conf:.0%} distribution-free order statistic (docs/methods.md §9.3)"
-        if st == "pseudo_range" or obj.metric == "pdv":
-            d_min = sg.minimum()
-            value, lower, upper = value - d_min, lower - d_min, upper - d_min
-            method += ", minus the sample minimum"
-        return Stat(value, lower, upper, sg.counts, method)
-    if st == "max":
-        sg = sorter("exclude")
-        return Stat(sg.maximum(), nan, nan, sg.counts, "none (sample maximum)", literal_only=True)
-    if st in ("share", "days_meeting", "days_not_meeting"):
-        return threshold_counting(obj, codes, n_groups, sample, conf, threshold, local_us)
-    raise ValueError(f"statistic {st} not implemented for {obj.metric}")  # pragma: no cover
+@dataclass
+class EvalInput:
+    """What an evaluator sees: the objective, the group of every selected row and the
+    samples (population-wide arrays, selected lazily with ``sel``)."""
+
+    obj: Objective
+    codes: np.ndarray  # group per selected row
+    n_groups: int
+    samples: Samples
+    sel: Any  # slice or index array into the population
+    conf: float
+    threshold: float | None
+    local_all: np.ndarray  # local clock (µs) per population row
+    measurement_all: np.ndarray  # measurement row per population row
+    sorted_groups: Callable[[str], SortedGroups]  # lost mode → sorted per group (cached)
+
+    @cached_property
+    def sample(self) -> np.ndarray:
+        return self.samples.values[self.sel]
+
+    @cached_property
+    def send(self) -> np.ndarray:
+        if self.samples.send is None:
+            raise ValueError(f"metric {self.obj.metric}: the samples carry no send times")
+        return self.samples.send[self.sel]
+
+    @cached_property
+    def local_us(self) -> np.ndarray:
+        return self.local_all[self.sel]
+
+    @cached_property
+    def measurement(self) -> np.ndarray:
+        return self.measurement_all[self.sel]
+
+
+Evaluator = Callable[[EvalInput], Stat]
+EVALUATORS: dict[str, Evaluator] = {}
+
+
+def register_evaluator(name: str) -> Callable[[Evaluator], Evaluator]:
+    """Decorator: add an evaluator to :data:`EVALUATORS` under ``name``."""
+
+    def add(fn: Evaluator) -> Evaluator:
+        if name in EVALUATORS:
+            raise ValueError(f"evaluator '{name}' is already registered")
+        EVALUATORS[name] = fn
+        return fn
+
+    return add
+
+
+def unregister_evaluator(name: str) -> None:
+    """Remove an evaluator added with :func:`register_evaluator`."""
+    del EVALUATORS[name]
+
+
+def compute_statistic(inp: EvalInput) -> Stat:
+    """Per-group value, one-sided bounds and sample count of the objective's statistic,
+    by the evaluator the metric catalogue names for it."""
+    name = inp.obj.spec.evaluator(inp.obj.statistic)
+    try:
+        evaluator = EVALUATORS[name]
+    except KeyError:
+        raise ValueError(f"metric {inp.obj.metric}: no evaluator named '{name}'") from None
+    return evaluator(inp)
+
+
+@register_evaluator("loss_ratio")
+def loss_ratio(inp: EvalInput) -> Stat:
+    """Lost samples (NaN) / all samples, with Clopper–Pearson bounds (§9.1)."""
+    codes, n_groups, conf = inp.codes, inp.n_groups, inp.conf
+    lost = np.isnan(inp.sample)
+    n = np.bincount(codes, minlength=n_groups).astype(np.int64)
+    k = np.bincount(codes[lost], minlength=n_groups).astype(np.int64)
+    return ratio_stat(k, n, conf, f"one-sided {conf:.0%} Clopper–Pearson", "loss-free packets")
+
+
+@register_evaluator("jitter_rfc3550")
+def jitter(inp: EvalInput) -> Stat:
+    """Mean or maximum of the per-measurement RFC 3550 §6.4.1 jitter."""
+    return jitter_per_test(inp.obj, inp.codes, inp.n_groups, inp.sample, inp.send, inp.measurement)
+
+
+@register_evaluator("mean")
+def mean(inp: EvalInput) -> Stat:
+    """Sample mean with a one-sided Student t bound (a normal approximation)."""
+    codes, n_groups, conf = inp.codes, inp.n_groups, inp.conf
+    n, avg, sd = inp.sorted_groups("exclude").mean_std()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tq = sps.t.ppf(conf, np.maximum(n - 1, 1))
+        half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
+    lower, upper = avg - half, avg + half
+    # A failed transaction counts as +inf: the mean is then +inf, with certainty.
+    infinite = group_has(codes, n_groups, np.isinf(inp.sample))
+    avg = np.where(infinite, np.inf, avg)
+    lower = np.where(infinite, np.inf, lower)
+    upper = np.where(infinite, np.inf, upper)
+    return Stat(
+        avg,
+        lower,
+        upper,
+        n,
+        f"one-sided {conf:.0%} Student t on the mean (normal approximation)",
+    )
+
+
+def _order_statistic(inp: EvalInput, minus_minimum: bool) -> Stat:
+    obj, conf = inp.obj, inp.conf
+    lost_mode = obj.lost if obj.spec.lost_as_infinite else "exclude"
+    sg = inp.sorted_groups(lost_mode)
+    p: Fraction = obj.percentile if obj.percentile is not None else Fraction(1, 2)
+    value = sg.median_rfc7679(lost=lost_mode) if obj.statistic == "median" else sg.quantile(p)
+    lower = sg.lower_bound(p, conf)
+    upper = sg.upper_bound(p, conf)
+    method = f"one-sided {conf:.0%} distribution-free order statistic (docs/methods.md §9.3)"
+    if minus_minimum:
+        d_min = sg.minimum()
+        value, lower, upper = value - d_min, lower - d_min, upper - d_min
+        method += ", minus the sample minimum"
+    return Stat(value, lower, upper, sg.counts, method)
+
+
+@register_evaluator("order_statistic")
+def order_statistic(inp: EvalInput) -> Stat:
+    """RFC 2330 percentile (RFC 7679 median) with distribution-free bounds (§9.3)."""
+    return _order_statistic(inp, minus_minimum=False)
+
+
+@register_evaluator("order_statistic_minus_minimum")
+def order_statistic_minus_minimum(inp: EvalInput) -> Stat:
+    """A percentile minus the sample minimum: Y.1541 IPDV pseudo-range, RFC 5481 PDV."""
+    return _order_statistic(inp, minus_minimum=True)
+
+
+@register_evaluator("maximum")
+def maximum(inp: EvalInput) -> Stat:
+    """Sample maximum, applied literally (no bound)."""
+    sg = inp.sorted_groups("exclude")
+    nan = np.full(inp.n_groups, np.nan)
+    return Stat(sg.maximum(), nan, nan, sg.counts, "none (sample maximum)", literal_only=True)
+
+
+@register_evaluator("threshold_count")
+def threshold_count(inp: EvalInput) -> Stat:
+    """Share of samples meeting a threshold, or the regulator's day-counting rules."""
+    return threshold_counting(
+        inp.obj, inp.codes, inp.n_groups, inp.sample, inp.conf, inp.threshold, inp.local_us
+    )
 
 
 def group_has(codes: np.ndarray, n_groups: int, flag: np.ndarray) -> np.ndarray:

@@ -18,7 +18,6 @@ from qos_analysis.stats.proportions import clopper_pearson_lower, clopper_pearso
 from qos_analysis.stats.quantiles import min_samples_for_upper_bound
 
 _SEARCH_CAP = 10**10
-_RATIO_METRICS = ("loss_ratio",)
 
 
 def _percentile_label(obj: Objective) -> str:
@@ -92,17 +91,20 @@ def extra_samples_for_ratio(
 
 
 def more_samples_to_decide(
-    obj: Objective, n: int, count: int | None, limit: float, confidence: float
+    obj: Objective,
+    n: int,
+    count: int | None,
+    limit: float,
+    confidence: float,
+    favourable: str = "samples meeting the threshold",
 ) -> str:
-    """A sentence saying what further data would decide the objective ("" if unknown)."""
+    """A sentence saying what further data would decide the objective ("" if unknown);
+    ``favourable`` names the further samples of a ratio k/n ("loss-free packets")."""
     if count is not None and n > 0:
         extra = extra_samples_for_ratio(obj.comparison, count, n, limit, confidence)
         if extra is None:
             return ""
-        if obj.metric in _RATIO_METRICS:
-            what = "loss-free packets"
-        else:
-            what = "samples meeting the threshold"
+        what = favourable
         return f"{extra:,} more {what} would decide it (pass at {confidence:.0%} confidence)"
     if obj.statistic in ("percentile", "pseudo_range") and obj.comparison == "<=":
         p = obj.percentile if obj.percentile is not None else 0.5

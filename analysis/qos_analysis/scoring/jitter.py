@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 
 from qos.profiles import Objective
-from qos_analysis.populations import Population
 from qos_analysis.scoring.stat import Stat
 from qos_analysis.stats.delay import jitter_rfc3550
 
@@ -15,14 +14,14 @@ def jitter_per_test(
     obj: Objective,
     codes: np.ndarray,
     n_groups: int,
-    vals: dict[str, np.ndarray],
-    pop: Population,
-    sel: np.ndarray,
+    delay: np.ndarray,
+    send: np.ndarray,
+    measurement: np.ndarray,
 ) -> Stat:
     """RFC 3550 §6.4.1 jitter per measurement in arrival order, then mean or max per group."""
-    frame = pd.DataFrame(
-        {"g": codes, "m": pop.measurement[sel], "d": vals["delay"], "send": vals["send"]}
-    ).dropna(subset=["d"])
+    frame = pd.DataFrame({"g": codes, "m": measurement, "d": delay, "send": send}).dropna(
+        subset=["d"]
+    )
     frame["arrival"] = frame["send"] + frame["d"]
     frame = frame.sort_values(["m", "arrival"], kind="stable")
     per_test = frame.groupby(["g", "m"])["d"].agg(lambda s: jitter_rfc3550(s.to_numpy()))

@@ -1,170 +1,218 @@
-"""One objective of a profile → its verdict rows, one per (scope, window)."""
+"""One objective of a profile → its verdicts, one per (scope, window), in steps of one
+job each: resolve the objective's settings, choose its population and samples, group the
+rows by (scope, window), compute the statistic, decide each group."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
-from qos_analysis.scoring.decide import NOT_ASSESSED, GroupResult, Rule, decide
-from qos_analysis.scoring.evaluators import compute_statistic
-from qos_analysis.scoring.grouping import group_rows
-from qos_analysis.scoring.rows import base_row, join_notes, nan_to_none
-from qos_analysis.scoring.rules import values_for
-from qos_analysis.stats.grouped import SortedGroups, sort_groups
+from qos_analysis.scoring.decide import GroupResult, Rule, decide
+from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
+from qos_analysis.scoring.rows import base_row, join_notes
+from qos_analysis.scoring.rules import Samples, samples_for
+from qos_analysis.scoring.run import ScoringRun, WindowKey
+from qos_analysis.scoring.stat import Stat
+from qos_analysis.scoring.verdict import Outcome, Verdict, optional_floats
+from qos_analysis.stats.windows import Windows
+
+_REFUSED = (
+    "round-trip data cannot be scored against a one-way objective "
+    "(one_way_rule = refuse): one-way measurements (STAMP with synchronised "
+    "clocks) would decide it"
+)
+_TZ_UNKNOWN = "agent time zone unknown for some data: local-time rules evaluated in UTC"
 
 
-def score_objective(
-    prof: Profile,
-    obj: Objective,
-    pop: Population,
-    window_s: float | None,
-    conf: float,
-    params: Mapping[str, float | None],
-    cache: dict[tuple[Any, ...], Any],
-) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Resolved:
+    """An objective with the run's settings resolved: window, confidence, limits and the
+    fields every verdict of the objective shares (``base``)."""
+
+    obj: Objective
+    window_s: float | None
+    conf: float
+    limit: float
+    exact_limit: Fraction
+    threshold: float | None
+    decision: str
+    base: dict[str, Any]
+
+    def verdict(self, **fields: Any) -> Verdict:
+        """A verdict of this objective: the shared fields with ``fields`` changed."""
+        return Verdict(**{**self.base, **fields})
+
+
+def resolve(run: ScoringRun, obj: Objective, window_s: float | None) -> Resolved:
+    prof, params = run.profile, run.params
+    conf = run.confidence or obj.confidence or prof.confidence
     limit = obj.limit.resolve(params)
-    exact_limit = obj.limit.resolve_exact(params)
     threshold = obj.threshold.resolve(params) if obj.threshold is not None else None
     decision = obj.decision or prof.decision
     base = base_row(prof, obj, window_s, limit, conf, decision)
-    notes = list(pop.notes)
+    exact = obj.limit.resolve_exact(params)
+    return Resolved(obj, window_s, conf, limit, exact, threshold, decision, base)
+
+
+def score_objective(run: ScoringRun, obj: Objective, window_s: float | None) -> list[Verdict]:
+    """The verdicts of ``obj``: one per (scope, window), or one "*" verdict saying why
+    there is nothing to judge."""
+    res = resolve(run, obj, window_s)
     if not obj.spec.observable:
-        return pd.DataFrame(
-            [
-                {
-                    **base,
-                    "scope": "*",
-                    "outcome": NOT_ASSESSED,
-                    "reason": f"not assessed: metric '{obj.metric}' is not observable by "
-                    f"this toolkit ({obj.spec.description})",
-                    "n_samples": 0,
-                }
-            ]
-        )
-    needs_local = (
+        return [_not_observable(res)]
+    pop_key, pop = run.population(obj)
+    samples = samples_for(run.profile, obj, pop)
+    if samples.refused:
+        return [res.verdict(rule=samples.rule, approximate=True, reason=_REFUSED)]
+    local_time = _needs_local_time(run.profile, obj, window_s)
+    period = run.profile.periods.get(obj.period) if obj.period else None
+    window_key, win = run.windows(pop_key, pop, window_s, period, local_time)
+    notes = list(pop.notes)
+    if win.tz_unknown and local_time:
+        notes.append(_TZ_UNKNOWN)
+    if win.n_groups == 0:
+        return [_no_samples(res, pop, samples, notes)]
+    stat = _statistic(run, res, pop, samples, window_key, win)
+    return _group_verdicts(run.profile, res, pop, samples, win, stat, notes)
+
+
+def _needs_local_time(prof: Profile, obj: Objective, window_s: float | None) -> bool:
+    """Local-time rules: periods, calendar-day counting, whole-day windows, campaigns."""
+    return (
         obj.period is not None
         or obj.statistic.startswith("days_")
         or (window_s is not None and window_s % 86400 == 0)
         or prof.campaign is not None
     )
-    grouping = group_rows(
-        pop, window_s, prof.periods.get(obj.period) if obj.period else None, needs_local, cache
-    )
-    if grouping.tz_unknown and needs_local:
-        notes.append("agent time zone unknown for some data: local-time rules evaluated in UTC")
-    # Which values, under which rule.
-    values, rule, approximate, refuse = values_for(prof, obj, pop)
-    if refuse:
-        return pd.DataFrame(
-            [
-                {
-                    **base,
-                    "scope": "*",
-                    "outcome": "inconclusive",
-                    "rule": rule,
-                    "approximate": True,
-                    "reason": "round-trip data cannot be scored against a one-way objective "
-                    "(one_way_rule = refuse): one-way measurements (STAMP with synchronised "
-                    "clocks) would decide it",
-                    "n_samples": 0,
-                }
-            ]
-        )
-    if grouping.n_groups == 0:
-        why = "no samples for this metric in the data"
-        if obj.period is not None and len(pop):
-            why = f"no samples inside period '{obj.period}'"
-        return pd.DataFrame(
-            [
-                {
-                    **base,
-                    "scope": "*",
-                    "outcome": "inconclusive",
-                    "reason": why,
-                    "n_samples": 0,
-                    "rule": rule,
-                    "approximate": approximate,
-                    "note": join_notes(obj.note, notes),
-                }
-            ]
-        )
-    sel, codes, n_groups = grouping.sel, grouping.codes, grouping.n_groups
-    local_us = grouping.local_us
-    g_scope = grouping.g_scope
-    vals = {k: v[sel] for k, v in values.items()}
-    base_sample = values["delay"] if "delay" in values else values["value"]
 
-    def sorter(lost_mode: str) -> SortedGroups:
-        key = ("sorted", id(grouping), id(base_sample), lost_mode)
-        if key not in cache:
-            cache[key] = sort_groups(codes, base_sample[sel], n_groups, lost=lost_mode)
-        return cache[key]  # type: ignore[return-value]
 
-    stat = compute_statistic(
-        obj, codes, n_groups, vals, conf, threshold, local_us[sel], pop, sel, sorter
+def _not_observable(res: Resolved) -> Verdict:
+    obj = res.obj
+    return res.verdict(
+        outcome=Outcome.NOT_ASSESSED,
+        reason=f"not assessed: metric '{obj.metric}' is not observable by "
+        f"this toolkit ({obj.spec.description})",
     )
-    start_us, end_us, tests = grouping.start_us, grouping.end_us, grouping.tests
-    breaches = campaign_problems(prof.campaign, codes, n_groups, pop, sel, local_us)
-    scopes = pop.scopes
-    agent = scopes["agent_id"].to_numpy(dtype=object)[g_scope]
-    collector = scopes["collector"].to_numpy(dtype=object)[g_scope]
-    target = scopes["target"].to_numpy(dtype=object)[g_scope]
-    direction = (
-        scopes["direction"].to_numpy(dtype=object)[g_scope]
-        if "direction" in scopes.columns
-        else np.full(n_groups, "", dtype=object)
+
+
+def _no_samples(res: Resolved, pop: Population, samples: Samples, notes: list[str]) -> Verdict:
+    obj = res.obj
+    why = "no samples for this metric in the data"
+    if obj.period is not None and len(pop):
+        why = f"no samples inside period '{obj.period}'"
+    return res.verdict(
+        reason=why,
+        rule=samples.rule,
+        approximate=samples.approximate,
+        note=join_notes(obj.note, notes),
     )
-    excluded = scopes["excluded_tests"].to_numpy()[g_scope]
-    empty_ok = scopes["empty_ok"].to_numpy()[g_scope]
-    n_list, v_list = stat.n.tolist(), stat.value.tolist()
-    lo_list, hi_list = stat.lower.tolist(), stat.upper.tolist()
+
+
+def _statistic(
+    run: ScoringRun,
+    res: Resolved,
+    pop: Population,
+    samples: Samples,
+    window_key: WindowKey,
+    win: Windows,
+) -> Stat:
+    def sorted_groups(lost: str) -> Any:
+        return run.sorted_groups(window_key, samples, lost)
+
+    return compute_statistic(
+        EvalInput(
+            res.obj,
+            win.codes,
+            win.n_groups,
+            samples,
+            win.sel,
+            res.conf,
+            res.threshold,
+            win.local_us,
+            pop.measurement,
+            sorted_groups,
+        )
+    )
+
+
+def _group_verdicts(
+    prof: Profile,
+    res: Resolved,
+    pop: Population,
+    samples: Samples,
+    win: Windows,
+    stat: Stat,
+    notes: list[str],
+) -> list[Verdict]:
+    """Decide every (scope, window) group and build its verdict."""
+    obj, n_groups = res.obj, win.n_groups
+    breaches = campaign_problems(prof.campaign, win.codes, n_groups, pop, win.sel, win.local_us)
+    unit = str(res.base["unit"])
+    rule = Rule(res.limit, res.exact_limit, unit, res.decision, stat.literal_only, res.conf)
+    if stat.favourable:
+        rule = replace(rule, favourable=stat.favourable)
+    groups = _group_fields(pop, win, stat)
     k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
-    rule_of_decision = Rule(
-        limit, exact_limit, str(base["unit"]), decision, stat.literal_only, conf
+    v_list, lo_list, hi_list = stat.value.tolist(), stat.lower.tolist(), stat.upper.tolist()
+    verdicts = []
+    for g, fields in enumerate(groups):
+        group = GroupResult(fields["n_samples"], v_list[g], lo_list[g], hi_list[g], k_list[g])
+        outcome, reason = decide(obj, group, rule, breaches.get(g))
+        empty_ok = fields.pop("empty_ok")
+        extra = [f"{empty_ok} ok measurement(s) without probes"] if empty_ok else []
+        verdicts.append(
+            res.verdict(
+                **fields,
+                outcome=outcome,
+                reason=reason,
+                bound_method=stat.bound_method,
+                rule=samples.rule,
+                approximate=samples.approximate,
+                note=join_notes(obj.note, [*notes, *extra]),
+            )
+        )
+    return verdicts
+
+
+def _group_fields(pop: Population, win: Windows, stat: Stat) -> list[dict[str, Any]]:
+    """Per group: scope, window bounds, statistic, counts (as Python values)."""
+    scopes = pop.scopes.iloc[win.g_scope]
+    agents = scopes["agent_id"].tolist()
+    collectors = scopes["collector"].tolist()
+    targets = scopes["target"].tolist()
+    directions = (
+        scopes["direction"].tolist() if "direction" in scopes.columns else [""] * win.n_groups
     )
-    outcomes, reasons, row_notes = [], [], []
-    for g in range(n_groups):
-        group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
-        outcome, reason = decide(obj, group, rule_of_decision, breaches.get(g))
-        outcomes.append(outcome)
-        reasons.append(reason)
-        extra = [f"{int(empty_ok[g])} ok measurement(s) without probes"] if empty_ok[g] else []
-        row_notes.append(join_notes(obj.note, [*notes, *extra]))
-    frame = pd.DataFrame(
-        {
-            "scope": [
-                f"{a}|{c}|{t}" + (f"|{d}" if d else "")
-                for a, c, t, d in zip(agent, collector, target, direction, strict=True)
-            ],
-            "agent_id": agent,
-            "collector": collector,
-            "target": target,
-            "direction": direction,
-            "window_start": pd.to_datetime(start_us, unit="us", utc=True),
-            "window_end": pd.to_datetime(end_us, unit="us", utc=True),
-            "value": nan_to_none(stat.value),
-            "lower_bound": nan_to_none(stat.lower),
-            "upper_bound": nan_to_none(stat.upper),
-            "bound_method": stat.bound_method,
-            "ci_low": None if stat.ci_low is None else nan_to_none(stat.ci_low),
-            "ci_high": None if stat.ci_high is None else nan_to_none(stat.ci_high),
-            "n_samples": stat.n.astype(np.int64),
-            "n_tests": tests,
-            "excluded_tests": excluded,
-            "outcome": outcomes,
-            "reason": reasons,
-            "rule": rule,
-            "approximate": approximate,
-            "note": row_notes,
-        }
-    )
-    for key, value in base.items():
-        if key not in frame.columns:
-            frame[key] = value
-    return frame
+    starts = list(pd.to_datetime(win.start_us, unit="us", utc=True))
+    ends = list(pd.to_datetime(win.end_us, unit="us", utc=True))
+    no_ci = [None] * win.n_groups
+    columns = {
+        "agent_id": agents,
+        "collector": collectors,
+        "target": targets,
+        "direction": directions,
+        "window_start": starts,
+        "window_end": ends,
+        "value": optional_floats(stat.value),
+        "lower_bound": optional_floats(stat.lower),
+        "upper_bound": optional_floats(stat.upper),
+        "ci_low": no_ci if stat.ci_low is None else optional_floats(stat.ci_low),
+        "ci_high": no_ci if stat.ci_high is None else optional_floats(stat.ci_high),
+        "n_samples": stat.n.astype("int64").tolist(),
+        "n_tests": win.tests.tolist(),
+        "excluded_tests": scopes["excluded_tests"].tolist(),
+        "empty_ok": scopes["empty_ok"].tolist(),
+    }
+    rows = [
+        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+    ]
+    for row in rows:
+        a, c, t, d = row["agent_id"], row["collector"], row["target"], row["direction"]
+        row["scope"] = f"{a}|{c}|{t}" + (f"|{d}" if d else "")
+    return rows

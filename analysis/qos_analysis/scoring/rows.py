@@ -1,56 +1,14 @@
-"""The verdict table's columns and the parts of a row every objective shares
-(docs/methods.md §9)."""
+"""The parts of a verdict every verdict of an objective shares (docs/methods.md §9); the
+columns themselves are the fields of :class:`~qos_analysis.scoring.verdict.Verdict`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
 from qos.profiles import Objective, Profile
+from qos_analysis.scoring.verdict import OUTCOMES, VERDICT_COLUMNS, Outcome
 
-VERDICT_COLUMNS = (
-    "profile",
-    "objective",
-    "title",
-    "metric",
-    "statistic",
-    "scope",
-    "agent_id",
-    "collector",
-    "target",
-    "direction",
-    "window",
-    "window_start",
-    "window_end",
-    "period",
-    "value",
-    "unit",
-    "comparison",
-    "limit",
-    "outcome",
-    "reason",
-    "lower_bound",
-    "upper_bound",
-    "bound_method",
-    "confidence",
-    "ci_low",
-    "ci_high",
-    "n_samples",
-    "min_samples",
-    "n_tests",
-    "excluded_tests",
-    "clause",
-    "source",
-    "verified",
-    "approximate",
-    "rule",
-    "decision",
-    "note",
-)
-OUTCOMES = ("pass", "fail", "inconclusive", "not assessed")
-_UNITS = {"duration": "s", "rate": "bit/s", "ratio": "ratio"}
+__all__ = ["OUTCOMES", "VERDICT_COLUMNS", "base_row", "format_window", "join_notes"]
 
 
 def format_window(window_s: float | None) -> str:
@@ -62,12 +20,6 @@ def format_window(window_s: float | None) -> str:
     return f"{window_s:g}s"
 
 
-def nan_to_none(values: np.ndarray) -> np.ndarray:
-    out = np.asarray(values, dtype=object)
-    out[pd.isna(np.asarray(values, dtype=np.float64))] = None
-    return out
-
-
 def join_notes(first: str, rest: list[str]) -> str:
     return "; ".join(n for n in [first, *rest] if n)
 
@@ -75,12 +27,13 @@ def join_notes(first: str, rest: list[str]) -> str:
 def base_row(
     prof: Profile, obj: Objective, window_s: float | None, limit: float, conf: float, decision: str
 ) -> dict[str, Any]:
+    """Every field of the objective's verdicts, as for a verdict over no group ("*")."""
     if obj.statistic == "share":
         unit = "ratio"
     elif obj.statistic.startswith("days_"):
         unit = "days"
     else:
-        unit = _UNITS[obj.spec.dimension]
+        unit = obj.spec.unit
     return {
         "profile": prof.id,
         "objective": obj.id,
@@ -102,7 +55,7 @@ def base_row(
         "unit": unit,
         "comparison": obj.comparison,
         "limit": limit,
-        "outcome": "inconclusive",
+        "outcome": Outcome.INCONCLUSIVE,
         "reason": "",
         "lower_bound": None,
         "upper_bound": None,

@@ -1,11 +1,15 @@
 """Which samples an objective scores: round-trip vs one-way data and the named rule
-(rtt-half, refuse, measured per direction) applied to them."""
+(rtt-half, refuse, measured per direction) applied to them, as the metric catalogue says
+(``MetricSpec.sample``, ``one_way``, ``round_trip``; docs/methods.md §7.5)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from qos.profiles import Objective, Profile
+from qos.profiles.catalogue import ROUND_TRIP_HALF, ROUND_TRIP_LOSS
 from qos_analysis.populations import Population
 
 RULE_RTT_HALF = "rtt-half: one-way ≈ RTT/2 (assumes symmetric paths)"
@@ -13,32 +17,44 @@ RULE_RT_LOSS = "round-trip loss counted against the one-way objective (both dire
 RULE_DIRECTIONAL = "measured one-way, each direction scored (STAMP, synchronised clocks)"
 
 
-def values_for(
-    prof: Profile, obj: Objective, pop: Population
-) -> tuple[dict[str, np.ndarray], str, bool, bool]:
-    """Sample arrays for an objective and the one-way rule applied (name, approximate)."""
-    if obj.spec.source != "probes":
-        return {"value": pop.values["value"]}, "", False, False
+@dataclass(frozen=True)
+class Samples:
+    """The per-row sample an objective scores (NaN = lost probe) and the rule applied.
+
+    ``name`` names the population column (or derived series) the values come from; it
+    identifies the array in the scoring run's caches.  ``refused``: round-trip data cannot
+    stand in for the one-way objective (``one_way_rule = "refuse"``).
+    """
+
+    name: str
+    values: np.ndarray
+    send: np.ndarray | None
+    rule: str
+    approximate: bool
+    refused: bool = False
+
+
+def samples_for(prof: Profile, obj: Objective, pop: Population) -> Samples:
+    """The samples of ``obj``'s metric in ``pop`` and the one-way rule applied to them."""
+    spec = obj.spec
+    if spec.per_test is not None:
+        return Samples("value", pop.values["value"], None, "", False)
+    send = pop.values.get("send_offset_s")
     if "direction_delay" in pop.values:  # measured one-way, per direction
-        if obj.metric == "loss_ratio":
-            return {"delay": pop.values["direction_lost"]}, RULE_DIRECTIONAL, False, False
-        return (
-            {"delay": pop.values["direction_delay"], "send": pop.values["send_offset_s"]},
-            RULE_DIRECTIONAL,
-            False,
-            False,
-        )
+        name = "direction_lost" if spec.sample == "loss" else "direction_delay"
+        return Samples(name, pop.values[name], send, RULE_DIRECTIONAL, False)
     rtt = pop.values["rtt_s"]
-    if obj.metric == "rtt":
-        return {"delay": rtt}, "", False, False
-    if obj.metric == "loss_ratio":
-        return {"delay": rtt}, RULE_RT_LOSS, True, False
+    if not spec.one_way:
+        return Samples("rtt_s", rtt, send, "", False)
+    if spec.round_trip == ROUND_TRIP_LOSS:
+        return Samples("rtt_s", rtt, send, RULE_RT_LOSS, True)
+    if spec.round_trip != ROUND_TRIP_HALF:
+        raise ValueError(f"metric {spec.name}: unknown round-trip rule {spec.round_trip!r}")
     # One-way metrics on round-trip data: the named rule.
     rule = obj.one_way_rule or prof.one_way_rule
     if rule == "refuse":
-        return {}, "refuse", True, True
+        return Samples("", np.empty(0), None, "refuse", True, refused=True)
     derived = pop.derived
     if "rtt_half" not in derived:
         derived["rtt_half"] = rtt / 2.0
-    send = pop.values["send_offset_s"]
-    return {"delay": derived["rtt_half"], "send": send}, RULE_RTT_HALF, True, False
+    return Samples("rtt_half", derived["rtt_half"], send, RULE_RTT_HALF, True)

@@ -21,4 +21,6 @@ class Stat:
     literal_only: bool = False
     # k of a ratio k/n (lost packets, tests meeting a threshold): decided exactly.
     count: np.ndarray | None = None
+    # What further samples that would decide such a ratio are called ("loss-free packets").
+    favourable: str = ""
     extra_reason: dict[int, str] = field(default_factory=dict)

@@ -6,8 +6,8 @@ intervals), :mod:`.grouped` (the same, vectorised over many windows), :mod:`.pro
 (Wilson, Wilson with continuity correction, Clopper–Pearson), :mod:`.delay` (IPDV
 pseudo-range, PDV, IPDV, RFC 3550 jitter), :mod:`.loss` (RFC 3357, RFC 3611 burst/gap,
 Gilbert estimation from a trace), :mod:`.gilbert` (Gilbert model figures from (p, r)),
-:mod:`.windows` (windowed aggregates, peak vs off-peak), :mod:`.timebase`, :mod:`.tcp`
-(RFC 6349).  Methods and sources are summarised in ``docs/stats.md``.
+:mod:`.windows` (the windowing engine), :mod:`.timebase`, :mod:`.tcp` (RFC 6349).
+Methods and sources are summarised in ``docs/stats.md`` and ``docs/methods.md`` §6, §9.
 """
 
 from qos_analysis.stats.gilbert import (

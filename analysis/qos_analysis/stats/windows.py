@@ -1,32 +1,27 @@
-"""Windowed aggregates per target/agent/window, and peak vs off-peak in local time.
+"""The windowing engine: rows → (scope, window) groups, used by the aggregates and by
+scoring alike (docs/architecture.md §2: windowed statistics, then verdicts).
 
-Every aggregate carries its sample counts and, for loss, the Clopper–Pearson interval
-(docs/methods.md §9.1), so a reader sees how much a number can be trusted.  Percentiles are
-RFC 2330 exact-rank values over delivered packets (docs/methods.md §6.4); failed
-measurements count as loss (see :mod:`qos_analysis.populations`).  Windows shorter than a
-day are aligned in UTC, whole days on the agent's local midnight; periods such as peak
-hours are evaluated in the agent's local time zone (from the profile's ``[periods]``).
+Windows shorter than a day are aligned in UTC, whole days on the agent's local midnight;
+periods such as peak hours select rows by the agent's local time (the profile's
+``[periods]``).  With no window (``None``, "all") every scope is one group spanning its
+first to its last row.  Pure arrays in, arrays out: no loader, no populations.
+
+``probe_aggregates``, ``throughput_aggregates``, ``peak_offpeak`` and
+``DEFAULT_PERCENTILES`` live in :mod:`qos_analysis.aggregates`; they stay importable from
+here (resolved on first access, so this module never imports the loader).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from qos.profiles import Period, Profile
-from qos.units import parse_duration_s
-from qos_analysis.load import Dataset
-from qos_analysis.populations import Population, probe_population, test_population
-from qos_analysis.stats.grouped import (
-    distinct_per_group,
-    group_codes,
-    sort_groups,
-)
-from qos_analysis.stats.proportions import clopper_pearson
-from qos_analysis.stats.quantiles import as_fraction
+from qos.profiles import Period
+from qos_analysis.stats.grouped import distinct_per_group, group_codes
 from qos_analysis.stats.timebase import (
     US_PER_S,
     in_period,
@@ -35,149 +30,84 @@ from qos_analysis.stats.timebase import (
     window_starts,
 )
 
-DEFAULT_PERCENTILES = ("50%", "95%", "99%", "99.9%")
+_MOVED = frozenset(
+    {"DEFAULT_PERCENTILES", "peak_offpeak", "probe_aggregates", "throughput_aggregates"}
+)
 
 
-def _window_s(window: str | float | None) -> float | None:
-    if window is None or window == "all":
-        return None
-    return float(window) if isinstance(window, int | float) else parse_duration_s(window)
+@dataclass(frozen=True)
+class Windows:
+    """Rows selected (by period) and their (scope, window) groups.
+
+    Groups are ordered by scope, then window.  ``local_us`` is the local clock of every
+    row (the UTC time when no local rule needed it); ``tz_unknown`` says whether some
+    rows had no known time zone and were taken as UTC.
+    """
+
+    sel: Any  # slice(None) or index array of the selected rows
+    codes: np.ndarray  # group per selected row
+    n_groups: int
+    g_scope: np.ndarray  # scope per group
+    start_us: np.ndarray  # UTC window start per group
+    end_us: np.ndarray  # UTC window end per group
+    local_us: np.ndarray
+    tz_unknown: bool
+    items: np.ndarray | None = None  # e.g. measurement row per row, for ``distinct``
+
+    @cached_property
+    def tests(self) -> np.ndarray:
+        """Distinct ``items`` (measurements) per group."""
+        if self.items is None:
+            raise ValueError("windows built without items")
+        return distinct_per_group(self.codes, self.items[self.sel], self.n_groups)
 
 
-def _groups(
-    pop: Population, window_s: float | None, mask: np.ndarray | None
-) -> tuple[Any, np.ndarray, pd.DataFrame, np.ndarray]:
-    """(selected rows, group code per row, group table, window start per group)."""
-    needs_local = mask is not None or (window_s is not None and window_s % 86400 == 0)
-    local_us = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)[0] if needs_local else pop.t_us
-    sel: Any = np.flatnonzero(mask) if mask is not None else slice(None)
-    t_sel, local_sel = pop.t_us[sel], local_us[sel]
-    win = window_numbers(t_sel, local_sel, window_s)
-    codes, g_scope, g_win = group_codes(pop.scope[sel], len(pop.scopes), win)
-    starts = (
-        np.zeros(len(g_win), dtype=np.int64)
-        if window_s is None
-        else window_starts(g_win, codes, t_sel, local_sel, window_s)
-    )
-    table = pop.scopes.iloc[g_scope][["agent_id", "collector", "target"]].reset_index(drop=True)
-    return sel, codes, table, starts
-
-
-def _period_mask(pop: Population, period: Period | None, invert: bool) -> np.ndarray | None:
-    if period is None:
-        return None
-    local_us, _ = local_epoch_us(pop.t_us, pop.tz_code, pop.tz_names)
-    inside = in_period(local_us, period)
-    return ~inside if invert else inside
-
-
-def probe_aggregates(
-    data: Dataset,
-    window: str | float | None = "1h",
+def window_groups(
+    t_us: np.ndarray,
+    scope: np.ndarray,
+    n_scopes: int,
+    window_s: float | None,
     *,
-    percentiles: Sequence[str] = DEFAULT_PERCENTILES,
+    tz_code: np.ndarray,
+    tz_names: tuple[str | None, ...],
     period: Period | None = None,
     outside_period: bool = False,
-    failed_tests: str = "count",
-    confidence: float = 0.95,
-) -> pd.DataFrame:
-    """RTT and loss aggregates per (agent, collector, target, window).
+    local_time: bool = False,
+    items: np.ndarray | None = None,
+) -> Windows:
+    """Group rows (epoch µs ``t_us``, ``scope`` codes) by scope and window.
 
-    Columns: window_start/window_end (UTC), tests, sent, received, lost, loss_ratio with
-    ``loss_ci_low``/``loss_ci_high``, rtt_min_s, rtt_mean_s, rtt_median_s (RFC 7679),
-    ``rtt_pXX_s`` for each percentile, rtt_max_s, ipdv_pseudo_range_s (Y.1541 on RTT).
+    ``period`` keeps only rows inside it (outside it with ``outside_period``), in local
+    time; ``local_time`` asks for the local clock even when neither the period nor
+    whole-day windows need it (local calendar-day rules downstream).
     """
-    window_s = _window_s(window)
-    pop = probe_population(data, failed_tests=failed_tests)
-    sel, codes, table, starts = _groups(pop, window_s, _period_mask(pop, period, outside_period))
-    n_groups = len(table)
-    rtt = pop.values["rtt_s"][sel]
-    sent = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    lost = np.bincount(codes[np.isnan(rtt)], minlength=n_groups).astype(np.int64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        loss = lost / sent
-    lo, hi = clopper_pearson(lost, sent, confidence)
-    out = table.assign(
-        window_start=pd.to_datetime(starts, unit="us", utc=True),
-        window_end=pd.to_datetime(
-            starts + (0 if window_s is None else round(window_s * US_PER_S)), unit="us", utc=True
-        ),
-    )
+    whole_days = window_s is not None and window_s % 86400 == 0
+    if local_time or period is not None or whole_days:
+        local_us, tz_unknown = local_epoch_us(t_us, tz_code, tz_names)
+    else:
+        local_us, tz_unknown = t_us, False
+    sel: Any = slice(None)
+    if period is not None:
+        inside = in_period(local_us, period)
+        sel = np.flatnonzero(~inside if outside_period else inside)
+    t_sel = t_us[sel]
+    local_sel = local_us[sel]
+    win = window_numbers(t_sel, local_sel, window_s)
+    codes, g_scope, g_win = group_codes(scope[sel], n_scopes, win)
+    n_groups = len(g_scope)
     if window_s is None:
-        first = np.full(n_groups, np.iinfo(np.int64).max)
-        last = np.full(n_groups, np.iinfo(np.int64).min)
-        np.minimum.at(first, codes, pop.t_us[sel])
-        np.maximum.at(last, codes, pop.t_us[sel])
-        out["window_start"] = pd.to_datetime(first, unit="us", utc=True)
-        out["window_end"] = pd.to_datetime(last, unit="us", utc=True)
-    out["tests"] = distinct_per_group(codes, pop.measurement[sel], n_groups)
-    out["sent"] = sent
-    out["received"] = sent - lost
-    out["lost"] = lost
-    out["loss_ratio"] = loss
-    out["loss_ci_low"] = lo
-    out["loss_ci_high"] = hi
-    sg = sort_groups(codes, rtt, n_groups, lost="exclude")
-    _, mean, _ = sg.mean_std()
-    out["rtt_min_s"] = sg.minimum()
-    out["rtt_mean_s"] = mean
-    out["rtt_median_s"] = sg.median_rfc7679(lost="exclude")
-    for p in percentiles:
-        label = f"{float(as_fraction(p) * 100):g}".replace(".", "_")
-        out[f"rtt_p{label}_s"] = sg.quantile(p)
-    out["rtt_max_s"] = sg.maximum()
-    out["ipdv_pseudo_range_s"] = sg.quantile("99.9%") - sg.minimum()
-    return out.sort_values(["agent_id", "collector", "target", "window_start"], ignore_index=True)
+        start_us = np.full(n_groups, np.iinfo(np.int64).max)
+        end_us = np.full(n_groups, np.iinfo(np.int64).min)
+        np.minimum.at(start_us, codes, t_sel)
+        np.maximum.at(end_us, codes, t_sel)
+    else:
+        start_us = window_starts(g_win, codes, t_sel, local_sel, window_s)
+        end_us = start_us + round(window_s * US_PER_S)
+    return Windows(sel, codes, n_groups, g_scope, start_us, end_us, local_us, tz_unknown, items)
 
 
-def throughput_aggregates(
-    data: Dataset,
-    window: str | float | None = "1d",
-    *,
-    direction: str = "download",
-    period: Period | None = None,
-    failed_tests: str = "count",
-) -> pd.DataFrame:
-    """Goodput per (agent, collector, target, window): tests, mean, median, p10, p90, min."""
-    window_s = _window_s(window)
-    pop = test_population(data, f"{direction}_speed", failed_tests=failed_tests)
-    sel, codes, table, starts = _groups(pop, window_s, _period_mask(pop, period, False))
-    n_groups = len(table)
-    values = pop.values["value"][sel]
-    sg = sort_groups(codes, values, n_groups, lost="exclude")
-    n, mean, _ = sg.mean_std()
-    return table.assign(
-        window_start=pd.to_datetime(starts, unit="us", utc=True),
-        direction=direction,
-        tests=n,
-        goodput_mean_bps=mean,
-        goodput_median_bps=sg.median_rfc7679(lost="exclude"),
-        goodput_p10_bps=sg.quantile("10%"),
-        goodput_p90_bps=sg.quantile("90%"),
-        goodput_min_bps=sg.minimum(),
-    ).sort_values(["agent_id", "collector", "target", "window_start"], ignore_index=True)
-
-
-def peak_offpeak(
-    data: Dataset,
-    profile: Profile,
-    period: str = "peak",
-    window: str | float | None = "1d",
-    **kwargs: object,
-) -> pd.DataFrame:
-    """:func:`probe_aggregates` inside and outside a profile period, stacked with a
-    ``period`` column (``"<name>"`` / ``"off-<name>"``), in each agent's local time."""
-    if period not in profile.periods:
-        from qos.errors import ProfileError
-        from qos.suggest import unknown_name_hint
-
-        raise ProfileError(
-            f"profile {profile.id} has no period '{period}'",
-            hint=unknown_name_hint(period, profile.periods),
-        )
-    spec = profile.periods[period]
-    inside = probe_aggregates(data, window, period=spec, **kwargs)  # type: ignore[arg-type]
-    outside = probe_aggregates(data, window, period=spec, outside_period=True, **kwargs)  # type: ignore[arg-type]
-    return pd.concat(
-        [inside.assign(period=period), outside.assign(period=f"off-{period}")], ignore_index=True
-    )
+def __getattr__(name: str) -> Any:
+    """The aggregates, moved to :mod:`qos_analysis.aggregates`, under their old names."""
+    if name in _MOVED:
+        return getattr(importlib.import_module("qos_analysis.aggregates"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
