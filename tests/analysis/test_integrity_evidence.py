@@ -66,3 +66,33 @@ def test_findings_name_the_change_and_hostile_text_is_neutralised(
 def test_loaded_measurements_carry_the_manipulated_column(records: list[Measurement]) -> None:
     column = from_measurements(records).measurements["manipulated"]
     assert sorted(column.fillna(-1).tolist()) == [-1.0, 0.0, 0.0, 0.0, 1.0]  # -1: failed test
+
+
+def test_collector_records_scored_end_to_end(records: list[Measurement]) -> None:
+    """30 real runs of each collector on loopback pass the integrity profile; the relay's
+    manipulation (in ``records``) fails http_integrity's scope with the evidence."""
+    from qos_agent.refserver.integrity import start_integrity_reference
+    from qos_analysis.scoring import score_verdicts
+
+    ref = start_integrity_reference()
+    context = MeasureContext("evidence")
+    resolver = f"127.0.0.1:{ref.manifest['dns']['port']}"
+    params = {
+        "dns_integrity": {"resolver": resolver},
+        "port_reachability": {"ports": ""},
+        "http_integrity": {},
+        "tls_integrity": {},
+    }
+    runs = [
+        run_collector(get(name), ref.url, p, context)
+        for _ in range(30)
+        for name, p in params.items()
+    ]
+    ref.stop()
+    verdicts = score_verdicts(from_measurements([*runs, *records]), "integrity")
+    outcomes = {(v.objective, v.target == ref.url): v for v in verdicts}
+    for objective in ("dns-not-manipulated", "ports-not-blocked", "tls-not-intercepted"):
+        assert outcomes[(objective, True)].outcome == "pass"
+    assert outcomes[("http-not-manipulated", True)].outcome == "pass"
+    relayed = [v for v in verdicts if v.objective == "http-not-manipulated" and v.outcome == "fail"]
+    assert len(relayed) == 1 and "request_header_added X-Ad" in relayed[0].reason
