@@ -31,6 +31,7 @@ from typing import Any
 
 from qos.paths import store_path
 from qos.text_safety import neutralize
+from qos.units import format_bytes
 from qos_analysis.presentation import format_quantity
 
 EXIT_OK = 0
@@ -233,6 +234,14 @@ def _profiles_show(args: argparse.Namespace) -> int:
             for n, x in p.periods.items()
         },
         "objectives": [],
+        "tariff": None
+        if p.tariff is None
+        else {
+            "price_per_month": str(p.tariff.price_per_month),
+            "currency": p.tariff.currency,
+            "data_allowance_bytes": p.tariff.data_allowance_bytes,
+            "advertised_download": p.tariff.advertised_download,
+        },
     }
     for o in p.objectives:
         dim = (
@@ -281,6 +290,13 @@ def _profiles_show(args: argparse.Namespace) -> int:
             else format_quantity(par["value"], par["dimension"])
         )
         _say(f"  parameter {name} ({par['dimension']}): {state}")
+    if p.tariff is not None:
+        allowance = p.tariff.data_allowance_bytes
+        _say(
+            f"  tariff: {p.tariff.price_per_month} {p.tariff.currency} per month; allowance "
+            f"{'none' if allowance is None else format_bytes(allowance)}; advertised download "
+            f"= parameter {p.tariff.advertised_download or '(none)'}"
+        )
     for o in info["objectives"]:
         what = o["statistic"] + (f" {o['percentile']}" if o["percentile"] else "")
         thr = f" (per sample {o['threshold']})" if o["threshold"] else ""

@@ -160,3 +160,19 @@ def test_a_profile_without_tariff_has_no_figures(profile_path: Path) -> None:
     profile_path.write_text(text[:start] + text[end:])
     (profile,) = load_profile_file(profile_path).values()
     assert tariff_figures(from_measurements(_fixture()), profile) is None
+
+
+def test_profiles_show_names_the_tariff(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["profiles", "show", "contract.example"]) == EXIT_OK
+    text = capsys.readouterr().out
+    assert (
+        "tariff: 39.99 EUR per month; allowance 500.00 GB; advertised download = parameter "
+        "download_max"
+    ) in text
+    assert main(["profiles", "show", "contract.example", "--json"]) == EXIT_OK
+    assert json.loads(capsys.readouterr().out)["tariff"] == {
+        "price_per_month": "39.99",
+        "currency": "EUR",
+        "data_allowance_bytes": 500_000_000_000,
+        "advertised_download": "download_max",
+    }
