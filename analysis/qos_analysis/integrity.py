@@ -17,10 +17,10 @@ from typing import Any
 
 import pandas as pd
 
+from qos.profiles.catalogue import INTEGRITY_COLLECTORS
 from qos_analysis.load import Dataset
 from qos_analysis.presentation import neutralize
 
-INTEGRITY_COLLECTORS = ("dns_integrity", "http_integrity", "port_reachability", "tls_integrity")
 MANIPULATED = "manipulated"
 CLEAN = "clean"
 FINDING_COLUMNS = [

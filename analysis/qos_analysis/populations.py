@@ -287,6 +287,8 @@ def _relevant_tests(
     collector."""
     no_result = meas["kind"].isna().to_numpy()
     of_kind = meas["kind"] == source.kind
+    if source.exclude_collectors:
+        of_kind &= ~meas["collector"].isin(list(source.exclude_collectors))
     if source.collectors:  # the tests of named collectors, failed attempts included
         mine = meas["collector"].isin(list(source.collectors)).to_numpy()
         return mine & (of_kind.to_numpy() | (no_result & failed))

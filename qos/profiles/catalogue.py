@@ -25,6 +25,8 @@ ROUND_TRIP_HALF = "rtt-half"  # one-way ≈ RTT/2 under the profile's one_way_ru
 ROUND_TRIP_LOSS = "round-trip-loss"  # a probe lost either way counts as lost
 ROUND_TRIP_RULES = (ROUND_TRIP_HALF, ROUND_TRIP_LOSS)
 PROBE_SAMPLES = ("delay", "loss")
+#: collectors whose timing records are integrity tests (docs/methods.md §13), not transactions
+INTEGRITY_COLLECTORS = ("dns_integrity", "http_integrity", "port_reachability", "tls_integrity")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,7 @@ class PerTestSource:
     failed_value: float
     direction: str | None = None  # throughput tests: "download" | "upload"
     collectors: tuple[str, ...] = ()  # only these collectors' tests (empty: any)
+    exclude_collectors: tuple[str, ...] = ()  # never these collectors' tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +218,9 @@ METRICS: dict[str, MetricSpec] = {
             False,
             description="total time of a timed transaction (web page, DNS lookup)",
             citation="ITU-T G.1030",
-            per_test=PerTestSource("timing", "transaction_time_s", math.inf),
+            per_test=PerTestSource(
+                "timing", "transaction_time_s", math.inf, exclude_collectors=INTEGRITY_COLLECTORS
+            ),
         ),
     )
 }

@@ -118,3 +118,10 @@ def test_evidence_stays_in_its_window() -> None:
     assert [v.outcome for v in tls] == ["inconclusive"] * 5 + ["fail"]
     assert "evidence: 2026-03-02 00:50 tls_integrity spki_mismatch" in tls[-1].reason
     assert all("evidence" not in v.reason for v in tls[:-1])
+
+
+def test_integrity_tests_are_not_transactions() -> None:
+    """An integrity test's duration is not a web page's load time (G.1010 web browsing)."""
+    verdicts = score_verdicts(from_measurements(fixture()), "g1010/web-browsing")
+    assert verdicts and all(v.collector is None for v in verdicts)  # only "*": no samples
+    assert {v.reason for v in verdicts} == {"no samples for this metric in the data"}
