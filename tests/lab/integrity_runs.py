@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
                         "collector": name,
                         "status": str(m.status),
                         "error": m.error,
-                        "outcome": m.result.outcome if m.result is not None else None,
+                        "outcome": getattr(m.result, "outcome", None),
                         "findings": list(details.get("findings", [])),
                     }
                 ),
