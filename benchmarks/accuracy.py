@@ -41,16 +41,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-for _p in (ROOT, ROOT / "agent", ROOT / "analysis"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-from qos import metrics  # noqa: E402
-from qos.records import RttResult  # noqa: E402
-from tests.lab import agents, peers  # noqa: E402
-from tests.lab.netlab import Delay, Lab, Rate, missing_requirements  # noqa: E402
-from tests.lab.stats import (  # noqa: E402
+from qos import metrics
+from qos.records import RttResult
+from qos_lab import agents, peers
+from qos_lab.netlab import Delay, Lab, Rate, missing_requirements
+from qos_lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,

@@ -41,17 +41,44 @@ class AgentSection:
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
+#: label keys accepted by default: describe the line and the setup, never the person
+DEFAULT_LABEL_KEYS: tuple[str, ...] = (
+    "site",
+    "isp",
+    "plan",
+    "access",
+    "technology",
+    "link",
+    "device",
+    "network",
+    "path",
+    "role",
+    "purpose",
+    "env",
+    "room",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PrivacySection:
     """Personal data is opt-in: nothing below is collected unless set to true."""
 
     share_location: bool = False
     share_public_ip: bool = False
+    #: label keys allowed on records (``[agent] labels`` and job labels); anything else is
+    #: refused so free-form personal data cannot ride along by accident (docs/privacy.md)
+    label_keys: tuple[str, ...] = DEFAULT_LABEL_KEYS
 
 
 @dataclass(frozen=True, slots=True)
 class StoreSection:
     path: str = ""  # empty: the XDG data directory
+    spill_dir: str = ""  # empty: beside the store
+    max_size_bytes: float | None = None  # oldest delivered records are pruned beyond this
+    backlog_limit: int = 500  # records queued in memory while the store cannot be written
+
+    def resolved_spill_dir(self) -> Path:
+        return Path(self.spill_dir).expanduser() if self.spill_dir else self.resolved_path().parent
 
     def resolved_path(self) -> Path:
         return Path(self.path).expanduser() if self.path else default_store_path()
@@ -88,6 +115,13 @@ class JobConfig:
     daily_budget_bytes: float | None = None
     enabled: bool = True
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: a collector still running after this long is cut off and recorded (None: default)
+    deadline_s: float | None = None
+
+    @property
+    def effective_deadline_s(self) -> float:
+        """The job's deadline: as configured, else its interval but at least 60 s."""
+        return self.deadline_s if self.deadline_s is not None else max(self.interval_s, 60.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -311,6 +345,41 @@ def _any_map(value: Any) -> Mapping[str, Any]:
     return MappingProxyType(dict(value))
 
 
+def _positive_int(value: Any) -> int:
+    number = _int(value)
+    if number <= 0:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _str_tuple(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise TypeError("expected an array of strings")
+    return tuple(value)
+
+
+def _positive_size(value: Any) -> float:
+    size = parse_size_bytes(value)
+    if size <= 0:
+        raise ValueError("must be larger than zero")
+    return size
+
+
+def _check_label_keys(
+    labels: Mapping[str, str], allowed: tuple[str, ...], file: str, prefix: str
+) -> None:
+    """Refuse label keys outside ``[privacy] label_keys`` (docs/privacy.md)."""
+    for key in labels:
+        if key not in allowed:
+            raise ConfigError(
+                f"label key '{key}' is not in [privacy] label_keys",
+                file=file,
+                key=f"{prefix}.{key}",
+                hint="labels travel with every record and every export; add the key to "
+                "[privacy] label_keys if it carries no personal data",
+            )
+
+
 def _hinted(parse: Callable[[Any], float], hint: str) -> Callable[[Any], float]:
     """``parse`` whose unit errors carry ``hint`` (how to write the quantity)."""
 
@@ -377,10 +446,17 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
     privacy = PrivacySection(
         share_location=t.get("share_location", _bool, False),
         share_public_ip=t.get("share_public_ip", _bool, False),
+        label_keys=t.get("label_keys", _str_tuple, DEFAULT_LABEL_KEYS),
     )
     t.finish()
+    _check_label_keys(agent.labels, privacy.label_keys, file, "agent.labels")
     t = root.table("store")
-    store = StoreSection(path=t.get("path", _path, ""))
+    store = StoreSection(
+        path=t.get("path", _path, ""),
+        spill_dir=t.get("spill_dir", _path, ""),
+        max_size_bytes=t.get("max_size", _positive_size, None),
+        backlog_limit=t.get("backlog_limit", _positive_int, 500),
+    )
     t.finish()
     t = root.table("reference")
     reference = ReferenceSection(
@@ -415,8 +491,10 @@ def parse_config(data: Mapping[str, Any], *, file: str = "<config>") -> AgentCon
                 daily_budget_bytes=budget,
                 enabled=t.get("enabled", _bool, True),
                 labels=t.get("labels", _str_map, MappingProxyType({})),
+                deadline_s=t.get("deadline", _positive_duration, None),
             )
         )
+        _check_label_keys(jobs[-1].labels, privacy.label_keys, file, t.key("labels"))
         t.finish()
 
     streams = []

@@ -50,6 +50,18 @@ class StoreError(QosError):
     """The measurement store cannot be opened, read or written."""
 
 
+class StoreFullError(StoreError):
+    """The disk (or quota) is full: the write failed but may succeed once space returns."""
+
+
+class StoreBusyError(StoreError):
+    """Another connection holds the write lock past the busy timeout: retry later."""
+
+
+class DuplicateRecordError(StoreError):
+    """A measurement with this id is already stored (an earlier attempt committed it)."""
+
+
 class SchemaVersionError(StoreError):
     """Data was written by a newer schema than this version understands; it is refused."""
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -61,6 +60,8 @@ def writable_file_problem(path: Path) -> str | None:
             ancestor = ancestor.parent
         if not ancestor.is_dir():
             return f"{ancestor} is not a directory"
+        import tempfile  # here, not at import: it pulls in shutil, bz2 and lzma (≈ 1 MB)
+
         with tempfile.TemporaryFile(dir=ancestor):
             return None
     except OSError as exc:

@@ -1,8 +1,8 @@
-"""Test-tree wide hooks: the lab fixtures and the ``lab`` marker skip logic (tests/lab/)."""
+"""Test-tree wide hooks: the lab fixtures and the ``lab`` marker skip logic (package qos_lab)."""
 
 import pytest
 
-from tests.lab.fixtures import (  # noqa: F401  (fixtures are found by name)
+from qos_lab.fixtures import (  # noqa: F401  (fixtures are found by name)
     _module_lab,
     _module_tun_lab,
     _stale_lab_cleanup,

@@ -196,7 +196,7 @@ def test_checker_flags_a_document_that_is_not_shipped() -> None:
 def test_checker_ignores_urls_and_resolves_relative_links() -> None:
     text = (
         "https://example.org/spec/README.md and [methods](methods.md#91-confidence-"
-        "intervals-for-a-proportion) and [lab](../tests/lab/README.md)"
+        "intervals-for-a-proportion) and [lab](../lab/README.md)"
     )
     assert missing_documents("docs/lab.md", text) == []
     assert missing_documents("docs/lab.md", "[m](methods.md#no-such-heading)") != []

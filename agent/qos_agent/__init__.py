@@ -1,7 +1,8 @@
 """qos_agent: the light measurement probe (collectors, scheduler, daemon, ``qos-agent`` CLI).
 
-Runtime imports are the standard library, :mod:`qos` and icmplib; speedtest-cli and
-dnspython are imported lazily by the collectors that need them.  pandas, numpy, scipy and
+Runtime imports are the standard library and :mod:`qos`; speedtest-cli, dnspython,
+pyarrow and prometheus-client are imported lazily by the collectors and exporters that
+need them.  pandas, numpy, scipy and
 matplotlib are never imported here (a test checks it).
 """
 

@@ -54,7 +54,7 @@ class ContinuousStamp:
     def __init__(
         self,
         target: str,
-        on_summary: Callable[[Measurement], None],
+        on_summary: Callable[[Measurement], object],  # any return value is ignored
         *,
         agent_id: str = "local",
         interval_s: float = 1.0,
@@ -249,7 +249,7 @@ class ContinuousStamp:
         else:
             status, error = Status.TIMEOUT, f"no reply from {self.target} to {len(probes)} probes"
         result = RttResult(
-            probes=probes,
+            probes=tuple(probes),
             interval_s=self.interval_s,
             timeout_s=self.timeout_s,
             packet_size_bytes=self.size,

@@ -36,7 +36,6 @@ import contextlib
 import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -183,6 +182,8 @@ class ByteBudgetGate:
         }
         try:
             self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            import tempfile  # only when a budget is written: keeps the idle daemon smaller
+
             fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fair_use.")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 json.dump(data, fh)

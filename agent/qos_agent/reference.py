@@ -82,18 +82,27 @@ def start_tcp_listener(bind: str = "127.0.0.1") -> RunningService:
 
 
 class ReferenceServices:
-    """Starts the requested services lazily and resolves ``@reference/...`` targets."""
+    """Starts the requested services lazily and resolves ``@reference/...`` targets.
+
+    A service used by one scheduled job is stopped again by :meth:`release` once the job is
+    done, so an idle agent holds no listening threads (each polls a few times a second) and
+    no payload buffer (the HTTP service's is 16 MiB); services resolved with ``keep=True``
+    (continuous streams) run until :meth:`close`.
+    """
 
     def __init__(self, bind: str = "127.0.0.1") -> None:
         self.bind = bind
         self._running: dict[str, RunningService] = {}
+        self._kept: set[str] = set()
         self._lock = threading.Lock()
 
-    def resolve(self, target: str) -> str:
+    def resolve(self, target: str, *, keep: bool = False) -> str:
         """Return ``target`` unchanged, or the address of the named reference service."""
         if not target.startswith(PREFIX):
             return target
         name = target[len(PREFIX) :]
+        if keep:
+            self._kept.add(name)
         with self._lock:
             if name not in self._running:
                 if name not in _SERVICES:
@@ -105,6 +114,12 @@ class ReferenceServices:
                 start = getattr(importlib.import_module(module_name), func)
                 self._running[name] = start(self.bind)
             return self._running[name].target
+
+    def release(self) -> None:
+        """Stop every running service that no continuous stream keeps."""
+        with self._lock:
+            for name in [n for n in self._running if n not in self._kept]:
+                self._running.pop(name).stop()
 
     def close(self) -> None:
         with self._lock:

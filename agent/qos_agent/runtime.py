@@ -1,16 +1,25 @@
 """Agent runtime: config → collectors → records → store → exporters (docs/architecture.md §5.1).
 
 :class:`AgentRuntime` owns the store, the reference services and the exporters and runs one
-job at a time.  It never loses a committed record and never dies on one bad job:
+job at a time.  It never loses a record it can keep somewhere and never dies on one bad job:
 
-* a collector failure is an ``error`` record (``run_collector``);
-* a store failure (disk full, locked) keeps the record in a bounded in-memory backlog that
-  is retried before the next write, and is logged loudly;
-* an exporter failure is logged and never stops the store or the other exporters.
+* a collector failure is an ``error`` record (``run_collector``); a collector still running
+  at its deadline is cut off, recorded as an ``error`` record and as a ``deadline`` event;
+* a store failure (disk full, locked) keeps the record in a bounded in-memory queue
+  (``[store] backlog_limit``) retried with exponential backoff while the agent idles, so
+  the queue drains within one scheduling interval once the store accepts writes again;
+  beyond the bound, and at shutdown, queued records go to a spill file
+  (:mod:`qos_agent.spill`) that the next start imports exactly once; if even that fails, the
+  log names every lost record;
+* exporters are fed by :class:`~qos_agent.delivery.Delivery` (cursors, retries): a failing
+  exporter never stops the store or the other exporters;
+* ``[store] max_size`` prunes the oldest records every exporter has delivered;
+* a wall-clock step (NTP, suspend) is logged and recorded as a ``clock_step`` event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -20,21 +29,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from qos.config import AgentConfig, JobConfig
-from qos.errors import QosError, StoreError
+from qos.errors import (
+    DuplicateRecordError,
+    QosError,
+    StoreBusyError,
+    StoreError,
+    StoreFullError,
+)
 from qos.paths import data_dir
 from qos.records import Measurement, Status, utc_now
 from qos.store import SqliteStore
 from qos_agent import collectors
 from qos_agent.collectors.base import MeasureContext, run_collector
-from qos_agent.exporters import Exporter, build_exporters
+from qos_agent.delivery import Delivery
+from qos_agent.exporters import Exporter, ExporterContext, build_exporters
 from qos_agent.identity import resolve_agent_id, resolve_timezone
 from qos_agent.net.clock import Clock
 from qos_agent.reference import ReferenceServices
+from qos_agent.retention import enforce_max_size
 from qos_agent.scheduler import skipped_record
+from qos_agent.spill import import_spills, pending_spills, write_spill
 
 log = logging.getLogger(__name__)
 
-BACKLOG_LIMIT = 10_000
+#: how long one write waits for another connection's lock before the record is queued
+STORE_BUSY_TIMEOUT_S = 2.0
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 60.0
+#: a collector asked to stop at its deadline gets this long to hand back what it measured
+DEADLINE_GRACE_S = 1.0
 
 
 @dataclass
@@ -43,19 +66,62 @@ class AgentRuntime:
     clock: Clock = field(default_factory=Clock)
     #: set to cut a running collector short (second signal); records are still written
     abort: threading.Event = field(default_factory=threading.Event)
+    monotonic: Callable[[], float] = time.monotonic
 
     def __post_init__(self) -> None:
-        store_path = self.config.store.resolved_path()
-        self.agent_id = resolve_agent_id(self.config.agent.id, data_dir_for(store_path))
+        self.store_path = self.config.store.resolved_path()
+        self.agent_id = resolve_agent_id(self.config.agent.id, data_dir_for(self.store_path))
         self.timezone = resolve_timezone(self.config.agent.timezone)
-        self.store = SqliteStore(store_path)
-        self.store.register_agent(
-            self.agent_id, timezone=self.timezone, labels=dict(self.config.agent.labels)
-        )
         self.reference = ReferenceServices(self.config.reference.bind)
-        self.exporters: list[Exporter] = build_exporters(self.config.exporters)
         self._backlog: deque[Measurement] = deque()
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._failures = 0
+        self._retry_at = 0.0
+        self._top = 0
+        self._spills_pending = bool(pending_spills(self.spill_dir))
+        self.store: SqliteStore | None = None
+        self.delivery: Delivery | None = None
+        self.exporters: list[Exporter] = build_exporters(
+            self.config.exporters, ExporterContext(backlog=lambda: len(self._backlog))
+        )
+        try:
+            self._attach_store()
+        except BaseException:
+            self._close_exporters()
+            raise
+
+    @property
+    def spill_dir(self) -> Path:
+        return self.config.store.resolved_spill_dir()
+
+    def _attach_store(self) -> bool:
+        """Open the store (again); False while it cannot be opened (a full disk may leave no
+        room for its WAL files) — records then wait in the queue and the spill file."""
+        if self.store is not None:
+            return True
+        try:
+            store = SqliteStore(self.store_path, timeout_s=STORE_BUSY_TIMEOUT_S)
+        except (StoreFullError, StoreBusyError) as exc:
+            log.error("cannot open the store yet (records are queued): %s", exc)
+            return False
+        try:
+            store.register_agent(
+                self.agent_id, timezone=self.timezone, labels=dict(self.config.agent.labels)
+            )
+        except StoreError as exc:  # a full disk must not keep the agent from measuring
+            log.error("cannot record the agent in the store (retried at next start): %s", exc)
+        self.store = store
+        self._top = store.max_mid()
+        self.delivery = Delivery(store, self.exporters, self.monotonic)
+        self._import_spills()
+        return True
+
+    def _close_exporters(self) -> None:
+        for exporter in self.exporters:
+            try:
+                exporter.close()
+            except Exception as exc:
+                log.error("exporter %s failed to close: %s", exporter.name, exc)
 
     # -- jobs --------------------------------------------------------------------------
     def labels_for(self, job: JobConfig) -> dict[str, str]:
@@ -63,25 +129,78 @@ class AgentRuntime:
 
     def run_job(self, job: JobConfig) -> Measurement:
         """Run one job now and return its record (not yet stored)."""
-        context = MeasureContext(
-            agent_id=self.agent_id, clock=self.clock, labels=self.labels_for(job), stop=self.abort
-        )
         collector = collectors.get(job.collector)
         if job.target.startswith("@reference/") and not self.config.reference.enabled:
-            return skipped_record(
-                job,
-                "reference services are disabled ([reference] enabled)",
-                agent_id=self.agent_id,
-                wall=self.clock.wall,
-                labels=dict(self.config.agent.labels),
-            )
+            return self.skipped(job, "reference services are disabled ([reference] enabled)")
         target = self.reference.resolve(job.target)
-        measurement = run_collector(collector, target, job.params, context)
+        try:
+            measurement = self._run_with_deadline(job, collector, target)
+        finally:
+            self.reference.release()
         if target != job.target:
             # Keep the stable name as the target (its ephemeral port changes every run, and
             # scoring scopes by target); the address actually measured goes to a label.
             measurement = _retarget(measurement, job.target, target)
         return measurement
+
+    def _run_with_deadline(
+        self, job: JobConfig, collector: collectors.Collector, target: str
+    ) -> Measurement:
+        """Run the collector in a worker thread; past the job's deadline it is asked to stop,
+        and if it still does not return it is abandoned and an ``error`` record is made."""
+        stop = threading.Event()
+        context = MeasureContext(
+            agent_id=self.agent_id, clock=self.clock, labels=self.labels_for(job), stop=stop
+        )
+        outcome: dict[str, object] = {}
+
+        def body() -> None:
+            try:
+                outcome["record"] = run_collector(collector, target, job.params, context)
+            except BaseException as exc:  # ParameterError: re-raised in the caller
+                outcome["error"] = exc
+
+        started_at = self.clock.wall()
+        start = self.monotonic()
+        worker = threading.Thread(target=body, name=f"job {job.name}", daemon=True)
+        worker.start()
+        deadline = start + job.effective_deadline_s
+        while worker.is_alive() and self.monotonic() < deadline:
+            if self.abort.is_set():
+                stop.set()
+            worker.join(min(0.5, max(0.0, deadline - self.monotonic())))
+        late = worker.is_alive()
+        if late:
+            stop.set()
+            worker.join(DEADLINE_GRACE_S)
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        if late:
+            self.record_event(
+                "deadline",
+                job=job.name,
+                collector=job.collector,
+                deadline_s=job.effective_deadline_s,
+                abandoned=worker.is_alive(),
+            )
+        record = outcome.get("record")
+        if isinstance(record, Measurement):
+            return record
+        log.error(
+            "job %s: collector cut off at its %.0f s deadline", job.name, job.effective_deadline_s
+        )
+        return Measurement(
+            agent_id=self.agent_id,
+            collector=job.collector,
+            target=target,
+            started_at=started_at,
+            duration_s=max(0.0, self.monotonic() - start),
+            status=Status.ERROR,
+            error=f"collector cut off: still running at its deadline of "
+            f"{job.effective_deadline_s:g} s",
+            params=dict(job.params),
+            labels=self.labels_for(job),
+        )
 
     def skipped(self, job: JobConfig, reason: str) -> Measurement:
         return skipped_record(
@@ -98,58 +217,172 @@ class AgentRuntime:
         except QosError:
             return False
 
+    # -- events ------------------------------------------------------------------------
+    def record_event(self, kind: str, **detail: object) -> None:
+        """Store an agent event; a store that cannot take it only costs a log line."""
+        log.warning("event %s: %s", kind, detail)
+        if self.store is None:
+            return
+        try:
+            self.store.add_event(kind, dict(detail), at=self.clock.wall())
+        except StoreError as exc:
+            log.error("cannot record event %s: %s", kind, exc)
+
+    def clock_stepped(self, step_s: float) -> None:
+        self.record_event("clock_step", step_s=round(step_s, 6))
+
     # -- persistence -------------------------------------------------------------------
     def commit(self, measurement: Measurement) -> bool:
         """Store a record (after any backlog) and export it; False if it is only queued."""
         with self._lock:
             self._backlog.append(measurement)
-            return self._flush_backlog()
+            stored = self._flush_backlog()
+            if not stored and len(self._backlog) > self.config.store.backlog_limit:
+                self._spill(reason="queue full")
+            return stored
 
     def _flush_backlog(self) -> bool:
         """Store queued records in order; each one is exported once it is stored."""
+        if not self._attach_store():
+            if self._backlog:
+                self._store_failed(self._backlog[0], StoreFullError("the store is not open"))
+            return False
+        assert self.store is not None and self.delivery is not None
         while self._backlog:
             head = self._backlog[0]
             try:
-                self.store.append(head)
+                mid = self.store.append(head)
+            except DuplicateRecordError:
+                self._backlog.popleft()  # already committed by an earlier attempt
+                continue
             except StoreError as exc:
-                if "UNIQUE constraint failed" in str(exc):
-                    self._backlog.popleft()  # already committed by an earlier attempt
-                    continue
-                log.error(
-                    "cannot store measurement %s (kept in memory, %d queued): %s",
-                    head.id,
-                    len(self._backlog),
-                    exc,
-                )
-                while len(self._backlog) > BACKLOG_LIMIT:
-                    dropped = self._backlog.popleft()
-                    log.critical("backlog full: dropped measurement %s", dropped.id)
+                self._store_failed(head, exc)
                 return False
             self._backlog.popleft()
-            self._export(head)
+            previous, self._top = self._top, mid
+            self.delivery.committed(mid, head, previous)
+        if self._failures:
+            log.warning("the store accepts writes again; queue drained")
+            self._failures = 0
+        self._import_spills()
+        self._enforce_max_size()
         return True
 
-    def _export(self, measurement: Measurement) -> None:
-        for exporter in self.exporters:
-            try:
-                exporter.export(measurement)
-            except Exception as exc:  # one exporter never stops the others
-                log.error("exporter %s failed: %s", exporter.name, exc)
+    def _store_failed(self, head: Measurement, exc: StoreError) -> None:
+        self._failures += 1
+        delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (self._failures - 1))
+        self._retry_at = self.monotonic() + delay
+        log.error(
+            "cannot store measurement %s (kept in memory, %d queued, retry in %.1f s): %s",
+            head.id,
+            len(self._backlog),
+            delay,
+            exc,
+        )
+
+    def _spill(self, *, reason: str) -> None:
+        """Move the whole queue to a spill file; log every lost id if that fails too."""
+        records = list(self._backlog)
+        if not records:
+            return
+        try:
+            path = write_spill(self.spill_dir, records)
+        except OSError as exc:
+            if reason == "queue full" and len(records) <= 2 * self.config.store.backlog_limit:
+                log.error("cannot spill %d queued records (%s); kept in memory", len(records), exc)
+                return
+            log.critical(
+                "LOST %d measurements (%s; spill to %s failed: %s): %s",
+                len(records),
+                reason,
+                self.spill_dir,
+                exc,
+                " ".join(m.id for m in records),
+            )
+            self._backlog.clear()
+            return
+        self._backlog.clear()
+        self._spills_pending = True
+        log.warning("%s: %d queued records spilled to %s", reason, len(records), path)
+
+    def _import_spills(self) -> None:
+        if not self._spills_pending or self.store is None or self.delivery is None:
+            return
+        try:
+            count = import_spills(self.store, self.spill_dir)
+        except (StoreError, OSError) as exc:
+            log.error("cannot import spill files from %s yet: %s", self.spill_dir, exc)
+            return
+        self._spills_pending = False
+        if count:
+            previous, self._top = self._top, self.store.max_mid()
+            self.delivery.retry()
+            log.warning("stored %d spilled records (keys %d..%d)", count, previous + 1, self._top)
+
+    def _enforce_max_size(self) -> None:
+        limit = self.config.store.max_size_bytes
+        if limit is None or self.store is None or self.delivery is None:
+            return
+        try:
+            enforce_max_size(self.store, limit, self.delivery.protected_mid())
+        except StoreError as exc:
+            log.error("cannot prune the store to its max_size: %s", exc)
+
+    def idle(self) -> None:
+        """Retry what failed (store writes, exporters) once its backoff has expired."""
+        with self._lock:
+            if self._backlog and self.monotonic() >= self._retry_at:
+                self._flush_backlog()
+            if self.delivery is not None:
+                self.delivery.retry()
+
+    def next_retry_at(self) -> float | None:
+        times = []
+        if self.delivery is not None and (at := self.delivery.next_retry_at()) is not None:
+            times.append(at)
+        if self._backlog:
+            times.append(self._retry_at)
+        return min(times) if times else None
+
+    def waiter(self, stop: threading.Event) -> Callable[[float], bool]:
+        """The scheduler's wait: sleeps until due or stopped, retrying failures meanwhile."""
+
+        def wait(seconds: float) -> bool:
+            end = self.monotonic() + max(0.0, seconds)
+            while True:
+                self.idle()
+                now = self.monotonic()
+                if now >= end:
+                    return stop.is_set()
+                retry = self.next_retry_at()
+                step = end - now if retry is None else min(end - now, max(0.05, retry - now))
+                if stop.wait(step):
+                    return True
+
+        return wait
 
     @property
     def backlog(self) -> int:
         return len(self._backlog)
 
+    # -- lifecycle ---------------------------------------------------------------------
+    def _stop_exporters(self) -> None:
+        if self.delivery is not None:
+            self.delivery.close()  # saves the cursors and closes the exporters
+        else:
+            self._close_exporters()
+        self.delivery = None
+        self.exporters = []
+
     def close(self) -> None:
         with self._lock:
             self._flush_backlog()
+            if self._backlog:
+                self._spill(reason="stopping")
+            self._stop_exporters()
         self.reference.close()
-        for exporter in self.exporters:
-            try:
-                exporter.close()
-            except Exception as exc:
-                log.error("exporter %s failed to close: %s", exporter.name, exc)
-        self.store.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def data_dir_for(store_path: Path) -> Path:
@@ -158,20 +391,7 @@ def data_dir_for(store_path: Path) -> Path:
 
 
 def _retarget(m: Measurement, target: str, address: str) -> Measurement:
-    return Measurement(
-        id=m.id,
-        agent_id=m.agent_id,
-        collector=m.collector,
-        target=target,
-        started_at=m.started_at,
-        duration_s=m.duration_s,
-        status=m.status,
-        result=m.result,
-        error=m.error,
-        params=m.params,
-        labels={**dict(m.labels), "address": address},
-        schema_version=m.schema_version,
-    )
+    return dataclasses.replace(m, target=target, labels={**dict(m.labels), "address": address})
 
 
 def interruptible_wait(event: threading.Event) -> Callable[[float], bool]:

@@ -6,6 +6,11 @@ never drifts, spread at random inside each slot so a fleet of agents never fires
 can never overlap a latency probe.  Before each job the gates are asked (byte budgets,
 cross-traffic guard); a refusal becomes a ``skipped`` record carrying the reason, and a
 deferral retries later, so the time series shows why a test is missing.
+
+The grid runs on the monotonic clock, so a wall-clock step (NTP correcting a drifted
+clock, a suspended laptop) never shifts or bunches jobs; the step is detected by comparing
+the wall clock with the monotonic clock and reported to ``on_clock_step`` (the runtime
+records it as an event, since the records' wall-clock start times jump with it).
 """
 
 from __future__ import annotations
@@ -24,6 +29,9 @@ from qos_agent.gates import GateDecision, JobGate, JobInfo
 
 log = logging.getLogger(__name__)
 
+#: a change of (wall − monotonic) larger than this is reported as a clock step
+CLOCK_STEP_S = 1.0
+
 
 @dataclass(order=True)
 class _Entry:
@@ -40,7 +48,7 @@ class Scheduler:
         self,
         jobs: Sequence[JobConfig],
         run_job: Callable[[JobConfig], Measurement],
-        sink: Callable[[Measurement], None],
+        sink: Callable[[Measurement], object],  # any return value is ignored
         *,
         skipped: Callable[[JobConfig, str], Measurement],
         is_heavy: Callable[[JobConfig], bool] = lambda job: False,
@@ -49,6 +57,7 @@ class Scheduler:
         wall: Callable[[], datetime],
         wait: Callable[[float], bool],
         rng: random.Random | None = None,
+        on_clock_step: Callable[[float], None] | None = None,
     ) -> None:
         self._run_job = run_job
         self._sink = sink
@@ -59,7 +68,9 @@ class Scheduler:
         self._wall = wall
         self._wait = wait  # waits up to N seconds; returns True when asked to stop
         self._rng = rng or random.Random()
+        self._on_clock_step = on_clock_step
         self._start = monotonic()
+        self._offset = self._clock_offset()
         self._queue: list[_Entry] = []
         for order, job in enumerate(j for j in jobs if j.enabled):
             heapq.heappush(self._queue, _Entry(self._slot_time(job, 0), order, job, 0))
@@ -72,6 +83,7 @@ class Scheduler:
         """Run until stopped; returns how many records were produced."""
         produced = 0
         while not stop.is_set():
+            self._check_clock()
             if max_runs is not None and produced >= max_runs:
                 break
             if not self._queue:  # streams only: idle until stopped
@@ -87,6 +99,21 @@ class Scheduler:
             heapq.heappop(self._queue)
             produced += self._run_entry(entry)
         return produced
+
+    def _clock_offset(self) -> float:
+        return self._wall().timestamp() - self._monotonic()
+
+    def _check_clock(self) -> None:
+        offset = self._clock_offset()
+        step = offset - self._offset
+        self._offset = offset
+        if abs(step) > CLOCK_STEP_S:
+            log.warning("the wall clock stepped by %+.3f s; the schedule is unaffected", step)
+            if self._on_clock_step is not None:
+                try:
+                    self._on_clock_step(step)
+                except Exception:
+                    log.exception("recording the clock step failed")
 
     def _run_entry(self, entry: _Entry) -> int:
         job = entry.job

@@ -170,13 +170,19 @@ def _check_distinct_files(config: AgentConfig) -> None:
     the database or interleave two streams of lines)."""
     seen = {os.path.realpath(config.store.resolved_path()): "store.path"}
     for exporter in config.exporters:
-        path = os.path.realpath(Path(str(exporter.options["path"])).expanduser())
-        key = f"exporters.{exporter.name}.path"
-        if path in seen:
-            raise ConfigError(
-                f"{path} is already used by {seen[path]}", key=key, hint="give each its own file"
-            )
-        seen[path] = key
+        for option in ("path", "textfile"):  # a Prometheus exporter may have neither
+            raw = exporter.options.get(option)
+            if not isinstance(raw, str) or not raw:
+                continue
+            path = os.path.realpath(Path(raw).expanduser())
+            key = f"exporters.{exporter.name}.{option}"
+            if path in seen:
+                raise ConfigError(
+                    f"{path} is already used by {seen[path]}",
+                    key=key,
+                    hint="give each its own file",
+                )
+            seen[path] = key
 
 
 def _store_open_problem(path: Path) -> str | None:

@@ -128,10 +128,14 @@ def peak_offpeak(
     profile: Profile,
     period: str = "peak",
     window: str | float | None = "1d",
-    **kwargs: object,
+    *,
+    percentiles: Sequence[str] = DEFAULT_PERCENTILES,
+    failed_tests: str = "count",
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """:func:`probe_aggregates` inside and outside a profile period, stacked with a
-    ``period`` column (``"<name>"`` / ``"off-<name>"``), in each agent's local time."""
+    ``period`` column (``"<name>"`` / ``"off-<name>"``), in each agent's local time; the
+    keyword options are :func:`probe_aggregates`'s."""
     if period not in profile.periods:
         from qos.errors import ProfileError
         from qos.suggest import unknown_name_hint
@@ -141,8 +145,18 @@ def peak_offpeak(
             hint=unknown_name_hint(period, profile.periods),
         )
     spec = profile.periods[period]
-    inside = probe_aggregates(data, window, period=spec, **kwargs)  # type: ignore[arg-type]
-    outside = probe_aggregates(data, window, period=spec, outside_period=True, **kwargs)  # type: ignore[arg-type]
+    inside, outside = (
+        probe_aggregates(
+            data,
+            window,
+            percentiles=percentiles,
+            period=spec,
+            outside_period=outside_period,
+            failed_tests=failed_tests,
+            confidence=confidence,
+        )
+        for outside_period in (False, True)
+    )
     return pd.concat(
         [inside.assign(period=period), outside.assign(period=f"off-{period}")], ignore_index=True
     )

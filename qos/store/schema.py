@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from qos.store.layout import INTERVAL_COLUMNS, MEASUREMENTS, PROBE_COLUMNS
 
-STORE_SCHEMA_VERSION = 1
+STORE_SCHEMA_VERSION = 2
 
 __all__ = [
     "INTERVAL_COLUMNS",
@@ -96,9 +96,37 @@ def _create_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+_SCHEMA_V2 = """
+CREATE TABLE exporter_cursors (
+    name        TEXT PRIMARY KEY,
+    mid         INTEGER NOT NULL,
+    updated_us  INTEGER NOT NULL
+);
+
+CREATE TABLE events (
+    eid          INTEGER PRIMARY KEY,
+    at_us        INTEGER NOT NULL,
+    kind         TEXT    NOT NULL,
+    detail_json  TEXT    NOT NULL
+);
+CREATE INDEX events_time ON events (at_us);
+"""
+
+
+def _upgrade_v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Exporter delivery cursors (the last ``mid`` each named exporter has delivered) and
+    agent events (clock steps, collectors cut off at their deadline, spilled records)."""
+    for statement in _SCHEMA_V2.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+
+
 #: user_version before → function bringing the file to the next version.  Version 0 is
-#: an empty file.  Add ``1: _upgrade_v1_to_v2`` here when the layout changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _create_v1}
+#: an empty file.  Add ``2: _upgrade_v2_to_v3`` here when the layout changes.
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    0: _create_v1,
+    1: _upgrade_v1_to_v2,
+}
 
 #: Column order of the ``measurements`` SELECT that :func:`qos.store.rows.row_to_measurement`
 #: decodes (``mid`` is the integer key the probes and intervals refer to).

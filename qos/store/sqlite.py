@@ -13,6 +13,19 @@ Design:
 * **Schema version in ``PRAGMA user_version``**; :data:`qos.store.schema.MIGRATIONS` is
   the one upgrade path; a newer file is refused with :class:`~qos.errors.SchemaVersionError`.
 * ``readonly=True`` opens with ``mode=ro`` for analysts while the agent writes.
+* **A full disk is survivable.**  The write-ahead log is checkpointed every
+  :data:`WAL_AUTOCHECKPOINT_PAGES` pages and truncated back to :data:`WAL_SIZE_LIMIT` bytes,
+  and a write that fails with ``SQLITE_FULL`` first folds the WAL into the main file
+  (``wal_checkpoint(TRUNCATE)``) and retries once.  Without this, SQLite's default
+  auto-checkpoint (1000 pages, 4 MB) is larger than a small device's free space: every
+  commit appends fresh copies of the same index pages to a WAL that is never reset, so the
+  records drained after space returns refill the disk with page copies and the same
+  record fails again and again.  Errors are classified (:class:`~qos.errors.StoreFullError`,
+  :class:`~qos.errors.StoreBusyError`, :class:`~qos.errors.DuplicateRecordError`) so the
+  agent can queue, back off or skip.
+* **Retention**: new files use ``auto_vacuum = INCREMENTAL`` so :meth:`SqliteStore.shrink`
+  returns freed pages to the file system; exporter delivery cursors (``exporter_cursors``)
+  let :meth:`SqliteStore.prune` keep what an exporter has not delivered.
 
 Wall-clock start times are stored as integer microseconds since the Unix epoch, UTC.
 The tables' columns and the export files are :mod:`qos.store.layout`; the SQLite layout
@@ -27,12 +40,18 @@ import json
 import math
 import sqlite3
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from qos.errors import SchemaVersionError, StoreError
+from qos.errors import (
+    DuplicateRecordError,
+    SchemaVersionError,
+    StoreBusyError,
+    StoreError,
+    StoreFullError,
+)
 from qos.records import Measurement, RttResult, ThroughputResult
 from qos.store.columns import StoreColumns, read_columns
 from qos.store.rows import (
@@ -60,6 +79,11 @@ __all__ = [
     "from_epoch_us",
     "to_epoch_us",
 ]
+
+#: WAL pages between automatic checkpoints (SQLite's default is 1000 pages, 4 MB).
+WAL_AUTOCHECKPOINT_PAGES = 256
+#: size the WAL file is truncated back to after a checkpoint, in bytes
+WAL_SIZE_LIMIT = 1 << 20
 
 
 #: Every column of ``measurements`` but ``mid``, in the order of :func:`measurement_values`.
@@ -109,11 +133,19 @@ class SqliteStore:
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
                 self._conn.execute("PRAGMA synchronous = FULL")
+                self._conn.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
+                self._conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
             self._migrate()
         except BaseException as exc:
             if hasattr(self, "_conn"):  # a refused file must not stay open
                 self._conn.close()
             if isinstance(exc, sqlite3.DatabaseError):
+                code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+                if code in (sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR):
+                    # e.g. no room for the -wal/-shm files a WAL store needs to open
+                    raise StoreFullError(f"{self.path}: cannot open store: {exc}") from exc
+                if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+                    raise StoreBusyError(f"{self.path}: cannot open store: {exc}") from exc
                 raise StoreError(f"{self.path}: cannot open store: {exc}") from exc
             raise
 
@@ -143,6 +175,9 @@ class SqliteStore:
                 f"{self.path}: store schema version {version} must be upgraded; open it once "
                 "for writing (e.g. with qos-agent) to upgrade"
             )
+        if version == 0:
+            # only possible before the first table exists; lets shrink() free pages
+            self._conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
         while version < STORE_SCHEMA_VERSION:
             step = MIGRATIONS[version]
             self._conn.execute("BEGIN IMMEDIATE")
@@ -191,32 +226,87 @@ class SqliteStore:
         if self.readonly:
             raise StoreError(f"{self.path}: store was opened read-only")
 
-    def append(self, measurement: Measurement) -> None:
-        """Commit one measurement with its probes and intervals in one transaction."""
-        self.append_many((measurement,))
+    def append(self, measurement: Measurement) -> int:
+        """Commit one measurement with its probes and intervals in one transaction.
 
-    def append_many(self, measurements: Iterable[Measurement]) -> int:
-        """Commit several measurements in one transaction (bulk import); returns the count."""
+        Returns its integer key (``mid``), the order exporters deliver in.
+        """
+        return self._commit_with_relief(lambda: self._insert(measurement))
+
+    def append_many(
+        self, measurements: Iterable[Measurement], *, skip_existing: bool = False
+    ) -> int:
+        """Commit several measurements in one transaction (bulk import); returns how many
+        were inserted.  ``skip_existing`` skips ids already stored (re-import is a no-op)."""
+        batch = list(measurements)
+
+        def insert_all() -> int:
+            count = 0
+            for m in batch:
+                if skip_existing and self._has_id(m.id):
+                    continue
+                self._insert(m)
+                count += 1
+            return count
+
+        return self._commit_with_relief(insert_all)
+
+    def _has_id(self, measurement_id: str) -> bool:
+        row = self._conn.execute("SELECT 1 FROM measurements WHERE id = ?", (measurement_id,))
+        return row.fetchone() is not None
+
+    def _commit_with_relief(self, body: Callable[[], int]) -> int:
+        """Run ``body`` in one write transaction; on a full disk, checkpoint and retry once."""
+        try:
+            return self._transaction(body)
+        except StoreFullError:
+            if not self.relieve_wal():
+                raise
+        return self._transaction(body)
+
+    def _transaction(self, body: Callable[[], int]) -> int:
         self._ensure_writable()
         conn = self._conn
-        count = 0
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for m in measurements:
-                    self._insert(m)
-                    count += 1
+                result = body()
                 conn.execute("COMMIT")
             except BaseException:
                 self._rollback()
                 raise
-        except sqlite3.IntegrityError as exc:
-            raise StoreError(f"{self.path}: measurement rejected: {exc}") from exc
         except sqlite3.Error as exc:
-            raise StoreError(f"{self.path}: cannot commit measurement: {exc}") from exc
-        return count
+            raise self._classify(exc) from exc
+        return result
 
-    def _insert(self, m: Measurement) -> None:
+    def _classify(self, exc: sqlite3.Error) -> StoreError:
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == sqlite3.SQLITE_FULL:
+            return StoreFullError(f"{self.path}: cannot commit measurement: {exc}")
+        if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+            return StoreBusyError(f"{self.path}: store is locked by another connection: {exc}")
+        if isinstance(exc, sqlite3.IntegrityError):
+            if "measurements.id" in str(exc):
+                return DuplicateRecordError(
+                    f"{self.path}: measurement rejected (already stored): {exc}"
+                )
+            return StoreError(f"{self.path}: measurement rejected: {exc}")
+        return StoreError(f"{self.path}: cannot commit measurement: {exc}")
+
+    def relieve_wal(self) -> bool:
+        """Fold the WAL into the main file and truncate it; True when it was fully reset.
+
+        Called after ``SQLITE_FULL``: the WAL holds a fresh copy of every page each commit
+        touched, so resetting it frees far more than the checkpoint adds to the main file.
+        A reader holding an old snapshot keeps the WAL from being reset (False).
+        """
+        try:
+            busy, _, _ = self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        except sqlite3.Error:
+            return False
+        return bool(busy == 0)
+
+    def _insert(self, m: Measurement) -> int:
         cursor = self._conn.execute(_INSERT_MEASUREMENT, measurement_values(m))
         mid = cursor.lastrowid
         if isinstance(m.result, RttResult) and m.result.probes:
@@ -238,19 +328,119 @@ class SqliteStore:
                 f"VALUES (?{', ?' * len(INTERVAL_COLUMNS)})",
                 interval_rows(mid, m.result.intervals),
             )
+        return int(mid or 0)
 
-    def prune(self, before: datetime) -> int:
-        """Delete measurements started before ``before``; returns how many were removed."""
-        self._ensure_writable()
+    def prune(self, before: datetime, *, up_to_mid: int | None = None) -> int:
+        """Delete measurements started before ``before``; returns how many were removed.
+
+        ``up_to_mid`` keeps every measurement with a larger key (what some exporter has not
+        delivered yet).  Delivery cursors beyond the largest remaining key are clamped to
+        it, so keys reused after a forced prune are never mistaken for delivered ones.
+        """
         cutoff = to_epoch_us(before)
-        self._conn.execute("BEGIN IMMEDIATE")
+        limit = up_to_mid if up_to_mid is not None else (1 << 62)
+
+        def delete() -> int:
+            cur = self._conn.execute(
+                "DELETE FROM measurements WHERE started_at_us < ? AND mid <= ?", (cutoff, limit)
+            )
+            self._conn.execute(
+                "UPDATE exporter_cursors SET mid = (SELECT COALESCE(MAX(mid), 0) "
+                "FROM measurements) WHERE mid > (SELECT COALESCE(MAX(mid), 0) FROM measurements)"
+            )
+            return int(cur.rowcount)
+
+        return self._transaction(delete)
+
+    def oldest_first(self, limit: int, *, up_to_mid: int) -> datetime | None:
+        """A cut-off just after the ``limit`` oldest measurements keyed ≤ ``up_to_mid`` (fewer
+        if there are fewer); None when there is none (for size caps)."""
+        row = self._conn.execute(
+            "SELECT MAX(started_at_us) FROM (SELECT started_at_us FROM measurements "
+            "WHERE mid <= ? ORDER BY started_at_us LIMIT ?)",
+            (up_to_mid, max(1, limit)),
+        ).fetchone()
+        return None if row is None or row[0] is None else from_epoch_us(row[0] + 1)
+
+    def shrink(self) -> None:
+        """Return free pages to the file system (incremental vacuum, then truncate the WAL).
+
+        Stores created before ``auto_vacuum = INCREMENTAL`` existed are converted once by a
+        full ``VACUUM`` (which needs free space about the size of the store).
+        """
+        self._ensure_writable()
         try:
-            cur = self._conn.execute("DELETE FROM measurements WHERE started_at_us < ?", (cutoff,))
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
-        return cur.rowcount
+            if self._conn.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:
+                self._conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                self._conn.execute("VACUUM")
+            else:
+                self._conn.execute("PRAGMA incremental_vacuum").fetchall()
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            raise self._classify(exc) from exc
+
+    def size_bytes(self) -> int:
+        """Bytes the store's pages hold (file size minus free pages), WAL excluded."""
+        page_size = self._conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = self._conn.execute("PRAGMA page_count").fetchone()[0]
+        free = self._conn.execute("PRAGMA freelist_count").fetchone()[0]
+        return int(page_size * (pages - free))
+
+    # -- delivery cursors and events ----------------------------------------------------------
+    def max_mid(self) -> int:
+        return int(
+            self._conn.execute("SELECT COALESCE(MAX(mid), 0) FROM measurements").fetchone()[0]
+        )
+
+    def cursors(self) -> dict[str, int]:
+        """Exporter name → the last ``mid`` it delivered."""
+        return dict(self._conn.execute("SELECT name, mid FROM exporter_cursors").fetchall())
+
+    def set_cursor(self, name: str, mid: int) -> None:
+        now = to_epoch_us(datetime.now(UTC))
+
+        def upsert() -> int:
+            self._conn.execute(
+                "INSERT INTO exporter_cursors (name, mid, updated_us) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET mid = excluded.mid, "
+                "updated_us = excluded.updated_us",
+                (name, mid, now),
+            )
+            return 0
+
+        self._transaction(upsert)
+
+    def after(self, mid: int, *, limit: int = 100) -> list[tuple[int, Measurement]]:
+        """Up to ``limit`` measurements with a key above ``mid``, in key (delivery) order."""
+        rows = self._conn.execute(
+            f"SELECT {', '.join(MEASUREMENT_COLUMNS)} FROM measurements "
+            "WHERE mid > ? ORDER BY mid LIMIT ?",
+            (mid, limit),
+        ).fetchall()
+        return [(row[0], row_to_measurement(self._conn, row)) for row in rows]
+
+    def add_event(self, kind: str, detail: dict[str, Any], *, at: datetime | None = None) -> None:
+        """Record an agent event (clock step, collector cut off, records spilled or lost)."""
+        moment = to_epoch_us(at or datetime.now(UTC))
+        payload = json.dumps(detail, default=str)
+
+        def insert() -> int:
+            self._conn.execute(
+                "INSERT INTO events (at_us, kind, detail_json) VALUES (?, ?, ?)",
+                (moment, kind, payload),
+            )
+            return 0
+
+        self._transaction(insert)
+
+    def events(self, kind: str | None = None) -> list[tuple[datetime, str, dict[str, Any]]]:
+        sql = "SELECT at_us, kind, detail_json FROM events"
+        params: tuple[Any, ...] = ()
+        if kind is not None:
+            sql += " WHERE kind = ?"
+            params = (kind,)
+        rows = self._conn.execute(sql + " ORDER BY eid", params).fetchall()
+        return [(from_epoch_us(a), k, json.loads(d)) for a, k, d in rows]
 
     # -- reading ---------------------------------------------------------------------------
     def count(self) -> int:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qos.config import AgentConfig, FairUseSection, JobConfig
-from qos.records import Measurement, RttResult, Status, ThroughputResult
+from qos.records import Measurement, RttResult, Status
 from qos_agent.fairuse import (
     ByteBudgetGate,
     CrossTrafficGuard,
@@ -30,6 +30,7 @@ from qos_agent.fairuse import (
 )
 from qos_agent.gates import JobGate, JobInfo
 from qos_agent.scheduler import Scheduler, skipped_record
+from tests.factories import measurement, throughput_result
 
 MB = 1_000_000
 
@@ -74,21 +75,13 @@ class Household:
 
 def _throughput_record(job: JobConfig, clock: FakeClock, size: int) -> Measurement:
     clock.t += 12  # a throughput test takes a while
-    return Measurement(
+    return measurement(
         agent_id="a",
         collector=job.collector,
         target=job.target,
         started_at=clock.wall(),
         duration_s=12,
-        status=Status.OK,
-        result=ThroughputResult(
-            direction="download",
-            streams=4,
-            duration_s=10,
-            warmup_s=2,
-            bytes_total=size,
-            goodput_bps=size * 8 / 12,
-        ),
+        result=throughput_result(size, size * 8 / 12, duration_s=10, warmup_s=2),
     )
 
 
@@ -281,13 +274,12 @@ def test_measurement_bytes_prefers_bytes_on_wire() -> None:
     clock = FakeClock(datetime(2026, 11, 28, tzinfo=UTC))
     job = JobConfig("speed", "iperf3", "x")
     assert measurement_bytes(_throughput_record(job, clock, 5 * MB)) == 5 * MB
-    rtt = Measurement(
+    rtt = measurement(
         agent_id="a",
         collector="loaded_latency",
         target="x",
         started_at=clock.wall(),
         duration_s=1,
-        status=Status.OK,
         result=RttResult(probes=(), details={"bytes_on_wire": 7 * MB}),
     )
     assert measurement_bytes(rtt) == 7 * MB

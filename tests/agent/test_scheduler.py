@@ -11,6 +11,7 @@ from qos.config import JobConfig
 from qos.records import Measurement, Status
 from qos_agent.gates import GateDecision, JobInfo
 from qos_agent.scheduler import Scheduler, skipped_record
+from tests.factories import measurement
 
 
 class FakeTime:
@@ -33,13 +34,12 @@ class FakeTime:
 def _ok(job: JobConfig, clock: FakeTime, duration: float = 0.0) -> Measurement:
     started = clock.wall()
     clock.now += duration
-    return Measurement(
+    return measurement(
         agent_id="a",
         collector=job.collector,
         target=job.target,
         started_at=started,
         duration_s=duration,
-        status=Status.OK,
         labels={"job": job.name},
     )
 

@@ -22,13 +22,12 @@ from qos.records import (
     LossDirection,
     Measurement,
     ProbeSample,
-    RttResult,
     Status,
     ThroughputInterval,
-    ThroughputResult,
     TimingResult,
 )
 from qos.store.sqlite import SqliteStore
+from tests.factories import measurement, rtt_result, throughput_result
 
 T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)  # a Monday
 
@@ -99,14 +98,14 @@ def rtt_measurement(
 ) -> Measurement:
     interval = float(kwargs.get("interval_s", 0.02))
     probes = rtt_probes(rng, n, **kwargs) if n else ()
-    return Measurement(
+    return measurement(
         agent_id=agent_id,
         collector=collector,
         target=target,
         started_at=started_at,
         duration_s=n * interval,
         status=status,
-        result=RttResult(probes=probes, interval_s=interval, timeout_s=1.0),
+        result=rtt_result(probes, interval_s=interval),
         params={"count": n, "interval": interval},
     )
 
@@ -127,15 +126,14 @@ def failed_rtt(
         if with_probes
         else ()
     )
-    return Measurement(
+    return measurement(
         agent_id=agent_id,
         collector=collector,
         target=target,
         started_at=started_at,
-        duration_s=1.0,
         status=status,
         error="no reply",
-        result=RttResult(probes=probes, interval_s=0.02, timeout_s=1.0),
+        result=rtt_result(probes),
         params={"count": count, "interval": 0.02},
     )
 
@@ -157,21 +155,15 @@ def throughput(
         if goodput_bps is not None
         else ()
     )
-    return Measurement(
+    return measurement(
         agent_id=agent_id,
         collector=collector,
         target=target,
         started_at=started_at,
         duration_s=duration,
         status=status,
-        result=ThroughputResult(
-            direction=direction,
-            streams=4,
-            duration_s=duration,
-            warmup_s=0.0,
-            bytes_total=total,
-            goodput_bps=goodput_bps,
-            intervals=intervals,
+        result=throughput_result(
+            total, goodput_bps, direction=direction, duration_s=duration, intervals=intervals
         ),
     )
 
@@ -184,7 +176,7 @@ def timing(
     agent_id: str = "agent-a",
     target: str = "http://198.18.0.3/",
 ) -> Measurement:
-    return Measurement(
+    return measurement(
         agent_id=agent_id,
         collector="http",
         target=target,

@@ -14,9 +14,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from qos.records import Measurement, ProbeSample, RttResult, Status
+from qos.records import Measurement, ProbeSample
 from qos_analysis import load, score
 from tests.analysis.synthetic import T0, bnetza_campaign, throughput, write_store
+from tests.factories import measurement, rtt_result
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = [ROOT / "configs" / "profiles"]
@@ -53,14 +54,12 @@ def _latency_week(within: int, total: int = 2520, *, at_limit: int = 0) -> list[
             for i, rtt in enumerate(chunk)
         )
         out.append(
-            Measurement(
+            measurement(
                 agent_id="agent-a",
-                collector="icmp",
                 target="198.18.0.1",
                 started_at=T0 + timedelta(days=day, hours=18 + hour),
                 duration_s=60.0 * len(chunk),
-                status=Status.OK,
-                result=RttResult(probes=probes, interval_s=60.0, timeout_s=1.0),
+                result=rtt_result(probes, interval_s=60.0),
             )
         )
     return out

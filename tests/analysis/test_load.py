@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from qos.errors import SchemaVersionError
-from qos.records import LossDirection, Measurement, ProbeSample, RttResult, Status
+from qos.records import LossDirection, Measurement, ProbeSample, Status
 from qos.serialization import measurement_to_dict
 from qos.store.sqlite import SqliteStore
 from qos_analysis import DataError, load
@@ -29,21 +29,21 @@ from tests.analysis.synthetic import (
     timing,
     write_store,
 )
+from tests.factories import measurement, rtt_result
 
 export_store = pytest.importorskip("qos_agent.export").export_store
 
 
 def _sample_measurements() -> list[Measurement]:
     rng = np.random.default_rng(5)
-    stamp = Measurement(
+    stamp = measurement(
         agent_id="agent-a",
         collector="stamp",
         target="198.18.0.9",
         started_at=T0,
         duration_s=0.1,
-        status=Status.OK,
-        result=RttResult(
-            probes=(
+        result=rtt_result(
+            (
                 ProbeSample(
                     0,
                     0.0,
@@ -61,8 +61,6 @@ def _sample_measurements() -> list[Measurement]:
                 ),
                 ProbeSample(2, 0.04, 0.011, duplicates=1, one_way_valid=False),
             ),
-            interval_s=0.02,
-            timeout_s=1.0,
         ),
         params={"count": 3},
     )

@@ -30,6 +30,7 @@ from tests.analysis.synthetic import (
     timing,
     write_store,
 )
+from tests.factories import measurement
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILES = [ROOT / "configs" / "profiles"]
@@ -506,7 +507,6 @@ def test_jitter_objective_and_window_override(tmp_path: Path) -> None:
 
 
 def test_failed_attempts_without_result_still_count(tmp_path: Path) -> None:
-    from qos.records import Measurement
 
     prof = _profile(
         [
@@ -522,7 +522,7 @@ def test_failed_attempts_without_result_still_count(tmp_path: Path) -> None:
         defaults={"decision": "literal", "window": "all"},
     )
     ok = [throughput(T0 + timedelta(hours=i), 90e6) for i in range(9)]
-    dead = Measurement(
+    dead = measurement(
         agent_id="agent-a",
         collector="http_download",
         target="198.18.0.2",
@@ -545,7 +545,7 @@ def test_failed_attempts_without_result_still_count(tmp_path: Path) -> None:
     # A failed web transaction without a result is infinitely slow.
     pages = [timing(T0 + timedelta(minutes=i), 0.5) for i in range(10)]
     pages.append(
-        Measurement(
+        measurement(
             agent_id="agent-a",
             collector="http",
             target="http://198.18.0.3/",

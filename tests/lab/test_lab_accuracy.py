@@ -3,13 +3,13 @@
 Same link, same run, real peers side by side (docs/methods.md §12): our ICMP median RTT
 excess over the bridge's per-probe delays within 0.15 ms of fping's, STAMP's within
 0.5 ms; our mean |IPDV| and RFC 3550 jitter within 10 % of the true value for uniform
-jitter (tests.lab.stats), compared packet for packet with the delays the TUN bridge really
+jitter (qos_lab.stats), compared packet for packet with the delays the TUN bridge really
 applied (``Lab.bridge_log``), whose agreement with the theory is checked in
 test_lab_emulation; loss per direction equal to the router's own drop counters and with
 binomial intervals containing the set probability; a blackholed path gives 100 % loss with
 status timeout/unreachable.
 
-Collectors run as subprocesses in the client namespace (tests.lab.runner).
+Collectors run as subprocesses in the client namespace (qos_lab.runner).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import pytest
 
 from qos import metrics
 from qos.records import LossDirection, RttResult, Status
-from tests.lab import agents, peers
-from tests.lab.netlab import BridgeLog, Delay, Lab
-from tests.lab.stats import (
+from qos_lab import agents, peers
+from qos_lab.netlab import BridgeLog, Delay, Lab
+from qos_lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,

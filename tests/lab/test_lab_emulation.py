@@ -14,10 +14,10 @@ from collections.abc import Sequence
 import pytest
 
 from qos import metrics
-from tests.lab import peers
-from tests.lab.netlab import EGRESS_DEV, Delay, Lab, LabError, Rate, list_namespaces
-from tests.lab.qdisc import QdiscSampler, windows
-from tests.lab.stats import (
+from qos_lab import peers
+from qos_lab.netlab import EGRESS_DEV, Delay, Lab, LabError, Rate, list_namespaces
+from qos_lab.qdisc import QdiscSampler, windows
+from qos_lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,
@@ -46,7 +46,7 @@ def test_lab_is_isolated_and_connected(lab: Lab) -> None:
 
 
 def test_close_removes_everything_and_stale_cleanup() -> None:
-    from tests.lab import netlab
+    from qos_lab import netlab
 
     with Lab(tun=True) as built:
         names = [built.client_ns, built.router_ns, built.server_ns]
@@ -88,7 +88,7 @@ TCP_PAYLOAD_SHARE = 1448 / 1514
 def test_tbf_rate_seen_by_iperf3(shared_lab: Lab, forward_mbit: int, backward_mbit: int) -> None:
     """tbf on each router egress holds the set rate, and iperf3's figure is what tbf sent.
 
-    The truth is the kernel's own tbf counters (:mod:`tests.lab.qdisc`), read every 10 ms
+    The truth is the kernel's own tbf counters (:mod:`qos_lab.qdisc`), read every 10 ms
     during a 5 s iperf3 run in each direction:
 
     * no window of ≥ 0.25 s carries more than ``bucket + rate·t`` (tc-tbf(8)), exactly;
@@ -242,14 +242,14 @@ def test_tun_delay_is_per_direction(shared_tun_lab: Lab) -> None:
     by irtt on the same lab with no delay set.
     """
     target = f"{shared_tun_lab.server_addr}:{peers.IRTT_PORT}"
-    peers.start_irtt_server(shared_tun_lab)
-    base = peers.run_irtt(shared_tun_lab, target, count=50, interval_s=0.02)
+    peers.start_irtt_server(shared_tun_lab, realtime=True)
+    base = peers.run_irtt(shared_tun_lab, target, count=50, interval_s=0.02, realtime=True)
     base_rtt = base.stat_s("rtt", "median")
     assert base_rtt is not None and base_rtt < 0.002, base_rtt
     shared_tun_lab.set_delay("forward", Delay(delay_s=0.015))
     shared_tun_lab.set_delay("backward", Delay(delay_s=0.005))
     shared_tun_lab.bridge_log()  # the next log holds the packets of this run only
-    result = peers.run_irtt(shared_tun_lab, target, count=100, interval_s=0.02)
+    result = peers.run_irtt(shared_tun_lab, target, count=100, interval_s=0.02, realtime=True)
     log = shared_tun_lab.bridge_log()
     applied = {d: statistics.median(v for v in log[d] if v is not None) for d in log}
     send = result.stat_s("send_delay", "median")
@@ -269,7 +269,7 @@ def test_tun_delay_is_per_direction(shared_tun_lab: Lab) -> None:
 def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     """10 ± 2.5 ms each way (uniform), 1000 irtt packets every 10 ms (≥ 4·J: no FIFO clamp).
 
-    Theory (tests.lab.stats): E|ΔRTT| = 14/15·J = 2.333 ms, E|Δone-way| = 2J/3 = 1.667 ms;
+    Theory (qos_lab.stats): E|ΔRTT| = 14/15·J = 2.333 ms, E|Δone-way| = 2J/3 = 1.667 ms;
     the RFC 3550 estimator's steady-state mean is the same E|ΔRTT|.  Three checks:
 
     * the emulator's model: the delays the bridge scheduled for these packets (realised
@@ -290,14 +290,17 @@ def test_tun_uniform_jitter_matches_theory(shared_tun_lab: Lab) -> None:
     """
     j, n = 0.0025, 1000
     lab = shared_tun_lab
-    peers.start_irtt_server(lab)
+    # both irtt ends under SCHED_FIFO, as our own senders: the claim is about the bridge,
+    # and a normal-priority peer's late timestamps would be counted against it
+    peers.start_irtt_server(lab, realtime=True)
     target = f"{lab.server_addr}:{peers.IRTT_PORT}"
-    base_rtt = peers.run_irtt(lab, target, count=50, interval_s=0.02).stat_s("rtt", "median")
+    base = peers.run_irtt(lab, target, count=50, interval_s=0.02, realtime=True)
+    base_rtt = base.stat_s("rtt", "median")
     assert base_rtt is not None and base_rtt < 0.002, base_rtt
     lab.set_delay("forward", Delay(delay_s=0.010, jitter_s=j))
     lab.set_delay("backward", Delay(delay_s=0.010, jitter_s=j))
     lab.bridge_log()  # discard the packets of earlier tests
-    result = peers.run_irtt(lab, target, count=n, interval_s=0.01)
+    result = peers.run_irtt(lab, target, count=n, interval_s=0.01, realtime=True)
     detail = lab.bridge_log_detail()
     log = detail.applied
     theory_rt = expected_abs_diff_rtt(j, j)

@@ -7,15 +7,15 @@ import random
 
 import pytest
 
-from tests.lab import peers
-from tests.lab.stats import (
+from qos_lab import peers
+from qos_lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
     expected_abs_diff_rtt,
     expected_abs_sum_uniform,
     rfc3550_running,
 )
-from tests.lab.tunbridge import DirectionParams
+from qos_lab.tunbridge import DirectionParams
 
 
 def test_parse_fping_vcount() -> None:
@@ -139,7 +139,7 @@ def test_bridge_params_validation() -> None:
 
 
 def test_uniform_sum_quantile_triangle() -> None:
-    from tests.lab.stats import uniform_sum_quantile
+    from qos_lab.stats import uniform_sum_quantile
 
     # triangle on [-2, 2]: P(X > x) = (2 - x)^2 / 8 → q95 = 2(1 - sqrt(0.1))
     assert uniform_sum_quantile((1.0, 1.0), 0.95) == pytest.approx(2 * (1 - 0.1**0.5), abs=1e-3)
@@ -148,7 +148,7 @@ def test_uniform_sum_quantile_triangle() -> None:
 
 
 def test_realised_round_trips_pairs_by_direction() -> None:
-    from tests.lab.stats import realised_round_trips
+    from qos_lab.stats import realised_round_trips
 
     fwd = [0.5, 1.0, None, 2.0, 3.0, 9.0]
     bwd = [0.5, 1.5, 2.5, None, 9.0]
@@ -159,7 +159,7 @@ def test_realised_round_trips_pairs_by_direction() -> None:
 
 
 def test_qdisc_parse_and_windows() -> None:
-    from tests.lab.qdisc import QdiscSample, parse_qdisc_json, windows
+    from qos_lab.qdisc import QdiscSample, parse_qdisc_json, windows
 
     text = (
         '[{"kind":"tbf","handle":"8001:","root":true,"bytes":3028,"packets":2,"drops":1,'

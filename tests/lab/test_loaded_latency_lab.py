@@ -17,8 +17,8 @@ from __future__ import annotations
 import pytest
 
 from qos.records import RttResult, Status
-from tests.lab import peers
-from tests.lab.netlab import Lab, Rate
+from qos_lab import peers
+from qos_lab.netlab import Lab, Rate
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -20,8 +20,8 @@ import sys
 import pytest
 
 from qos.records import Status, ThroughputResult
-from tests.lab import peers
-from tests.lab.netlab import Lab, Rate, python_env
+from qos_lab import peers
+from qos_lab.netlab import Lab, Rate, python_env
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

@@ -17,12 +17,10 @@ from qos.records import (
     LossDirection,
     Measurement,
     ProbeSample,
-    RttResult,
-    Status,
     ThroughputInterval,
-    ThroughputResult,
 )
 from qos.store import SqliteStore
+from tests.factories import measurement, rtt_result, throughput_result
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 MAX_RUNTIME_S = 30.0  # a child that somehow escapes the kill still ends by itself
@@ -34,24 +32,19 @@ def build(round_no: int, i: int) -> Measurement:
     started = T0 + timedelta(seconds=round_no * 100_000 + i, microseconds=i % 997)
     if i % 5 == 4:
         n = 10 + i % 11
-        return Measurement(
-            "crash-agent",
-            "iperf3",
-            "127.0.0.1:5201",
-            started,
-            10.0,
-            Status.OK,
+        return measurement(
+            agent_id="crash-agent",
+            collector="iperf3",
+            target="127.0.0.1:5201",
+            started_at=started,
+            duration_s=10.0,
             id=mid,
-            result=ThroughputResult(
-                "download",
-                1,
-                10.0,
-                2.0,
+            result=throughput_result(
                 n * 125_000,
                 1e6,
-                intervals=tuple(
-                    ThroughputInterval(0, float(k), 1.0, 125_000, k < 2) for k in range(n)
-                ),
+                streams=1,
+                warmup_s=2.0,
+                intervals=(ThroughputInterval(0, float(k), 1.0, 125_000, k < 2) for k in range(n)),
             ),
             labels={"round": str(round_no), "intervals": str(n)},
         )
@@ -66,15 +59,11 @@ def build(round_no: int, i: int) -> Measurement:
         )
         for k in range(n)
     )
-    return Measurement(
-        "crash-agent",
-        "icmp",
-        "127.0.0.1",
-        started,
-        1.0,
-        Status.OK,
+    return measurement(
+        agent_id="crash-agent",
+        started_at=started,
         id=mid,
-        result=RttResult(probes=probes, interval_s=0.02, timeout_s=1.0),
+        result=rtt_result(probes),
         params={"count": n},
         labels={"round": str(round_no), "probes": str(n)},
     )

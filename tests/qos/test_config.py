@@ -154,7 +154,7 @@ def test_fixtures_are_otherwise_valid_toml() -> None:
 def test_unknown_key_without_a_close_match_lists_the_valid_names() -> None:
     with pytest.raises(ConfigError) as info:
         parse_config({"privacy": {"xyzzy": True}}, file="f.toml")
-    assert info.value.hint == "valid names: share_location, share_public_ip"
+    assert info.value.hint == "valid names: label_keys, share_location, share_public_ip"
 
 
 def test_missing_file() -> None:

@@ -12,7 +12,6 @@ from qos.records import (
     RESULT_TYPES,
     SCHEMA_VERSION,
     LossDirection,
-    Measurement,
     ProbeSample,
     RttResult,
     Status,
@@ -22,31 +21,17 @@ from qos.records import (
     new_measurement_id,
     utc_now,
 )
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-def _measurement(**changes: object) -> Measurement:
-    fields: dict[str, object] = {
-        "agent_id": "agent-1",
-        "collector": "icmp",
-        "target": "127.0.0.1",
-        "started_at": T0,
-        "duration_s": 1.5,
-        "status": Status.OK,
-    }
-    fields.update(changes)
-    return Measurement(**fields)  # type: ignore[arg-type]
+from tests.factories import T0, measurement
 
 
 def test_naive_start_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
-        _measurement(started_at=datetime(2026, 1, 1, 12, 0))
+        measurement(started_at=datetime(2026, 1, 1, 12, 0))
 
 
 def test_aware_start_time_is_converted_to_utc_keeping_the_instant() -> None:
     cet = timezone(timedelta(hours=1))
-    m = _measurement(started_at=datetime(2026, 1, 1, 13, 0, tzinfo=cet))
+    m = measurement(started_at=datetime(2026, 1, 1, 13, 0, tzinfo=cet))
     assert m.started_at.tzinfo is UTC
     assert m.started_at == T0
     assert (m.started_at.hour, m.started_at.minute) == (12, 0)
@@ -59,7 +44,7 @@ def test_utc_now_is_aware_utc() -> None:
 
 @pytest.mark.parametrize("status", ["ok", "timeout", "unreachable", "error", "skipped"])
 def test_status_strings_are_coerced(status: str) -> None:
-    m = _measurement(status=status)
+    m = measurement(status=status)
     assert isinstance(m.status, Status)
     assert m.status == status
     assert m.ok is (status == "ok")
@@ -67,17 +52,17 @@ def test_status_strings_are_coerced(status: str) -> None:
 
 def test_unknown_status_is_refused() -> None:
     with pytest.raises(ValueError, match="'fine'"):
-        _measurement(status="fine")
+        measurement(status="fine")
 
 
 @pytest.mark.parametrize("duration", [-0.001, math.nan, math.inf])
 def test_duration_must_be_finite_and_non_negative(duration: float) -> None:
     with pytest.raises(ValueError, match="duration_s"):
-        _measurement(duration_s=duration)
+        measurement(duration_s=duration)
 
 
 def test_defaults_id_and_schema_version() -> None:
-    a, b = _measurement(), _measurement()
+    a, b = measurement(), measurement()
     assert a.id != b.id
     assert len(a.id) == 32 and int(a.id, 16) >= 0
     assert a.schema_version == SCHEMA_VERSION == 1
@@ -86,7 +71,7 @@ def test_defaults_id_and_schema_version() -> None:
 
 
 def test_measurement_is_immutable() -> None:
-    m = _measurement(params={"count": 10}, labels={"site": "home"})
+    m = measurement(params={"count": 10}, labels={"site": "home"})
     with pytest.raises(dataclasses.FrozenInstanceError):
         m.status = Status.ERROR  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -100,7 +85,7 @@ def test_mappings_are_copied_so_the_caller_cannot_change_a_record() -> None:
     labels = {"site": "home"}
     details = {"note": "a"}
     phases = {"dns_s": 0.01}
-    m = _measurement(params=params, labels=labels)
+    m = measurement(params=params, labels=labels)
     r = TimingResult(phases_s=phases, details=details)
     params["count"] = 99
     labels["site"] = "work"
@@ -124,7 +109,7 @@ def test_rtt_result_keeps_every_probe_and_counts() -> None:
     assert result.received == 2
     assert [p.lost for p in result.probes] == [False, True, False]
     assert result.kind == "rtt"
-    m = _measurement(result=result)
+    m = measurement(result=result)
     assert m.kind == "rtt"
     with pytest.raises(dataclasses.FrozenInstanceError):
         probes[0].rtt_s = 1.0  # type: ignore[misc]
@@ -177,7 +162,7 @@ def test_status_and_direction_values_are_the_documented_strings() -> None:
 
 
 def test_records_compare_by_value() -> None:
-    a = _measurement(id="x", params={"count": 1}, result=TimingResult(phases_s={"a": 1.0}))
-    b = _measurement(id="x", params={"count": 1}, result=TimingResult(phases_s={"a": 1.0}))
+    a = measurement(id="x", params={"count": 1}, result=TimingResult(phases_s={"a": 1.0}))
+    b = measurement(id="x", params={"count": 1}, result=TimingResult(phases_s={"a": 1.0}))
     assert a == b
     assert a != dataclasses.replace(b, target="::1")

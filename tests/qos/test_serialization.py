@@ -23,8 +23,6 @@ from qos.records import (
     RttResult,
     Status,
     ThroughputInterval,
-    ThroughputResult,
-    TimingResult,
 )
 from qos.serialization import (
     dumps,
@@ -34,28 +32,25 @@ from qos.serialization import (
     probe_from_list,
     probe_to_list,
 )
+from tests.factories import measurement, rtt_result, throughput_result, unanswered_dns
 from tests.qos import strategies
 
 T0 = datetime(2026, 3, 1, 8, 30, 0, 123456, tzinfo=UTC)
 
 
 def _rtt_measurement() -> Measurement:
-    return Measurement(
-        agent_id="agent-1",
+    return measurement(
         collector="stamp",
         target="127.0.0.1:862",
         started_at=T0,
         duration_s=0.5,
-        status=Status.OK,
-        result=RttResult(
-            probes=(
+        result=rtt_result(
+            (
                 ProbeSample(0, 0.0, 0.0101, ttl=64, forward_delay_s=0.005, one_way_valid=True),
                 ProbeSample(1, 0.02, None, lost_direction=LossDirection.FORWARD),
                 ProbeSample(2, 0.04, None, lost_direction=LossDirection.BACKWARD),
                 ProbeSample(3, 0.06, 0.0099, duplicates=1, reflector_residence_s=1e-5),
             ),
-            interval_s=0.02,
-            timeout_s=1.0,
             packet_size_bytes=44,
             details={"reflector": "stateful"},
         ),
@@ -106,36 +101,24 @@ def test_floats_keep_full_precision() -> None:
 
 
 def test_throughput_and_timing_round_trip() -> None:
-    tput = Measurement(
-        "a",
-        "iperf3",
-        "127.0.0.1:5201",
-        T0,
-        12.0,
-        "ok",
-        result=ThroughputResult(
-            "download",
-            2,
-            10.0,
-            2.0,
+    tput = measurement(
+        agent_id="a",
+        collector="iperf3",
+        target="127.0.0.1:5201",
+        started_at=T0,
+        duration_s=12.0,
+        result=throughput_result(
             125_000_000,
             100e6,
+            streams=2,
+            warmup_s=2.0,
             intervals=(
                 ThroughputInterval(0, 0.0, 1.0, 1000, True),
                 ThroughputInterval(1, 0.0, 1.0, 7),
             ),
         ),
     )
-    timing = Measurement(
-        "a",
-        "dns",
-        "example.invalid",
-        T0,
-        0.1,
-        "timeout",
-        result=TimingResult({"lookup_s": None}, outcome=None),
-        error="no answer within 1 s",
-    )
+    timing = unanswered_dns(agent_id="a", target="example.invalid", started_at=T0, duration_s=0.1)
     for m in (tput, timing):
         assert loads(dumps(m)) == m
 

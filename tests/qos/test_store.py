@@ -26,13 +26,13 @@ from qos.records import (
     Measurement,
     ProbeSample,
     RttResult,
-    Status,
     ThroughputInterval,
     ThroughputResult,
     TimingResult,
 )
 from qos.store import STORE_SCHEMA_VERSION, SqliteStore, Store
 from qos.store.sqlite import INTERVAL_COLUMNS, PROBE_COLUMNS, from_epoch_us, to_epoch_us
+from tests.factories import measurement, rtt_result, throughput_result, unanswered_dns
 from tests.qos import strategies
 
 T0 = datetime(2026, 2, 1, 0, 0, tzinfo=UTC)
@@ -46,26 +46,19 @@ def rtt(
     target: str = "127.0.0.1",
     started_at: datetime | None = None,
 ) -> Measurement:
-    return Measurement(
-        agent_id="agent-1",
+    return measurement(
         collector=collector,
         target=target,
         started_at=started_at or T0 + timedelta(minutes=i),
-        duration_s=1.0,
-        status=Status.OK,
-        result=RttResult(
-            probes=tuple(
-                ProbeSample(
-                    seq=k,
-                    send_offset_s=k * 0.02,
-                    rtt_s=None if k % 7 == 3 else 0.001 + k * 1e-6,
-                    ttl=None if k % 7 == 3 else 64,
-                    lost_direction=LossDirection.UNKNOWN if k % 7 == 3 else None,
-                )
-                for k in range(probes)
-            ),
-            interval_s=0.02,
-            timeout_s=1.0,
+        result=rtt_result(
+            ProbeSample(
+                seq=k,
+                send_offset_s=k * 0.02,
+                rtt_s=None if k % 7 == 3 else 0.001 + k * 1e-6,
+                ttl=None if k % 7 == 3 else 64,
+                lost_direction=LossDirection.UNKNOWN if k % 7 == 3 else None,
+            )
+            for k in range(probes)
         ),
         params={"count": probes},
         labels={"i": str(i)},
@@ -73,21 +66,18 @@ def rtt(
 
 
 def throughput(i: int = 0) -> Measurement:
-    return Measurement(
-        "agent-1",
-        "iperf3",
-        "127.0.0.1:5201",
-        T0 + timedelta(minutes=i),
-        12.0,
-        "ok",
-        result=ThroughputResult(
-            "upload",
-            2,
-            10.0,
-            2.0,
+    return measurement(
+        collector="iperf3",
+        target="127.0.0.1:5201",
+        started_at=T0 + timedelta(minutes=i),
+        duration_s=12.0,
+        result=throughput_result(
             3_000_000,
             2.4e6,
-            intervals=tuple(
+            direction="upload",
+            streams=2,
+            warmup_s=2.0,
+            intervals=(
                 ThroughputInterval(s, float(t), 1.0, 150_000, warmup=t < 2)
                 for t in range(10)
                 for s in (0, 1)
@@ -98,16 +88,7 @@ def throughput(i: int = 0) -> Measurement:
 
 
 def timing(i: int = 0) -> Measurement:
-    return Measurement(
-        "agent-1",
-        "dns",
-        "127.0.0.1:53",
-        T0 + timedelta(minutes=i),
-        0.01,
-        "timeout",
-        result=TimingResult({"lookup_s": None}, outcome=None),
-        error="no answer within 1 s",
-    )
+    return unanswered_dns(started_at=T0 + timedelta(minutes=i))
 
 
 @pytest.fixture
@@ -189,7 +170,7 @@ def test_wal_mode_and_user_version(tmp_path: Path) -> None:
     conn = sqlite3.connect(path)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 == STORE_SCHEMA_VERSION
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_SCHEMA_VERSION
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"measurements", "probes", "intervals", "agents"} <= tables
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
@@ -201,7 +182,7 @@ def test_wal_mode_and_user_version(tmp_path: Path) -> None:
     finally:
         conn.close()
     with SqliteStore(path) as s:
-        assert s.schema_version == 1
+        assert s.schema_version == STORE_SCHEMA_VERSION
         assert s._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert s.integrity_check() == "ok"
 

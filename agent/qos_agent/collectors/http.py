@@ -157,12 +157,12 @@ class HttpCollector(Collector):
             phases["connect"] = since(t)
             if scheme == "https":
                 step = "tls"
-                sock = self._tls(sock, host, params)
-                sock.settimeout(remaining())
+                sock = tls = self._tls(sock, host, params)
+                tls.settimeout(remaining())
                 t = clock.monotonic_ns()
-                sock.do_handshake()  # type: ignore[attr-defined]
+                tls.do_handshake()
                 phases["tls"] = since(t)
-                details["tls_version"] = sock.version()  # type: ignore[attr-defined]
+                details["tls_version"] = tls.version()
             step = "ttfb"
             request = (
                 f"GET {path} HTTP/1.1\r\nHost: {host_header}\r\n"
@@ -179,6 +179,8 @@ class HttpCollector(Collector):
             t_first = clock.monotonic_ns()
             phases["ttfb"] = (t_first - t_sent) / 1e9
             step = "download"
+            # HTTPResponse only calls makefile() on its socket, which the shim provides (it
+            # replays the bytes already read for the first-byte time); not a socket subclass.
             response = http.client.HTTPResponse(
                 _SocketShim(_PrefixedReader(first, sock, remaining)),  # type: ignore[arg-type]
                 method="GET",

@@ -37,6 +37,7 @@ from typing import Any
 
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.collectors.shared_params import DIRECTION, SAMPLE_INTERVAL
 from qos_agent.net.http_wire import parse_base_url
 from qos_agent.throughput.result import assemble
 from qos_agent.throughput.sampler import Sample, sample
@@ -50,9 +51,7 @@ class HttpThroughputCollector(Collector):
     description = "HTTP download/upload goodput, N parallel streams, warm-up excluded (BEREC)"
     heavy = True
     param_specs = (
-        ParamSpec(
-            "direction", "str", "download", "download or upload", choices=("download", "upload")
-        ),
+        DIRECTION,
         ParamSpec("streams", "int", 4, "parallel TCP connections", minimum=1, maximum=64),
         ParamSpec(
             "duration",
@@ -70,14 +69,7 @@ class HttpThroughputCollector(Collector):
             minimum=0.0,
             maximum=60,
         ),
-        ParamSpec(
-            "interval",
-            "duration",
-            0.1,
-            "sampling interval of the stored samples",
-            minimum=0.01,
-            maximum=10,
-        ),
+        SAMPLE_INTERVAL,
         ParamSpec(
             "timeout",
             "duration",
@@ -120,13 +112,11 @@ class _Run:
         params: Mapping[str, Any],
         context: MeasureContext,
     ) -> None:
-        self.collector = collector
         self.target = target
         self.params = params
         self.context = context
         self.clock = context.clock
-        self.started_at = self.clock.wall()
-        self.start_ns = self.clock.monotonic_ns()
+        self.attempt = collector.begin(target, params, context)
         self.upload = params["direction"] == "upload"
         self.streams = make_streams(params["streams"], int(params["max_bytes"]))
         self.transfer = Transfer(self.streams, params, upload=self.upload)
@@ -210,13 +200,4 @@ class _Run:
                 goodput_bps=None,
                 intervals=tuple(intervals),
             )
-        return self.collector.record(
-            target=self.target,
-            context=self.context,
-            started_at=self.started_at,
-            start_ns=self.start_ns,
-            status=status,
-            params=self.params,
-            result=result,
-            error=error,
-        )
+        return self.attempt.finish(status, result, error)

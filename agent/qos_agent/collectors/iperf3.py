@@ -38,6 +38,7 @@ from qos.records import Measurement, Status, ThroughputInterval, ThroughputResul
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.iperf3.client import Iperf3Client, TestOutcome, receiver_jitter_s
 from qos_agent.net import iperf3_wire as protocol
+from qos_agent.net.targets import split_host_port
 
 _KIND_STATUS = {"unreachable": Status.UNREACHABLE, "timeout": Status.TIMEOUT}
 _MAX_BACKOFF_S = 60.0
@@ -46,21 +47,7 @@ _UDP_DEFAULT_RATE_BPS = 1_000_000  # iperf3's UDP default
 
 def split_target(target: str) -> tuple[str, int]:
     """``HOST``, ``HOST:PORT`` or ``[V6]:PORT`` → (host, port); the port defaults to 5201."""
-    text = target.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
-    if not host:
-        raise ValueError(f"target {target!r} has no host")
-    if not port_text:
-        return host, protocol.DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"target {target!r} has an invalid port {port_text!r}")
-    return host, int(port_text)
+    return split_host_port(target, protocol.DEFAULT_PORT)
 
 
 def _whole_seconds(name: str, value: float) -> int:

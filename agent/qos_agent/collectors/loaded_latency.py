@@ -26,6 +26,7 @@ The record is ``ok`` only if the load test succeeded and both phases have replie
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections.abc import Mapping
@@ -271,25 +272,10 @@ def _load_params(params: Mapping[str, Any]) -> dict[str, Any]:
 def _shifted(m: Measurement | None, offset_s: float, first_seq: int) -> list[ProbeSample]:
     if m is None or not isinstance(m.result, RttResult):
         return []
-    out = []
-    for i, p in enumerate(sorted(m.result.probes, key=lambda p: p.seq)):
-        out.append(
-            ProbeSample(
-                seq=first_seq + i,
-                send_offset_s=offset_s + p.send_offset_s,
-                rtt_s=p.rtt_s,
-                ttl=p.ttl,
-                duplicates=p.duplicates,
-                size_bytes=p.size_bytes,
-                forward_delay_s=p.forward_delay_s,
-                backward_delay_s=p.backward_delay_s,
-                reflector_residence_s=p.reflector_residence_s,
-                lost_direction=p.lost_direction,
-                one_way_valid=p.one_way_valid,
-                reflector_ttl=p.reflector_ttl,
-            )
-        )
-    return out
+    return [
+        dataclasses.replace(p, seq=first_seq + i, send_offset_s=offset_s + p.send_offset_s)
+        for i, p in enumerate(sorted(m.result.probes, key=lambda p: p.seq))
+    ]
 
 
 def _combine(

@@ -18,7 +18,7 @@ Ses-Sender TTL, whose ``reflector_ttl`` is then ``None``).
 
 from __future__ import annotations
 
-import secrets
+import random
 import socket
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +26,8 @@ from typing import Any
 from qos.records import Measurement, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.scheduling import probe_scheduling
+from qos_agent.collectors.shared_params import SCHEDULING
+from qos_agent.net.targets import split_host_port
 from qos_agent.stamp.analysis import analyse, reflector_state
 from qos_agent.stamp.clock import read_clock_state
 from qos_agent.stamp.codec import BASE_SIZE, TWAMP_LIGHT_MIN_SIZE
@@ -37,23 +39,7 @@ _POLL_SLICE_S = 0.05
 
 def parse_target(target: str, default_port: int = DEFAULT_PORT) -> tuple[str, int]:
     """``"198.18.0.2:862"``, ``"[::1]:8620"``, ``"host"`` → (host, port); ValueError if bad."""
-    text = target.strip()
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"bad target {target!r}: expected [IPv6]:PORT")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""  # bare host or bare IPv6 address
-    if not host:
-        raise ValueError(f"bad target {target!r}: no address")
-    if not port_text:
-        return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"bad target {target!r}: port must be 1..65535")
-    return host, int(port_text)
+    return split_host_port(target, default_port)
 
 
 class StampCollector(Collector):
@@ -77,14 +63,7 @@ class StampCollector(Collector):
             minimum=0.01,
             maximum=60,
         ),
-        ParamSpec(
-            "scheduling",
-            "str",
-            "auto",
-            "auto: SCHED_FIFO for the sending thread when permitted (regular send times "
-            "under CPU load); normal: never",
-            choices=("auto", "normal"),
-        ),
+        SCHEDULING,
         ParamSpec(
             "size",
             "size",
@@ -125,7 +104,11 @@ class StampCollector(Collector):
             info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
         except (ValueError, OSError) as exc:
             return failed(Status.ERROR, f"cannot resolve target: {exc}")
-        ssid = params["ssid"] if params["ssid"] is not None else 1 + secrets.randbelow(65535)
+        ssid = (
+            params["ssid"]
+            if params["ssid"] is not None
+            else 1 + random.SystemRandom().randrange(65535)
+        )
         state = read_clock_state()
         try:
             sender = StampSender(

@@ -23,6 +23,7 @@ from typing import Any
 from qos.records import Measurement, ProbeSample, RttResult, Status
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.net.sockets import first_address
+from qos_agent.net.targets import split_host_port
 
 _REFUSED = {
     errno.ECONNREFUSED,
@@ -31,29 +32,6 @@ _REFUSED = {
     errno.EADDRNOTAVAIL,
     errno.ECONNRESET,
 }
-
-
-def split_host_port(target: str, default_port: int | None = None) -> tuple[str, int]:
-    """``host:port``, ``[v6]:port`` or ``host`` (with a default port) → (host, port)."""
-    text = target.strip()
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port_text = rest[1:] if rest.startswith(":") else ""
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    else:
-        host, port_text = text, ""
-    if not port_text:
-        if default_port is None:
-            raise ValueError(f"target {target!r} needs a port (HOST:PORT)")
-        return host, default_port
-    try:
-        port = int(port_text)
-    except ValueError:
-        raise ValueError(f"target {target!r} has an invalid port {port_text!r}") from None
-    if not 0 < port < 65536:
-        raise ValueError(f"target {target!r}: port {port} is out of range")
-    return host, port
 
 
 @dataclass

@@ -52,6 +52,11 @@ def configure_logging(level: str) -> None:
 
 def config_from_args(args: argparse.Namespace) -> AgentConfig:
     configure_logging(args.log_level)
+    return reload_config(args)
+
+
+def reload_config(args: argparse.Namespace) -> AgentConfig:
+    """Read the config the command line names (again, for SIGHUP): keys, types and units."""
     overrides: dict[str, str] = {}
     for item in args.overrides:
         key, sep, value = item.partition("=")

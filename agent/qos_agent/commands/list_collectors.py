@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any, NotRequired, TypedDict
 
 from qos.text_safety import neutralize
 from qos_agent import collectors
@@ -18,8 +19,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def describe() -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
+class ParamRow(TypedDict):
+    """One collector parameter as listed (``default`` is whatever the spec declares)."""
+
+    name: str
+    kind: str
+    default: Any  # a parameter's default is of its own kind: int, float, str, bool or None
+    help: str
+
+
+class CollectorRow(TypedDict):
+    """One row of ``qos-agent list`` (also its JSON output)."""
+
+    name: str
+    can_run: bool
+    reasons: list[str]
+    description: str
+    heavy: NotRequired[bool]  # unknown when the collector cannot be loaded
+    params: list[ParamRow]
+
+
+def describe() -> list[CollectorRow]:
+    rows: list[CollectorRow] = []
     for name in collectors.names():
         try:
             collector = collectors.get(name)
@@ -56,14 +77,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    width = max(len(str(r["name"])) for r in rows)
+    width = max(len(r["name"]) for r in rows)
     for r in rows:
         state = "yes" if r["can_run"] else "no "
-        _say(f"{str(r['name']).ljust(width)}  {state}  {r['description']}")
+        _say(f"{r['name'].ljust(width)}  {state}  {r['description']}")
         if r["reasons"]:
             _say(f"{'':{width}}       cannot run: " + "; ".join(map(str, r["reasons"])))
         if args.params:
-            for p in r["params"]:  # type: ignore[attr-defined]
+            for p in r["params"]:
                 _say(
                     f"{'':{width}}       --param {p['name']}=… ({p['kind']}, default "
                     f"{p['default']!r}): {p['help']}"

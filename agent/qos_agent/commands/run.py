@@ -2,15 +2,19 @@
 
 SIGTERM/SIGINT stop the daemon cleanly: no new job starts, the running one finishes and is
 stored.  A second signal asks the running collector to stop early; what it measured so far
-is still stored.  SIGHUP re-reads the config through the same validation as
+is still stored; records the store cannot take at that point go to a spill file that the
+next start imports.  SIGHUP re-reads the config through the same validation as
 ``check-config``: an invalid one is logged and refused, a valid one replaces the running
 config after the current job.
+
+Run it unprivileged: agent/systemd/qos-agent.service grants only CAP_NET_RAW.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -25,9 +29,8 @@ from qos.records import Measurement
 from qos.text_safety import neutralize
 from qos_agent.commands.common import add_config_arguments, validated_config_from_args
 from qos_agent.fairuse import build_gates
-from qos_agent.runtime import AgentRuntime, interruptible_wait
+from qos_agent.runtime import AgentRuntime
 from qos_agent.scheduler import Scheduler
-from qos_agent.summary import table
 from qos_agent.validation import stream_settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = validated_config_from_args(args)
+    warn_if_root()
+    limit_malloc_arenas()
     if args.once:
         runtime = AgentRuntime(config)
         stop = threading.Event()
@@ -66,6 +71,30 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 runtime.close()
     return _run_daemon(args, config)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Cap glibc's per-thread malloc arenas (``M_ARENA_MAX``): every thread that allocates
+    (collector workers, reference services) otherwise gets an arena of its own, and their
+    free pages stay resident — measured: 39 → 33 MB idle RSS on configs/local.toml."""
+    if os.environ.get("MALLOC_ARENA_MAX") or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+        if mallopt is not None:
+            mallopt(-8, arenas)  # M_ARENA_MAX
+    except OSError:
+        pass
+
+
+def warn_if_root() -> None:
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        log.warning(
+            "running as root: the agent needs only CAP_NET_RAW; install "
+            "agent/systemd/qos-agent.service to run it as an unprivileged service"
+        )
 
 
 def _stop_handler(stop: threading.Event, runtime: AgentRuntime | None) -> Callable[..., None]:
@@ -181,12 +210,14 @@ def _run_once(runtime: AgentRuntime, stop: threading.Event) -> int:
         measurement = runtime.run_job(job)
         runtime.commit(measurement)
         records.append(measurement)
+    from qos_agent.summary import table  # --once only: keeps qos.metrics out of the daemon
+
     print(table(records))
     print()
     print(
         neutralize(
             f"agent {runtime.agent_id} ({runtime.timezone}); {len(records)} records stored "
-            f"in {runtime.store.path}",
+            f"in {runtime.store_path}",
             max_length=1000,
         )
     )
@@ -205,7 +236,8 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
         gates=_gates(runtime),
         monotonic=time.monotonic,
         wall=runtime.clock.wall,
-        wait=interruptible_wait(stop),
+        wait=runtime.waiter(stop),
+        on_clock_step=runtime.clock_stepped,
     )
     produced = scheduler.run(stop, max_runs=max_runs)
     for stream in streams:
@@ -216,7 +248,7 @@ def _run_forever(runtime: AgentRuntime, stop: threading.Event, max_runs: int | N
 
 def _gates(runtime: AgentRuntime) -> list:
     """Fair-use gates: daily byte budgets and the cross-traffic guard."""
-    return list(build_gates(runtime.config, runtime.store.path.parent, runtime.timezone))
+    return list(build_gates(runtime.config, runtime.store_path.parent, runtime.timezone))
 
 
 def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
@@ -234,7 +266,7 @@ def _start_streams(runtime: AgentRuntime, stop: threading.Event) -> list:
         params = stream_settings(stream, f"streams[{index}]")
         started.append(
             ContinuousStamp(
-                runtime.reference.resolve(stream.target),
+                runtime.reference.resolve(stream.target, keep=True),
                 runtime.commit,
                 agent_id=runtime.agent_id,
                 interval_s=stream.interval_s,

@@ -297,6 +297,5 @@ def unpack_udp_header(
     data: bytes | bytearray | memoryview, counters_64bit: bool
 ) -> tuple[int, int, int]:
     """(sec, usec, packet count) from a datagram (``iperf_udp_recv``)."""
-    if counters_64bit:
-        return struct.unpack_from(">IIQ", data, 0)  # type: ignore[return-value]
-    return struct.unpack_from(">IIi", data, 0)  # type: ignore[return-value]
+    sec, usec, count = struct.unpack_from(">IIQ" if counters_64bit else ">IIi", data, 0)
+    return sec, usec, count

@@ -128,10 +128,13 @@ class ReferenceHandler(BaseHTTPRequestHandler):
     }
 
     def setup(self) -> None:
-        self.timeout = self.server.limits.io_timeout_s  # idle limit for every socket op
         super().setup()
+        # Idle limit for every socket op; it is the server's, so it is set on the socket here
+        # rather than through the class-wide ``StreamRequestHandler.timeout``.
+        idle_s = self.server.limits.io_timeout_s
+        self.connection.settimeout(idle_s)
         # the deadline reader reads like the socket file it wraps
-        reader = HeadDeadlineReader(self.rfile, self.connection, self.timeout)
+        reader = HeadDeadlineReader(self.rfile, self.connection, idle_s)
         self.rfile = reader  # type: ignore[assignment]
         self._upload_buffer = bytearray(_UPLOAD_BUFFER_BYTES)
 

@@ -15,7 +15,6 @@ use the monotonic clock (see :mod:`qos_agent.stamp.sender`).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 import threading
 import time
@@ -61,7 +60,9 @@ def read_clock_state() -> ClockState:
     if not sys.platform.startswith("linux"):
         return ClockState(False, _UNSYNC_ERROR_S, f"unsupported platform {sys.platform}")
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # the C library already loaded into this process; ctypes.util.find_library would
+        # import shutil, bz2 and lzma (≈ 1 MB resident) to find the same file
+        libc = ctypes.CDLL(None, use_errno=True)
         timex = _Timex()
         state = libc.adjtimex(ctypes.byref(timex))
     except (OSError, AttributeError) as exc:

@@ -4,6 +4,7 @@ table is a view of them (:func:`~qos_analysis.scoring.verdict.verdicts_frame`)."
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Literal
 
 import pandas as pd
 
@@ -65,7 +66,7 @@ def score(
     return verdicts_frame(verdicts)
 
 
-def _parse_window_arg(window: str | float | None) -> float | str | None:
+def _parse_window_arg(window: str | float | None) -> float | Literal["profile"] | None:
     if window is None:
         return "profile"
     if window == "all":
@@ -77,12 +78,12 @@ def _parse_window_arg(window: str | float | None) -> float | str | None:
 
 
 def _objective_window(
-    prof: Profile, objective: Objective, override: float | str | None
+    prof: Profile, objective: Objective, override: float | Literal["profile"] | None
 ) -> float | None:
     if objective.window_all:
         return None
     if objective.window_s is not None:
         return objective.window_s
-    if override != "profile":
-        return override  # type: ignore[return-value]
-    return prof.window_s
+    if override == "profile":
+        return prof.window_s
+    return override

@@ -86,7 +86,7 @@ def optional_floats(values: np.ndarray) -> list[float | None]:
     """NaN → None (a quantity that does not exist), the rest as Python floats."""
     out = np.asarray(values, dtype=object)
     out[np.isnan(np.asarray(values, dtype=np.float64))] = None
-    return out.tolist()  # type: ignore[no-any-return]
+    return out.tolist()  # ndarray.tolist() is typed Any: a list of float and None here
 
 
 def _column(name: str, values: list[object]) -> object:

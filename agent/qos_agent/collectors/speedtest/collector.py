@@ -12,6 +12,7 @@ from typing import Any
 
 from qos.records import Measurement, Status, ThroughputInterval, ThroughputResult
 from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
+from qos_agent.collectors.shared_params import DIRECTION, SAMPLE_INTERVAL
 from qos_agent.collectors.speedtest.accounting import Traffic, measurement_window
 from qos_agent.collectors.speedtest.backoff import (
     RunState,
@@ -41,9 +42,7 @@ class SpeedtestCollector(Collector):
     description = "speedtest-cli download/upload against a self-hosted mini server or speedtest.net"
     heavy = True
     param_specs = (
-        ParamSpec(
-            "direction", "str", "download", "download or upload", choices=("download", "upload")
-        ),
+        DIRECTION,
         ParamSpec(
             "threads",
             "int",
@@ -71,14 +70,7 @@ class SpeedtestCollector(Collector):
             minimum=0,
             maximum=30,
         ),
-        ParamSpec(
-            "interval",
-            "duration",
-            0.1,
-            "sampling interval of the stored samples",
-            minimum=0.01,
-            maximum=10,
-        ),
+        SAMPLE_INTERVAL,
         ParamSpec(
             "min_interval",
             "duration",

@@ -16,7 +16,9 @@ def parse_config_xml(xml: bytes) -> dict[str, Any]:
     missing = [tag for tag, el in elements.items() if el is None]
     if missing:
         raise ValueError(f"speedtest config lacks <{'>, <'.join(missing)}>")
-    server_config, download, upload, client = (el.attrib for el in elements.values())  # type: ignore[union-attr]
+    server_config, download, upload, client = (
+        el.attrib for el in elements.values() if el is not None
+    )
     ratio = int(upload["ratio"])
     if not 1 <= ratio <= 7:
         raise ValueError(f"upload ratio {ratio} outside 1..7")

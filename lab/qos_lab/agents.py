@@ -2,7 +2,7 @@
 
 Everything runs as a subprocess inside a lab namespace (sockets belong to the namespace of
 the process that creates them): the reflector via ``python -m qos_agent.cli reflector`` in
-the server namespace, collectors via :meth:`tests.lab.netlab.Lab.run_collector` in the
+the server namespace, collectors via :meth:`qos_lab.netlab.Lab.run_collector` in the
 client namespace.
 """
 
@@ -15,7 +15,8 @@ from subprocess import Popen
 from typing import Any
 
 from qos.records import Measurement, RttResult
-from tests.lab.netlab import Lab, LabError
+from qos_lab.netlab import Lab, LabError
+from qos_lab.peers import realtime_argv
 
 STAMP_PORT = 8620
 
@@ -44,7 +45,10 @@ def start_reflector(
         "--burst",
         "1000",
     ]
-    return lab.spawn_server(argv, wait_port=("udp", port), name=f"stamp-reflector:{port}")
+    # under SCHED_FIFO as the collectors it answers (see qos_lab.peers.realtime_argv)
+    return lab.spawn_server(
+        realtime_argv(argv), wait_port=("udp", port), name=f"stamp-reflector:{port}"
+    )
 
 
 def measure(

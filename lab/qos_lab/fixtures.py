@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.lab.netlab import Lab, cleanup_stale, missing_requirements
+from qos_lab.netlab import Lab, cleanup_stale, missing_requirements
 
 
 def skip_lab_items(items: list[pytest.Item]) -> None:

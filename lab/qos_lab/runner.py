@@ -2,7 +2,7 @@
 
 Sockets belong to the network namespace of the process that creates them, so a test
 process in the host namespace cannot measure the lab directly; :meth:`Lab.run_collector`
-starts ``python -m tests.lab.runner COLLECTOR TARGET --param k=v ...`` via
+starts ``python -m qos_lab.runner COLLECTOR TARGET --param k=v ...`` via
 ``ip netns exec`` instead and parses the printed record (``qos.serialization``).
 Parameter errors exit with status 2 and the message on stderr.
 """
@@ -17,7 +17,7 @@ from qos.errors import QosError
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.runner")
+    parser = argparse.ArgumentParser(prog="python -m qos_lab.runner")
     parser.add_argument("collector")
     parser.add_argument("target")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE")

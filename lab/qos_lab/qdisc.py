@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.lab.netlab import LabError, _readline, ns_exec_argv, python_env
+from qos_lab.netlab import LabError, _readline, ns_exec_argv, python_env
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ SCHED_FIFO, then sleeps in ``select`` (microsecond timeouts) until the next rele
 spins for the last ``--spin`` microseconds.  On an idle core the release error is a few
 tens of microseconds.
 
-Run it as its own process (``python -m tests.lab.tunbridge``) so it never shares a GIL with
+Run it as its own process (``python -m qos_lab.tunbridge``) so it never shares a GIL with
 the code under test.  Protocol on stdio: after both devices exist it prints one line
 ``READY``; each JSON object line on stdin updates parameters
 (``{"a2b": {"delay_s": 0.01}, "b2a": {...}}``) and is answered with ``OK``; the line
@@ -361,7 +361,7 @@ def _direction_arg(text: str) -> DirectionParams:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.lab.tunbridge",
+        prog="python -m qos_lab.tunbridge",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -8,7 +8,7 @@ forwarding in the router, and per direction
 * random loss with **iptables** ``-m statistic --mode random`` in the router's FORWARD chain,
   matched on in/out interface (and optionally protocol) — §12.2;
 * delay ± uniform jitter (plus optional drop and rate) from a userspace **TUN bridge**
-  (:mod:`tests.lab.tunbridge`) that replaces the router–server veth when ``tun=True`` — §12.3.
+  (:mod:`qos_lab.tunbridge`) that replaces the router–server veth when ``tun=True`` — §12.3.
 
 Topology (interface names are the same in both variants; only the r1/s0 hop changes)::
 
@@ -359,7 +359,7 @@ class Lab:
         argv = [
             sys.executable,
             "-m",
-            "tests.lab.tunbridge",
+            "qos_lab.tunbridge",
             "r1",
             "s0",
             "--a2b",
@@ -690,7 +690,7 @@ class Lab:
         """Run one collector in the client namespace; returns a ``qos.records.Measurement``."""
         from qos import serialization
 
-        args = ["-m", "tests.lab.runner", collector, target]
+        args = ["-m", "qos_lab.runner", collector, target]
         for key, value in (params or {}).items():
             args += ["--param", f"{key}={value}"]
         proc = self.python_client(args, timeout=timeout)
@@ -713,7 +713,7 @@ def python_env() -> dict[str, str]:
 
 
 def _env_assignments() -> list[str]:
-    paths = [str(REPO_ROOT), str(REPO_ROOT / "agent"), str(REPO_ROOT / "analysis")]
+    paths = [str(REPO_ROOT / d) for d in (".", "agent", "analysis", "lab")]
     return [f"PYTHONPATH={os.pathsep.join(paths)}", "PYTHONDONTWRITEBYTECODE=1"]
 
 
