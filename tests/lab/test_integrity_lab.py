@@ -4,7 +4,7 @@ The server namespace runs ``qos-agent server --integrity`` (HTTP echo on 80, TLS
 DNS zone on 53, banner ports); the router runs the manipulations a network applies:
 dnsmasq with an address override and NXDOMAIN rewriting, tinyproxy as a transparent proxy
 (iptables REDIRECT of port 80) adding a header, iptables DROP and REJECT ``tcp-reset`` on
-chosen ports, and a TLS-intercepting relay with its own CA (tests/lab/tls_mitm.py, port 443
+chosen ports, and a TLS-intercepting relay with its own CA (lab/qos_lab/tls_mitm.py, port 443
 REDIRECTed).  Each manipulation must be named by its collector with the evidence; on the
 clean path the four collectors must report no manipulation in 100 of 100 runs.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from tests.lab.netlab import Lab, run
+from qos_lab.netlab import Lab, run
 
 pytestmark = pytest.mark.lab
 pytest.importorskip("dns.message", reason="dnspython (agent extra) not installed")
@@ -90,7 +90,7 @@ def dnsmasq(lab: Lab, tmp: Path, *rules: str) -> subprocess.Popen[str]:
 
 
 def runs(lab: Lab, count: int, *only: str, **params: str) -> list[dict[str, Any]]:
-    args = ["-m", "tests.lab.integrity_runs", REFERENCE, "--resolver", RESOLVER]
+    args = ["-m", "qos_lab.integrity_runs", REFERENCE, "--resolver", RESOLVER]
     args += ["--runs", str(count), *[a for name in only for a in ("--only", name)]]
     args += [a for key, value in params.items() for a in ("--param", f"{key}={value}")]
     proc = lab.python_client(args, timeout=600)
@@ -201,7 +201,7 @@ def test_intercepting_tls_proxy_is_named(ilab: Lab, tmp_path: Path) -> None:
         f"print(urllib.request.urlopen('{REFERENCE}/manifest').read().decode())"
     )
     pin = json.loads(ilab.python_client(["-c", fetch]).stdout)["tls"]["spki_sha256"]
-    mitm = [sys.executable, "-m", "tests.lab.tls_mitm", "--listen", "198.18.1.1:8443"]
+    mitm = [sys.executable, "-m", "qos_lab.tls_mitm", "--listen", "198.18.1.1:8443"]
     on_router(ilab, [*mitm, "--upstream", "198.18.2.2:443"], ("tcp", 8443))
     iptables(
         ilab,

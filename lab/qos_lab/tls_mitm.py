@@ -6,7 +6,7 @@ for (SNI), offers at most TLS 1.2 to the client, and opens its own TLS connectio
 real server *without* SNI, relaying bytes both ways.  Built on the ``ssl`` module (OpenSSL)
 and ``cryptography``; iptables REDIRECT sends the client's port-443 traffic here.
 
-``python -m tests.lab.tls_mitm --listen ADDR:PORT --upstream ADDR:PORT`` prints ``READY``
+``python -m qos_lab.tls_mitm --listen ADDR:PORT --upstream ADDR:PORT`` prints ``READY``
 once listening.
 """
 
@@ -143,7 +143,7 @@ def _addr(text: str) -> tuple[str, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.tls_mitm")
+    parser = argparse.ArgumentParser(prog="python -m qos_lab.tls_mitm")
     parser.add_argument("--listen", type=_addr, required=True)
     parser.add_argument("--upstream", type=_addr, required=True)
     args = parser.parse_args()

@@ -1,6 +1,6 @@
 """Run the four integrity collectors N times in one process (inside a lab namespace).
 
-``python -m tests.lab.integrity_runs REFERENCE_URL --resolver ADDR:PORT --runs N
+``python -m qos_lab.integrity_runs REFERENCE_URL --resolver ADDR:PORT --runs N
 [--only NAME ...] [--param NAME.KEY=VALUE ...]`` prints one JSON line per measurement:
 collector, status, error, outcome and findings.  One process for all runs keeps a
 100-run clean-path check cheap on a shared machine.
@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     from qos_agent import collectors
     from qos_agent.collectors.base import MeasureContext, run_collector
 
-    parser = argparse.ArgumentParser(prog="python -m tests.lab.integrity_runs")
+    parser = argparse.ArgumentParser(prog="python -m qos_lab.integrity_runs")
     parser.add_argument("reference")
     parser.add_argument("--resolver", required=True)
     parser.add_argument("--runs", type=int, default=1)
