@@ -345,3 +345,50 @@ def test_ad_bit_on_the_unsigned_zone_is_named(ref: IntegrityReference) -> None:
     assert {f["kind"] for f in got} == {"ad_claimed_unsigned"}
     assert len(got) == 4  # every question: three zone records and the absent name
     assert all((f["expected"], f["observed"]) == ("AD=0 (unsigned zone)", "AD=1") for f in got)
+
+
+# reference bounds --------------------------------------------------------------------------------
+def test_a_request_head_must_arrive_within_one_deadline() -> None:
+    """A head dripped byte by byte (each recv well inside any per-read timeout) is given up
+    at the whole-head deadline."""
+    import threading
+
+    from qos_agent.refserver.echo import read_head
+
+    client, server = socket.socketpair()
+    with client, server:
+
+        def drip() -> None:
+            for byte in b"GET /echo HTTP/1.1\r\nHost: x\r\n":
+                try:
+                    client.send(bytes([byte]))
+                except OSError:
+                    return
+                time.sleep(0.02)
+
+        thread = threading.Thread(target=drip, daemon=True)
+        thread.start()
+        t0 = time.monotonic()
+        assert read_head(server, deadline_s=0.3) is None
+        assert 0.29 <= time.monotonic() - t0 < 0.6
+        thread.join(2)
+
+
+def test_connections_beyond_the_cap_are_closed_at_once() -> None:
+    from qos_agent.refserver.echo import EchoServer, serve_in_thread
+
+    class Small(EchoServer):
+        max_connections = 2
+
+    server = Small(("127.0.0.1", 0), dict)
+    stop = serve_in_thread(server, "test-echo-cap")
+    try:
+        idle = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        time.sleep(0.2)  # both are being served (waiting for their heads)
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2) as extra:
+            assert extra.recv(100) == b""  # closed without a reply
+        assert server.rejected == 1
+        for sock in idle:
+            sock.close()
+    finally:
+        stop()

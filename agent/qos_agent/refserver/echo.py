@@ -20,13 +20,15 @@ import json
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from qos_agent.integrity.known import KNOWN_BODY, KNOWN_RESPONSE_HEADERS
 
 MAX_HEAD_BYTES = 16384
-IO_TIMEOUT_S = 5.0
+IO_TIMEOUT_S = 5.0  # the whole request head must arrive within this (no slow-drip heads)
+MAX_CONNECTIONS = 64  # simultaneous connections per service; more are closed at once
 
 
 def _response(status: str, headers: list[tuple[str, str]], body: bytes) -> bytes:
@@ -44,11 +46,20 @@ def _plain(status: str, body: bytes, content_type: str) -> bytes:
     return _response(status, headers, body)
 
 
-def read_head(sock: socket.socket) -> bytes | None:
-    """The request head including its final blank line, or None if too long or cut short."""
+def read_head(sock: socket.socket, deadline_s: float = IO_TIMEOUT_S) -> bytes | None:
+    """The request head including its final blank line, or None if too long, cut short or
+    not complete within ``deadline_s`` (one deadline for the whole head)."""
     data = bytearray()
+    end_at = time.monotonic() + deadline_s
     while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
+        left = end_at - time.monotonic()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            chunk = sock.recv(4096)
+        except TimeoutError:
+            return None
         if not chunk:
             return None
         data += chunk
@@ -91,12 +102,40 @@ class _EchoHandler(socketserver.BaseRequestHandler):
             return
 
 
-class EchoServer(socketserver.ThreadingTCPServer):
-    """Threaded raw echo server; ``manifest`` supplies the ``/manifest`` document."""
+class CappedServer(socketserver.ThreadingTCPServer):
+    """A threaded TCP server that closes connections beyond ``max_connections`` at once, so
+    a flood of idle connections cannot pin an unbounded number of threads."""
 
     daemon_threads = True
     allow_reuse_address = True
     block_on_close = False
+    max_connections = MAX_CONNECTIONS
+
+    def server_activate(self) -> None:
+        self._slots = threading.BoundedSemaphore(self.max_connections)
+        self.rejected = 0
+        super().server_activate()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            self.rejected += 1
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+
+class EchoServer(CappedServer):
+    """Threaded raw echo server; ``manifest`` supplies the ``/manifest`` document."""
 
     def __init__(self, address: tuple[str, int], manifest: Callable[[], dict[str, Any]]) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET

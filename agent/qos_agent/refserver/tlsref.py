@@ -24,6 +24,7 @@ from typing import Any
 
 from qos_agent.integrity.certs import certificate_issuer, spki_sha256
 from qos_agent.integrity.known import TLS_SERVER_NAME
+from qos_agent.refserver.echo import CappedServer
 
 IO_TIMEOUT_S = 5.0
 ISSUER_NAME = "qos-toolkit integrity reference"
@@ -94,12 +95,8 @@ class _TlsHandler(socketserver.BaseRequestHandler):
             return
 
 
-class TlsReferenceServer(socketserver.ThreadingTCPServer):
+class TlsReferenceServer(CappedServer):
     """Threaded TLS server with a generated certificate (TLS 1.2 and 1.3)."""
-
-    daemon_threads = True
-    allow_reuse_address = True
-    block_on_close = False
 
     def __init__(self, address: tuple[str, int]) -> None:
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
