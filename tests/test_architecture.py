@@ -38,6 +38,10 @@ ALLOWED_THIRD_PARTY = {
         "duckdb",
         # the `report` extra, imported only when a PDF is rendered
         "weasyprint",
+        # the fleet collector (the `collector` extra), imported only by `qos collector`
+        "starlette",
+        "uvicorn",
+        "prometheus_client",
     },
 }
 FORBIDDEN_FIRST_PARTY = {

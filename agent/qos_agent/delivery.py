@@ -3,15 +3,17 @@
 A durable exporter's cursor is the largest store key (``mid``) it has delivered, kept in the
 store's ``exporter_cursors`` table.  After each commit the record is handed straight to every
 exporter that is caught up; one that failed (its target down, its disk full) is retried with
-exponential backoff and catches up from the store in key order, so once it is back every
-record reaches it exactly once by id — across restarts too.  A new exporter starts at the
-current end of the store (it delivers what is measured from now on).  One failing exporter
+exponential backoff and jitter and catches up from the store in key order (in batches when
+the exporter has ``export_batch``), so once it is back every record reaches it exactly once
+by id — across restarts too.  A new exporter starts at the current end of the store (it
+delivers what is measured from now on).  One failing exporter
 never blocks another one or the measurements.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -99,23 +101,30 @@ class Delivery:
 
     def _deliver(self, state: _State, batch: list[tuple[int, Measurement]]) -> bool:
         ok = True
-        for mid, measurement in batch:
+        send_batch = getattr(state.exporter, "export_batch", None)
+        # an exporter with export_batch (a remote endpoint) takes the batch in one request
+        groups = [batch] if send_batch is not None else [[item] for item in batch]
+        for group in groups:
             try:
-                state.exporter.export(measurement)
+                if send_batch is not None:
+                    send_batch([m for _, m in group])
+                else:
+                    state.exporter.export(group[0][1])
             except Exception as exc:
                 state.failures += 1
                 delay = min(RETRY_MAX_S, RETRY_FIRST_S * 2 ** (state.failures - 1))
+                delay *= random.uniform(0.5, 1.0)  # jitter: a fleet does not retry in step
                 state.retry_at = self._monotonic() + delay
                 log.error(
                     "exporter %s failed on measurement %s (retry in %.0f s): %s",
                     state.exporter.name,
-                    measurement.id,
+                    group[0][1].id,
                     delay,
                     exc,
                 )
                 ok = False
                 break
-            state.cursor = mid
+            state.cursor = group[-1][0]
             state.saved = False
         if ok and state.failures:
             log.warning("exporter %s delivers again", state.exporter.name)

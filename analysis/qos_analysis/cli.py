@@ -6,13 +6,20 @@ Commands (docs/architecture.md §5)::
     qos profiles show ID|FILE [--json]
     qos score --data PATH [--data PATH ...] --profile ID|FILE [--window 1h|all]
               [--param NAME=VALUE ...] [--confidence 0.95] [--format table|json|csv]
-              [--fail-on-violation]
+              [--fail-on-violation] [--engine pandas|dask [--scheduler ADDRESS]]
     qos report [--data PATH ...] --profile ID|FILE[#variant] --format html|pdf|md|json
                [--out PATH] [--since T] [--until T] [--window 1h|1d|all] [--title TEXT]
                [--fail-on-violation] [--quiet]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
+    qos synth --agents N --days D --out DATASET [--seed S]
+    qos collector serve --dataset DIR --tokens FILE [--bind 127.0.0.1] [--port 8443]
+                        [--tls-cert C --tls-key K] [--insecure]
+    qos collector token add|revoke AGENT_ID --tokens FILE
+    qos ingest PATHS... --into DATASET [--json]
+    qos compare --data DATASET --by operator|region|plan|technology|agent [--agents FILE]
+                [--peak 19-23] [--format table|csv|json] [--figures DIR]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was
@@ -27,12 +34,17 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qos.paths import store_path
 from qos.text_safety import neutralize
 from qos.units import format_bytes
+
 from qos_analysis.presentation import format_quantity
+
+if TYPE_CHECKING:
+    from qos.profiles import Profile
+    from qos_analysis.tariff import TariffFigures
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -110,6 +122,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_VIOLATION} when any verdict is 'fail'",
     )
+    add_engine_options(sc)
     sc.set_defaults(func=_score)
 
     qoe = sub.add_parser("qoe", help="QoE estimates")
@@ -131,7 +144,18 @@ def _parser() -> argparse.ArgumentParser:
     voip.add_argument("--json", action="store_true")
     voip.set_defaults(func=_qoe_voip)
     _add_report(sub)
+    _register_commands(sub)
     return parser
+
+
+def _register_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Subcommands kept in their own modules (qos_analysis.commands)."""
+    from qos_analysis.commands import collector, compare, ingest, synth
+
+    synth.register(sub)
+    collector.register(sub)
+    ingest.register(sub)
+    compare.register(sub)
 
 
 def _voip_emodel_options(voip: argparse.ArgumentParser) -> None:
@@ -322,9 +346,9 @@ def _say(line: str) -> None:
 def _score(args: argparse.Namespace) -> int:
     from qos.errors import ProfileError
     from qos.profiles import get_profile
-    from qos_analysis.load import load
-    from qos_analysis.scoring import overall_outcome, score
-    from qos_analysis.tariff import tariff_figures, tariff_lines
+    from qos_analysis.engine import score_sources
+    from qos_analysis.scoring import overall_outcome
+    from qos_analysis.tariff import tariff_lines
     from qos_analysis.verdict_table import print_verdict_table
 
     params: dict[str, str] = {}
@@ -339,10 +363,17 @@ def _score(args: argparse.Namespace) -> int:
     sources = data_sources(args.data)
     if sources is None:
         return EXIT_USAGE
-    data = load(sources)
-    verdicts = score(data, profile, window=args.window, params=params, confidence=args.confidence)
+    verdicts, notes = score_sources(
+        sources,
+        profile,
+        engine=args.engine,
+        scheduler=args.scheduler,
+        window=args.window,
+        params=params,
+        confidence=args.confidence,
+    )
     summary = overall_outcome(verdicts)
-    tariff = tariff_figures(data, profile, params)
+    tariff = _tariff(sources, profile, params)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
         print(
@@ -353,7 +384,7 @@ def _score(args: argparse.Namespace) -> int:
                     "overall_text": summary.text,
                     "assessed": list(summary.assessed),
                     "not_assessed": list(summary.not_assessed),
-                    "notes": list(data.notes),
+                    "notes": list(notes),
                     "verdicts": out,
                     "tariff": tariff.as_dict() if tariff is not None else None,
                 },
@@ -365,12 +396,40 @@ def _score(args: argparse.Namespace) -> int:
 
         protect_formula_cells(verdicts).to_csv(sys.stdout, index=False)
     else:
-        print_verdict_table(verdicts, profile.id, summary, data.notes, sys.stdout)
+        print_verdict_table(verdicts, profile.id, summary, notes, sys.stdout)
         for line in tariff_lines(tariff) if tariff is not None else []:
             print(line)
     if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
         return EXIT_VIOLATION
     return EXIT_OK
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """``--engine pandas|dask [--scheduler ADDRESS]`` (qos_analysis.engine)."""
+    parser.add_argument(
+        "--engine",
+        choices=("pandas", "dask"),
+        default="pandas",
+        help="pandas: in this process; dask: on a distributed cluster over a partitioned "
+        "dataset (the 'scale' extra)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster "
+        "with 2 workers)",
+    )
+
+
+def _tariff(sources: list[str], profile: Profile, params: dict[str, str]) -> TariffFigures | None:
+    """The tariff figures (docs/methods.md §14) when the profile has a ``[tariff]``: the
+    data set is loaded for them only then."""
+    if profile.tariff is None:
+        return None
+    from qos_analysis.load import load
+    from qos_analysis.tariff import tariff_figures
+
+    return tariff_figures(load(sources), profile, params)
 
 
 def data_sources(given: list[str] | None) -> list[str] | None:

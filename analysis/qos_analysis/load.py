@@ -13,6 +13,9 @@
 * ``intervals`` — throughput samples with ``rate_bps``;
 * ``agents`` — ``agent_id``, ``timezone``.
 
+A partitioned dataset (:mod:`qos_analysis.dataset`, written by ``qos collector``,
+``qos ingest`` and ``qos synth``) is one source holding many agents.
+
 Units are in the column names (``_s``, ``_bps``, ``_bytes``).  SQLite stores are read
 through the store's column reader (:meth:`qos.store.SqliteStore.read_columns`): read-only
 (``mode=ro``) so the agent can keep writing, every table from one snapshot.
@@ -35,6 +38,7 @@ import pyarrow as pa
 
 from qos.errors import SchemaVersionError
 from qos.records import SCHEMA_VERSION
+from qos_analysis.dataset.layout import MARKER, is_dataset
 from qos_analysis.readers import (
     EXPORT_BASENAMES,
     KINDS,
@@ -97,10 +101,14 @@ def _expand(item: str | Path) -> list[Path]:
     if not path.exists():
         raise DataError(f"{path}: no such file or directory")
     if path.is_dir():
-        if any((path / name).is_file() for name in EXPORT_BASENAMES):
+        if is_dataset(path) or any((path / name).is_file() for name in EXPORT_BASENAMES):
             return [path]
-        found = sorted({p.parent for name in EXPORT_BASENAMES for p in path.rglob(name)})
+        found = sorted({p.parent for name in (*EXPORT_BASENAMES, MARKER) for p in path.rglob(name)})
         stores = sorted(p for ext in ("*.sqlite", "*.sqlite3", "*.db") for p in path.rglob(ext))
+        # a dataset is one source: files inside it (its quarantine/) are not sources of their own
+        datasets = [p for p in found if is_dataset(p)]
+        found = [p for p in found if not any(d in p.parents for d in datasets)]
+        stores = [p for p in stores if not any(d in p.parents for d in datasets)]
         if not found and not stores:
             raise DataError(
                 f"{path}: directory holds no qos-toolkit export "
@@ -137,6 +145,15 @@ def _validate_measurements(part: RawPart) -> None:
     durations = pd.to_numeric(frame["duration_s"], errors="coerce")
     if durations.isna().any() or (durations < 0).any():
         raise DataError(f"{part.source}: duration_s missing, negative or not a number")
+
+
+#: The loader's whole-source checks, for writers that take the loader's frames (qos ingest).
+check_measurements = _validate_measurements
+
+
+def from_parts(parts: list[RawPart]) -> Dataset:
+    """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset)."""
+    return _combine(parts)
 
 
 def _combine(parts: list[RawPart]) -> Dataset:

@@ -3,6 +3,7 @@
 * SQLite stores, read through the store's own column reader
   (:meth:`qos.store.SqliteStore.read_columns`): opened read-only (``mode=ro``) so the agent
   keeps writing, every table from one snapshot, entirely-NULL columns skipped.
+* Partitioned datasets (:mod:`qos_analysis.dataset`): the committed batches of every agent.
 * Export directories written by ``qos-agent export``: ``measurements``/``probes``/
   ``intervals``/``agents`` as ``.parquet`` or ``.csv``; ``measurements.jsonl`` with one
   versioned record per line (qos.serialization).
@@ -73,7 +74,9 @@ class RawPart:
 
 def read_source(path: Path) -> RawPart:
     if path.is_dir():
-        return _read_export_dir(path)
+        from qos_analysis.dataset import is_dataset, read_dataset
+
+        return read_dataset(path) if is_dataset(path) else _read_export_dir(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(16)

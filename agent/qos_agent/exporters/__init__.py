@@ -26,6 +26,7 @@ from qos_agent.exporters.base import Exporter, ExporterContext
 
 #: exporter type → "module:Class"
 _REGISTRY: dict[str, str] = {
+    "http": "qos_agent.exporters.http:HttpExporter",
     "jsonl": "qos_agent.exporters.jsonl:JsonLinesExporter",
     "parquet": "qos_agent.exporters.parquet:ParquetExporter",
     "prometheus": "qos_agent.exporters.prometheus:PrometheusExporter",
