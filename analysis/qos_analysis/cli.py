@@ -39,7 +39,6 @@ from typing import TYPE_CHECKING, Any
 from qos.paths import store_path
 from qos.text_safety import neutralize
 from qos.units import format_bytes
-
 from qos_analysis.presentation import format_quantity
 
 if TYPE_CHECKING:
