@@ -22,8 +22,9 @@ PACKAGES = {
 ALLOWED_THIRD_PARTY = {
     "qos": set(),
     # pyarrow: imported lazily, only by Parquet export and the parquet exporter;
-    # prometheus_client: only when a prometheus exporter is configured
-    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow", "prometheus_client"},
+    # prometheus_client: only when a prometheus exporter is configured;
+    # cryptography: imported lazily by the integrity reference and tls_integrity (SPKI pin)
+    "qos_agent": {"icmplib", "dns", "speedtest", "pyarrow", "prometheus_client", "cryptography"},
     "qos_analysis": {
         "numpy",
         "pandas",

@@ -35,6 +35,7 @@ _SERVICES: dict[str, str] = {
     "tcp": "qos_agent.reference:start_tcp_listener",
     "http": "qos_agent.refserver.server:start_reference_service",
     "stamp": "qos_agent.stamp.reflector:start_reference_reflector",
+    "integrity": "qos_agent.refserver.integrity:start_integrity_service",
 }
 
 

@@ -34,11 +34,16 @@ import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qos.paths import store_path
 from qos.text_safety import neutralize
+from qos.units import format_bytes
 from qos_analysis.presentation import format_quantity
+
+if TYPE_CHECKING:
+    from qos.profiles import Profile
+    from qos_analysis.tariff import TariffFigures
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -252,6 +257,14 @@ def _profiles_show(args: argparse.Namespace) -> int:
             for n, x in p.periods.items()
         },
         "objectives": [],
+        "tariff": None
+        if p.tariff is None
+        else {
+            "price_per_month": str(p.tariff.price_per_month),
+            "currency": p.tariff.currency,
+            "data_allowance_bytes": p.tariff.data_allowance_bytes,
+            "advertised_download": p.tariff.advertised_download,
+        },
     }
     for o in p.objectives:
         dim = (
@@ -300,6 +313,13 @@ def _profiles_show(args: argparse.Namespace) -> int:
             else format_quantity(par["value"], par["dimension"])
         )
         _say(f"  parameter {name} ({par['dimension']}): {state}")
+    if p.tariff is not None:
+        allowance = p.tariff.data_allowance_bytes
+        _say(
+            f"  tariff: {p.tariff.price_per_month} {p.tariff.currency} per month; allowance "
+            f"{'none' if allowance is None else format_bytes(allowance)}; advertised download "
+            f"= parameter {p.tariff.advertised_download or '(none)'}"
+        )
     for o in info["objectives"]:
         what = o["statistic"] + (f" {o['percentile']}" if o["percentile"] else "")
         thr = f" (per sample {o['threshold']})" if o["threshold"] else ""
@@ -327,6 +347,7 @@ def _score(args: argparse.Namespace) -> int:
     from qos.profiles import get_profile
     from qos_analysis.engine import score_sources
     from qos_analysis.scoring import overall_outcome
+    from qos_analysis.tariff import tariff_lines
     from qos_analysis.verdict_table import print_verdict_table
 
     params: dict[str, str] = {}
@@ -351,6 +372,7 @@ def _score(args: argparse.Namespace) -> int:
         confidence=args.confidence,
     )
     summary = overall_outcome(verdicts)
+    tariff = _tariff(sources, profile, params)
     if args.format == "json":
         out = json.loads(verdicts.to_json(orient="records", date_format="iso"))
         print(
@@ -363,6 +385,7 @@ def _score(args: argparse.Namespace) -> int:
                     "not_assessed": list(summary.not_assessed),
                     "notes": list(notes),
                     "verdicts": out,
+                    "tariff": tariff.as_dict() if tariff is not None else None,
                 },
                 indent=2,  # ASCII (\uXXXX): bidi overrides and C1 controls stay escaped
             )
@@ -373,6 +396,8 @@ def _score(args: argparse.Namespace) -> int:
         protect_formula_cells(verdicts).to_csv(sys.stdout, index=False)
     else:
         print_verdict_table(verdicts, profile.id, summary, notes, sys.stdout)
+        for line in tariff_lines(tariff) if tariff is not None else []:
+            print(line)
     if args.fail_on_violation and (verdicts["outcome"] == "fail").any():
         return EXIT_VIOLATION
     return EXIT_OK
@@ -393,6 +418,17 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
         help="Dask scheduler address, e.g. tcp://127.0.0.1:8786 (default: a LocalCluster "
         "with 2 workers)",
     )
+
+
+def _tariff(sources: list[str], profile: Profile, params: dict[str, str]) -> TariffFigures | None:
+    """The tariff figures (docs/methods.md §14) when the profile has a ``[tariff]``: the
+    data set is loaded for them only then."""
+    if profile.tariff is None:
+        return None
+    from qos_analysis.load import load
+    from qos_analysis.tariff import tariff_figures
+
+    return tariff_figures(load(sources), profile, params)
 
 
 def data_sources(given: list[str] | None) -> list[str] | None:

@@ -7,7 +7,8 @@
 * ``measurements`` — one row per attempt, failed ones included (status, error);
   ``started_at`` is ``datetime64[us, UTC]``; ``timezone`` is the agent's IANA zone for
   local-time views; derived columns ``probes_sent``, ``probes_received``, ``direction``,
-  ``goodput_bps``, ``bytes_total``, ``streams``, ``transaction_time_s``, ``outcome``;
+  ``goodput_bps``, ``bytes_total``, ``streams``, ``transaction_time_s``, ``outcome``,
+  ``manipulated`` (integrity tests: 1.0 manipulated, 0.0 clean, NaN otherwise);
 * ``probes`` — one row per probe: ``rtt_s`` NaN and ``lost`` True when no reply came;
 * ``intervals`` — throughput samples with ``rate_bps``;
 * ``agents`` — ``agent_id``, ``timezone``.
@@ -428,6 +429,10 @@ def _type_measurements(
     out["goodput_bps"] = pd.to_numeric(out["goodput_bps"]).astype(np.float64)
     out["transaction_time_s"] = pd.to_numeric(out["transaction_time_s"]).astype(np.float64)
     out["bytes_total"] = pd.to_numeric(out["bytes_total"]).astype("Int64")
+    outcome = out["outcome"].astype(object)
+    out["manipulated"] = np.where(
+        outcome == "manipulated", 1.0, np.where(outcome == "clean", 0.0, np.nan)
+    )
     out["streams"] = pd.to_numeric(out["streams"]).astype("Int64")
     cols = [
         *MEASUREMENT_COLUMNS,
@@ -442,6 +447,7 @@ def _type_measurements(
         "streams",
         "transaction_time_s",
         "outcome",
+        "manipulated",
     ]
     return out[cols].reset_index(drop=True)
 

@@ -282,10 +282,16 @@ def _failed_directions(
 def _relevant_tests(
     meas: pd.DataFrame, source: PerTestSource, failed: np.ndarray, notes: list[str]
 ) -> np.ndarray:
-    """Measurements of the source's kind (and direction), plus failed attempts without a
-    result that belong to it: by their direction, else by their collector."""
+    """Measurements of the source's kind (and direction, or of its collectors), plus failed
+    attempts without a result that belong to it: by their direction, else by their
+    collector."""
     no_result = meas["kind"].isna().to_numpy()
     of_kind = meas["kind"] == source.kind
+    if source.exclude_collectors:
+        of_kind &= ~meas["collector"].isin(list(source.exclude_collectors))
+    if source.collectors:  # the tests of named collectors, failed attempts included
+        mine = meas["collector"].isin(list(source.collectors)).to_numpy()
+        return mine & (of_kind.to_numpy() | (no_result & failed))
     if source.direction is None:
         collectors = set(meas.loc[of_kind, "collector"])
         return of_kind.to_numpy() | (
@@ -319,14 +325,16 @@ def test_population(data: Dataset, metric: str, *, failed_tests: str = "count") 
     relevant = _relevant_tests(meas, source, failed, notes)
     raw = meas[source.column].to_numpy(np.float64)
     fail_value = source.failed_value
-    excluded = np.isin(status, EXCLUDED) | (failed & (failed_tests == "exclude"))
+    # A failed test counts only where it has a value (0 bit/s, +inf); NaN: it has none.
+    count_failed = failed_tests == "count" and not math.isnan(fail_value)
+    excluded = np.isin(status, EXCLUDED) | (failed & (not count_failed))
     ok = status == str(Status.OK)
     missing_value = relevant & ok & np.isnan(raw)
     usable = relevant & ~excluded & ~missing_value
     values = np.where(failed, fail_value, raw)
     if missing_value.any():
         notes.append(f"{int(missing_value.sum())} ok test(s) without a {metric} value excluded")
-    if failed_tests == "count" and (usable & failed).any():
+    if count_failed and (usable & failed).any():
         notes.append(
             f"{int((usable & failed).sum())} failed test(s) counted as "
             f"{'infinitely slow' if math.isinf(fail_value) else f'{fail_value:g} {spec.unit}'}"

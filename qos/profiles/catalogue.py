@@ -25,18 +25,23 @@ ROUND_TRIP_HALF = "rtt-half"  # one-way ≈ RTT/2 under the profile's one_way_ru
 ROUND_TRIP_LOSS = "round-trip-loss"  # a probe lost either way counts as lost
 ROUND_TRIP_RULES = (ROUND_TRIP_HALF, ROUND_TRIP_LOSS)
 PROBE_SAMPLES = ("delay", "loss")
+#: collectors whose timing records are integrity tests (docs/methods.md §13), not transactions
+INTEGRITY_COLLECTORS = ("dns_integrity", "http_integrity", "port_reachability", "tls_integrity")
 
 
 @dataclass(frozen=True, slots=True)
 class PerTestSource:
     """Where a per-test metric's value comes from: one value per measurement of ``kind``
-    (and ``direction``), read from the measurement column ``column``; a failed test counts
-    as ``failed_value`` (0 bit/s for a speed test, +∞ for a timed transaction)."""
+    (and ``direction``, and of one of ``collectors`` when given), read from the measurement
+    column ``column``; a failed test counts as ``failed_value`` (0 bit/s for a speed test,
+    +∞ for a timed transaction, NaN — no value — for an integrity test)."""
 
     kind: str  # measurement kind: "throughput" | "timing"
     column: str  # measurement column, e.g. "goodput_bps"
     failed_value: float
     direction: str | None = None  # throughput tests: "download" | "upload"
+    collectors: tuple[str, ...] = ()  # only these collectors' tests (empty: any)
+    exclude_collectors: tuple[str, ...] = ()  # never these collectors' tests
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +53,8 @@ class MetricSpec:
     Probe metrics (``per_test`` None) score the per-probe ``sample`` — ``"delay"`` (NaN for
     a lost probe) or ``"loss"`` (lost or not); ``round_trip`` says how round-trip data
     stands in for a one-way metric.  ``lost_as_infinite``: a profile may count lost
-    probes as +∞ in order statistics (RFC 7679 §3.5).
+    probes as +∞ in order statistics (RFC 7679 §3.5).  ``decisive_event``: for a "≤ 0"
+    ratio one event already fails (a manipulated integrity test), before ``min_samples``.
     """
 
     name: str
@@ -63,6 +69,8 @@ class MetricSpec:
     sample: str = "delay"  # probes: "delay" | "loss"
     round_trip: str = ""  # one-way probe metrics: one of ROUND_TRIP_RULES
     lost_as_infinite: bool = False
+    # One event (k ≥ 1 of a "≤ 0" ratio) fails the objective before min_samples is reached.
+    decisive_event: bool = False
 
     @property
     def statistics(self) -> tuple[str, ...]:
@@ -210,10 +218,36 @@ METRICS: dict[str, MetricSpec] = {
             False,
             description="total time of a timed transaction (web page, DNS lookup)",
             citation="ITU-T G.1030",
-            per_test=PerTestSource("timing", "transaction_time_s", math.inf),
+            per_test=PerTestSource(
+                "timing", "transaction_time_s", math.inf, exclude_collectors=INTEGRITY_COLLECTORS
+            ),
         ),
     )
 }
+
+
+def _integrity(name: str, collector: str, what: str) -> MetricSpec:
+    """Share of an integrity collector's completed tests that found a manipulation."""
+    return MetricSpec(
+        name,
+        "ratio",
+        "<=",
+        _stats(("ratio", "event_ratio")),
+        False,
+        description=f"share of {collector} tests that found {what} (docs/methods.md §13)",
+        citation="EU Regulation 2015/2120 Art. 3(3)",
+        per_test=PerTestSource("timing", "manipulated", math.nan, collectors=(collector,)),
+        decisive_event=True,
+    )
+
+
+for _spec in (
+    _integrity("dns_manipulation", "dns_integrity", "a changed DNS answer"),
+    _integrity("http_manipulation", "http_integrity", "an altered HTTP request or response"),
+    _integrity("port_manipulation", "port_reachability", "a blocked, reset or redirected port"),
+    _integrity("tls_manipulation", "tls_integrity", "TLS interception, downgrade or SNI loss"),
+):
+    METRICS[_spec.name] = _spec
 
 
 def register_metric(spec: MetricSpec) -> None:

@@ -19,6 +19,7 @@ from qos.profiles.sections import (
     load_periods,
     load_source,
 )
+from qos.profiles.tariff import load_tariff
 
 _TOP_KEYS = {
     "schema_version",
@@ -29,6 +30,7 @@ _TOP_KEYS = {
     "periods",
     "parameters",
     "campaign",
+    "tariff",
     "objectives",
     "variants",
 }
@@ -63,6 +65,7 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
     periods = load_periods(data.get("periods", {}), ctx)
     params = load_parameters(data.get("parameters", {}), ctx)
     campaign = load_campaign(data["campaign"], ctx) if "campaign" in data else None
+    tariff = load_tariff(data["tariff"], ctx, params) if "tariff" in data else None
     defaults = load_defaults(data.get("defaults", {}), ctx, "defaults", {"window_s": None})
     title = ctx.string(data, "title", "")
     description = ctx.string(data, "description", "", required=False)
@@ -70,6 +73,7 @@ def parse_profiles(data: Mapping[str, Any], *, name: str, path: str = "") -> dic
         "periods": periods,
         "parameters": params,
         "campaign": campaign,
+        "tariff": tariff,
         "path": path,
         "schema_version": version,
     }

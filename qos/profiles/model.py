@@ -6,11 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import time
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from qos.errors import ProfileError, UnitError
 from qos.profiles.catalogue import METRICS, PROFILE_SCHEMA_VERSION, MetricSpec
 from qos.profiles.quantities import parse_quantity
 from qos.suggest import unknown_name_hint
+
+if TYPE_CHECKING:
+    from qos.profiles.tariff import Tariff
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,7 @@ class Profile:
     periods: Mapping[str, Period] = field(default_factory=dict)
     parameters: Mapping[str, Parameter] = field(default_factory=dict)
     campaign: Campaign | None = None
+    tariff: Tariff | None = None  # price and data allowance (contract profiles)
     path: str = ""
     schema_version: int = PROFILE_SCHEMA_VERSION
     description: str = ""

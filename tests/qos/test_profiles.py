@@ -66,6 +66,9 @@ RULES: dict[str, tuple[str | None, str]] = {
     "campaign-missing-days": ("campaign.days", "missing required key"),
     "unknown-variant-key": ("variants.a.titel", "did you mean 'title'?"),
     "limit-factor": ("limit.factor", "positive number"),
+    "tariff-currency": ("tariff.currency", "is not an ISO 4217 code"),
+    "tariff-price": ("tariff.price_per_month", "must be a positive amount"),
+    "tariff-advertised": ("tariff.advertised_download", "no parameter 'download_maxx'"),
 }
 
 

@@ -34,6 +34,10 @@ register("dns", "qos_agent.collectors.dns:DnsCollector")
 register("http", "qos_agent.collectors.http:HttpCollector")
 register("http_throughput", "qos_agent.collectors.http_throughput:HttpThroughputCollector")
 register("speedtest", "qos_agent.collectors.speedtest:SpeedtestCollector")
+register("dns_integrity", "qos_agent.collectors.dns_integrity:DnsIntegrityCollector")
+register("http_integrity", "qos_agent.collectors.http_integrity:HttpIntegrityCollector")
+register("port_reachability", "qos_agent.collectors.port_reachability:PortReachabilityCollector")
+register("tls_integrity", "qos_agent.collectors.tls_integrity:TlsIntegrityCollector")
 
 
 def names() -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from qos.errors import ConfigError
 from qos.units import parse_size_bytes
+from qos_agent.commands import server_integrity
 from qos_agent.refserver.limits import DEFAULT_MAX_REQUEST_BYTES, ServerLimits
 
 
@@ -69,6 +70,7 @@ def register(subparsers: Any) -> None:
         help="seconds a request line and its headers may take in all (default 10)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    server_integrity.add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -93,6 +95,11 @@ def run(args: argparse.Namespace) -> int:
         server = ReferenceHttpServer((args.bind, args.port), limits, verbose=args.verbose)
     except OSError as exc:
         raise ConfigError(f"cannot listen on {args.bind} port {args.port}: {exc}") from None
+    try:
+        stop_integrity = server_integrity.start(args)
+    except ConfigError:
+        server.server_close()
+        raise
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -104,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         serve_until_signalled(server, stop)
     finally:
+        stop_integrity()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     print("qos-agent server: stopped", flush=True)

@@ -16,6 +16,7 @@ from qos.profiles import Profile
 from qos_analysis.load import Dataset
 from qos_analysis.report.adapter import adapt_verdicts, overall_outcome
 from qos_analysis.report.evidence import build_evidence
+from qos_analysis.report.integrity_tariff import build_integrity, build_tariff
 from qos_analysis.report.methodology import build_methodology
 from qos_analysis.report.model import Report, ScopeSection, Verdict
 from qos_analysis.report.provenance import build_provenance
@@ -64,6 +65,8 @@ def build_report(
         provenance=build_provenance(data, profile, params or {}, command),
         evidence=build_evidence(profile, summary, speeds),
         warnings=tuple(_warnings(data, rows)) + section_notes,
+        integrity=build_integrity(data),
+        tariff=build_tariff(data, profile, params),
     )
     tick("model")
     return replace(report, headline=headline(report))

@@ -190,6 +190,62 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class IntegrityTests:
+    """Integrity tests of one collector against one reference (docs/methods.md §13)."""
+
+    collector: str
+    target: str
+    clean: int
+    manipulated: int
+    failed: int  # not completed (reference unreachable …): neither clean nor manipulated
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrityFinding:
+    """One manipulation: when, which test, what changed, expected and observed."""
+
+    started_at: str  # ISO 8601 UTC
+    collector: str
+    target: str
+    kind: str
+    subject: str
+    expected: str
+    observed: str
+
+
+@dataclass(frozen=True, slots=True)
+class Integrity:
+    tests: tuple[IntegrityTests, ...]
+    findings: tuple[IntegrityFinding, ...]
+    more_findings: int  # findings not listed (the list is capped)
+
+
+@dataclass(frozen=True, slots=True)
+class TariffUsage:
+    month: str  # "YYYY-MM" (UTC)
+    bytes: int
+    records: int
+    allowance_share: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class TariffFacts:
+    """Price per delivered Mbit/s and the measurements' data use (docs/methods.md §14)."""
+
+    currency: str
+    price_per_month: str  # decimal text, exact as in the profile
+    downloads: int
+    median_download_bps: float | None
+    advertised_download_bps: float | None
+    price_per_mbps_median: str | None  # exact decimal text
+    price_per_mbps_advertised: str | None
+    delivered_share: float | None
+    data_allowance_bytes: int | None
+    usage: tuple[TariffUsage, ...]
+    lines: tuple[str, ...]  # the figures worded, as ``qos score`` prints them
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     """A whole compliance report (rendered as HTML, PDF, Markdown and JSON)."""
 
@@ -206,6 +262,8 @@ class Report:
     evidence: Evidence | None
     warnings: tuple[str, ...]
     schema: str = SCHEMA_ID
+    integrity: Integrity | None = None
+    tariff: TariffFacts | None = None
 
     @property
     def figures(self) -> tuple[Figure, ...]:

@@ -68,6 +68,11 @@ def decide(
     if group.n == 0 or math.isnan(group.value):
         return INCONCLUSIVE, "no usable samples in this window"
     if group.n < obj.min_samples:
+        if _violated_for_good(obj, group, rule):
+            return FAIL, (
+                f"{group.count:,} of {group.n:,} > {format_quantity(rule.limit, rule.unit)}: "
+                f"fails before min_samples {obj.min_samples}, further samples cannot undo it"
+            )
         missing = obj.min_samples - group.n
         reason = (
             f"{group.n} sample(s) < min_samples {obj.min_samples}: "
@@ -82,6 +87,19 @@ def decide(
     if rule.decision == "literal" or rule.literal_only:
         return _decide_literal(obj, group, rule)
     return _decide_by_bounds(obj, group, rule)
+
+
+def _violated_for_good(obj: Objective, group: GroupResult, rule: Rule) -> bool:
+    """A ratio k/n of a metric whose single event is decisive (``decisive_event``: one
+    manipulated integrity test) with limit "≤ 0" and k > 0: no number of further samples
+    can bring it back to 0, so it fails whatever ``min_samples`` says."""
+    return (
+        obj.spec.decisive_event
+        and group.count is not None
+        and group.count > 0
+        and obj.comparison == "<="
+        and rule.exact_limit == 0
+    )
 
 
 def _meets_exactly(obj: Objective, group: GroupResult, limit: Fraction) -> bool:

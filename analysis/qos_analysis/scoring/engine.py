@@ -12,6 +12,7 @@ from qos.errors import ProfileError
 from qos.profiles import Objective, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
+from qos_analysis.scoring.evidence import attach_evidence
 from qos_analysis.scoring.objective import score_objective
 from qos_analysis.scoring.run import ScoringRun
 from qos_analysis.scoring.verdict import Verdict, verdicts_frame
@@ -47,7 +48,7 @@ def score_verdicts(
     for objective in prof.objectives:
         window_s = _objective_window(prof, objective, override)
         verdicts.extend(score_objective(run, objective, window_s))
-    return verdicts
+    return attach_evidence(data, verdicts)
 
 
 def score(

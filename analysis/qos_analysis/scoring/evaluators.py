@@ -103,6 +103,18 @@ def loss_ratio(inp: EvalInput) -> Stat:
     return ratio_stat(k, n, conf, f"one-sided {conf:.0%} Clopper–Pearson", "loss-free packets")
 
 
+@register_evaluator("event_ratio")
+def event_ratio(inp: EvalInput) -> Stat:
+    """Tests that saw the event (value 1, e.g. a manipulation) / tests with a value (0 or 1),
+    with Clopper–Pearson bounds (§9.1)."""
+    codes, n_groups, conf = inp.codes, inp.n_groups, inp.conf
+    defined = ~np.isnan(inp.sample)
+    seen = defined & (inp.sample > 0)
+    n = np.bincount(codes[defined], minlength=n_groups).astype(np.int64)
+    k = np.bincount(codes[seen], minlength=n_groups).astype(np.int64)
+    return ratio_stat(k, n, conf, f"one-sided {conf:.0%} Clopper–Pearson", "clean tests")
+
+
 @register_evaluator("jitter_rfc3550")
 def jitter(inp: EvalInput) -> Stat:
     """Mean or maximum of the per-measurement RFC 3550 §6.4.1 jitter."""
