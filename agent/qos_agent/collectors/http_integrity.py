@@ -101,7 +101,7 @@ class _BytesSocket:
         self._data = data
 
     def makefile(self, mode: str, *args: Any, **kwargs: Any) -> io.BufferedReader:
-        return io.BufferedReader(io.BytesIO(self._data))  # type: ignore[arg-type]
+        return io.BufferedReader(io.BytesIO(self._data))
 
 
 def exchange(host: str, port: int, head: bytes, timeout_s: float) -> bytes:
