@@ -12,10 +12,24 @@ minimum sample size on.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
+from functools import lru_cache
 
 from qos.profiles import Objective
 from qos_analysis.stats.proportions import clopper_pearson_lower, clopper_pearson_upper
-from qos_analysis.stats.quantiles import min_samples_for_upper_bound
+from qos_analysis.stats.quantiles import min_samples_for_upper_bound as _min_samples
+
+# Both searches depend only on a few numbers that repeat across thousands of (scope,
+# window) groups of one objective; caching them keeps the explanations off the scoring
+# time (each uncached search is tens of SciPy calls).
+_CACHE_SIZE = 4096
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def min_samples_for_upper_bound(p: Fraction | float, confidence: float) -> int:
+    """:func:`qos_analysis.stats.quantiles.min_samples_for_upper_bound`, cached."""
+    return _min_samples(p, confidence)
+
 
 _SEARCH_CAP = 10**10
 
@@ -58,6 +72,7 @@ def _ratio_decided(comparison: str, events: int, n: int, limit: float, confidenc
     return float(clopper_pearson_lower(events, n, confidence)) >= limit
 
 
+@lru_cache(maxsize=_CACHE_SIZE)
 def extra_samples_for_ratio(
     comparison: str, count: int, n: int, limit: float, confidence: float
 ) -> int | None:
