@@ -106,10 +106,15 @@ REGULATOR = [
     ),
     new_code_cell(SETUP),
     new_code_cell("from qos.profiles import available_profiles\n\nsorted(available_profiles())"),
-    new_markdown_cell("## Verdicts per panellist against ITU-T Y.1541 class 1"),
+    new_markdown_cell(
+        "## Verdicts per panellist against ITU-T Y.1541 class 1\n\n"
+        "Y.1541 states one-way objectives; from RTT data the verdicts use the named RTT/2 "
+        "rule and are marked `approximate`."
+    ),
     new_code_cell(
         "from qos_analysis import overall, score\n\n"
-        "verdicts = score(data, 'y1541/class1')\n"
+        "# one verdict per panellist over the whole campaign\n"
+        "verdicts = score(data, 'y1541/class1', window='all')\n"
         "print('overall:', overall(verdicts))\n"
         "verdicts.pivot_table(index='objective', columns='outcome', values='scope',\n"
         "                     aggfunc='count', fill_value=0)"
@@ -139,8 +144,9 @@ REGULATOR = [
     new_markdown_cell("## The written report"),
     new_code_cell(
         "from qos_analysis import report\n\n"
-        "written = report(data, 'y1541/class1', format='html', out=os.getcwd())\n"
-        "written"
+        "written = report(data, 'y1541/class1', format='html', window='all', out=os.getcwd())\n"
+        "print(written.report.headline)\n"
+        "print('written:', written.path)"
     ),
 ]
 
@@ -220,17 +226,36 @@ CONTRACT = [
         "agents = sorted(data.measurements['agent_id'].unique())\n"
         "agent = os.environ.get('QOS_NOTEBOOK_AGENT') or agents[0]\n"
         "data = data.for_agents([agent])\n"
+        "# The contract's speeds: here the household's plan from the panel metadata (when\n"
+        "# present); for your own line enter what your contract states.\n"
+        "from pathlib import Path\n\n"
+        "from qos_analysis.panel.metadata import find_metadata, read_metadata\n\n"
+        "meta_path = find_metadata(Path(DATA)) if Path(DATA).is_dir() else None\n"
+        "if meta_path is not None:\n"
+        "    plan = read_metadata(meta_path).set_index('agent_id').loc[agent]\n"
+        "    down, up = plan['advertised_download_bps'], plan['advertised_upload_bps']\n"
+        "    profile = profile.with_parameters({\n"
+        "        'download_max': f'{down:.0f}bit/s', 'download_normal': f'{0.8 * down:.0f}bit/s',\n"
+        "        'download_min': f'{0.5 * down:.0f}bit/s', 'upload_max': f'{up:.0f}bit/s',\n"
+        "        'upload_normal': f'{0.8 * up:.0f}bit/s', 'upload_min': f'{0.5 * up:.0f}bit/s'})\n"
         "verdicts = score(data, profile)\n"
         "print(agent, 'overall:', overall(verdicts))\n"
         "verdicts[['objective', 'outcome', 'value', 'limit', 'n_samples', 'min_samples']]"
     ),
     new_markdown_cell(
         "## What is still missing\n\n"
-        "An objective with fewer samples than `min_samples`, or whose confidence interval "
-        "still straddles the limit, is `inconclusive`: keep measuring."
+        "Scored after the first day of the campaign: an objective with fewer samples than "
+        "`min_samples`, or whose confidence interval still straddles the limit, is "
+        "`inconclusive`, and `more` says how many samples it still needs at least."
     ),
     new_code_cell(
-        "missing = verdicts[verdicts['outcome'] == 'inconclusive']\n"
+        "from datetime import timedelta\n\n"
+        "from qos_analysis.report.period import restrict\n\n"
+        "# After the first day of the campaign, which objectives still lack evidence?\n"
+        "day_one_end = data.measurements['started_at'].min() + timedelta(days=1)\n"
+        "first_day = restrict(data, None, day_one_end)\n"
+        "early = score(first_day, profile)\n"
+        "missing = early[early['outcome'] == 'inconclusive']\n"
         "missing.assign(more=(missing['min_samples'] - missing['n_samples']).clip(lower=0))[\n"
         "    ['objective', 'n_samples', 'min_samples', 'more', 'note']]"
     ),
