@@ -154,8 +154,8 @@ VOICE = [
     new_markdown_cell(
         "# Voice quality what-if (ITU-T G.107 E-model)\n\n"
         "How R and MOS respond to one-way delay, packet loss, loss burstiness (BurstR), the "
-        "codec (G.113 Ie/Bpl) and the delay-sensitivity class of G.107 Amendment 1.  Pure "
-        "formulas, no measurements needed.  Details: `docs/methods.md` §4."
+        "codec (G.113 Ie/Bpl) and the G.107 delay-sensitivity class (sT, mT).  Pure "
+        "formulas, no measurements needed.  Details: `docs/methods.md` §4 (classes: §4.4)."
     ),
     new_code_cell(
         "import matplotlib\n\n"
