@@ -74,8 +74,12 @@ def github_slug(heading: str) -> str:
 
 
 def resolve(citing: str, target: str) -> Path | None:
-    """The cited file, relative to the citing file's folder or to the repository root."""
-    for base in (REPO / citing).parent, REPO:
+    """The cited file, relative to the citing file's folder or to the repository root
+    (MkDocs' ``mkdocs.yml`` names its pages relative to its ``docs_dir``, ``docs/``)."""
+    bases = [(REPO / citing).parent, REPO]
+    if citing == "mkdocs.yml":
+        bases.insert(0, REPO / "docs")
+    for base in bases:
         candidate = (base / target).resolve()
         if candidate.is_file() and candidate.is_relative_to(REPO):
             return candidate

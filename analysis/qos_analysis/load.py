@@ -28,7 +28,7 @@ from __future__ import annotations
 import glob as globmod
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +68,30 @@ class Dataset:
     @property
     def empty(self) -> bool:
         return self.measurements.empty
+
+    def for_agents(self, agents: Iterable[str]) -> Dataset:
+        """The rows of the given agents only (probes and intervals follow their
+        measurements), e.g. one household's view of a panel."""
+        wanted = set(agents)
+        meas = self.measurements[self.measurements["agent_id"].isin(wanted)]
+        ids = pd.Index(meas["measurement_id"].astype(str), dtype=object)
+        return replace(
+            self,
+            measurements=meas.reset_index(drop=True),
+            probes=_child_rows(self.probes, ids),
+            intervals=_child_rows(self.intervals, ids),
+            agents=self.agents[self.agents["agent_id"].isin(wanted)].reset_index(drop=True),
+        )
+
+
+def _child_rows(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
+    """Rows of ``frame`` whose measurement is in ``ids``, its categorical ``measurement_id``
+    re-coded against ``ids`` (the populations index measurements by those codes)."""
+    keep = frame[frame["measurement_id"].astype(str).isin(ids)].reset_index(drop=True)
+    codes = ids.get_indexer(keep["measurement_id"].astype(str))
+    return keep.assign(
+        measurement_id=pd.Categorical.from_codes(codes, categories=ids, validate=False)
+    )
 
 
 # --- public entry point ----------------------------------------------------------------------

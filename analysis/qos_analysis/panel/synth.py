@@ -27,6 +27,7 @@ same command twice stores nothing new.
 from __future__ import annotations
 
 import json
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,6 +118,16 @@ def synthesize(cfg: SynthConfig, out: Path) -> dict[str, int]:
         for name, table in tables.items():
             counts[name] += table.num_rows
     return counts
+
+
+def example_panel(out: Path | None = None, *, agents: int = 6, days: int = 3) -> Path:
+    """A small panel (``agents`` × ``days``, 20 probes per test) written into ``out`` or a
+    fresh temporary directory; returns the dataset path.  The notebooks fall back to it
+    when no data path is given, so they run on a fresh checkout."""
+    if out is None:
+        out = Path(tempfile.mkdtemp(prefix="qos-example-")) / "panel"
+    synthesize(SynthConfig(agents=agents, days=days, probes_per_test=20, seed=1), out)
+    return out
 
 
 def _active_days(cfg: SynthConfig, rng: np.random.Generator) -> range:
