@@ -70,10 +70,35 @@ COLLECTORS: dict[str, Disclosure] = {
         "sees the public address; the coordinates sent are 0,0), then bulk test traffic "
         "to the chosen public server; with a mini-server URL, only to that server",
     ),
+    "dns_integrity": Disclosure(
+        "per test name: the answers of the system resolver and of the reference resolver, "
+        "TTLs, AD bits, findings",
+        "DNS queries for the configured test names to the system (or given) resolver and "
+        "to the reference resolver; both see the names",
+    ),
+    "http_integrity": Disclosure(
+        "the request as the reference server received it, response hash, findings",
+        "one HTTP request with fixed headers to the reference server (and any proxy on the "
+        "path), which sees the public address",
+    ),
+    "port_reachability": Disclosure(
+        "per port: open, blocked, reset or rewritten, with the evidence",
+        "TCP connects and small UDP echo datagrams to the reference server's ports",
+    ),
+    "tls_integrity": Disclosure(
+        "certificate issuer and SPKI fingerprint, protocol version, SNI seen, findings",
+        "one TLS handshake with the reference server's name as SNI to the reference server",
+    ),
 }
 
 EXPORTERS: dict[str, Disclosure] = {
     "jsonl": Disclosure("", "full records (probes included) to a local file"),
+    "http": Disclosure(
+        "",
+        "full records (probes included), gzip-compressed JSON batches, to the configured "
+        "collector URL with this agent's bearer token; the collector operator sees the "
+        "records and the public address",
+    ),
     "parquet": Disclosure("", "full records (probes included) to local Parquet files"),
     "prometheus": Disclosure(
         "",
