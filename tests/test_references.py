@@ -88,7 +88,7 @@ def resolve(citing: str, target: str) -> Path | None:
 
 #: In source code a bare lower-case ``name.md`` is a file the code writes (a report's
 #: output name, a temporary file in a test), not a citation; folder paths and document
-#: names in capitals (``docs/methods.md``, ``STANDARDS.md``, ``README.md``) are citations.
+#: names in capitals (``docs/methods.md``, ``README.md``, any upper-case name) are citations.
 CODE_FILE_NAME = re.compile(r"^[a-z0-9_-]+\.md$")
 
 
