@@ -395,7 +395,9 @@ def test_once_stamp_against_reflector_command(tmp_path: Path) -> None:
 
 def test_ipv6_loopback_and_twamp_light_size() -> None:
     try:
-        server = ReflectorServer("::1", 0).start()
+        # a 41-octet TWAMP-Light request is answered only by a reflector that accepts short ones
+        short_ok = Reflector(ReflectorConfig(accept_short=True))
+        server = ReflectorServer("::1", 0, reflector=short_ok).start()
     except OSError as exc:
         pytest.skip(f"IPv6 loopback unavailable: {exc}")
     with server:
@@ -422,3 +424,20 @@ def test_dscp_is_set_on_test_packets() -> None:
     ]
     assert tos == [46 << 2]  # EF
     assert m.status is Status.TIMEOUT
+
+
+@pytest.mark.parametrize("size", [41, 44])
+def test_loopback_reference_reflector_answers_every_size_the_sender_accepts(size: int) -> None:
+    """``@reference/stamp`` on loopback answers 41-octet TWAMP-Light requests as well, which a
+    reflector started with the defaults ignores."""
+    from qos_agent.stamp.reflector import start_reference_reflector
+
+    service = start_reference_reflector()
+    try:
+        m = run(service.target, count=10, interval="5ms", size=size)
+    finally:
+        service.stop()
+    assert m.status is Status.OK and m.result is not None and m.result.received == 10
+    with ReflectorServer("127.0.0.1", 0).start() as default:
+        m = run(default.target, count=3, interval="5ms", timeout="200ms", size=size)
+    assert m.result is not None and m.result.received == (3 if size >= 44 else 0)

@@ -99,7 +99,7 @@ def test_unknown_ttl_is_written_as_255() -> None:
     assert decode_reflector(r.handle(probe(0), SRC, None)).sender_ttl == 255  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("size", [41, 42, 43, 44, 45, 200, 1472])
+@pytest.mark.parametrize("size", [44, 45, 200, 1472])
 def test_reply_has_exactly_the_received_size(size: int) -> None:
     r, _ = make()
     data = probe(0, size=size)
@@ -109,7 +109,15 @@ def test_reply_has_exactly_the_received_size(size: int) -> None:
         assert reply[44:] == data[44:]
 
 
-@pytest.mark.parametrize("size", [0, 1, 14, 40])
+@pytest.mark.parametrize("size", [41, 42, 43])
+def test_padded_twamp_light_request_answered_at_its_size_under_accept_short(size: int) -> None:
+    r, _ = make(ReflectorConfig(accept_short=True))
+    reply = r.handle(probe(0, size=size), SRC, 64)
+    assert reply is not None and len(reply) == size
+    assert r.stats.short_answered == 1
+
+
+@pytest.mark.parametrize("size", [0, 1, 14, 40, 41, 43])
 def test_too_short_gets_no_reply(size: int) -> None:
     r, _ = make()
     assert r.handle(probe(0)[:size], SRC, 64) is None
@@ -246,8 +254,9 @@ def test_reflector_command_without_port_when_unprivileged(monkeypatch: pytest.Mo
 
 
 def test_twamp_light_interop_41_octets() -> None:
-    """RFC 5357 §4.1.2 unauthenticated sender (14 octets + 27 padding) against the server;
-    the reply is parsed with RFC 5357 §4.2.1 offsets by hand, not with our codec."""
+    """RFC 5357 §4.1.2 unauthenticated sender (14 octets + 27 padding) against the server
+    started with ``accept_short`` (by default it answers only ≥ 44 octets); the reply is
+    parsed with RFC 5357 §4.2.1 offsets by hand, not with our codec."""
     import struct
     import time
 
@@ -255,7 +264,9 @@ def test_twamp_light_interop_41_octets() -> None:
     sender = struct.pack("!IQH", seq, ts, err) + bytes(27)
     assert len(sender) == 41
     with (
-        ReflectorServer(port=0).start() as server,
+        ReflectorServer(
+            port=0, reflector=Reflector(ReflectorConfig(accept_short=True))
+        ).start() as server,
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s,
     ):
         s.settimeout(2)

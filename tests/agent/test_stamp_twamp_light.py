@@ -5,9 +5,10 @@ Sequence Number, Timestamp, Error Estimate, padding; §4.2.1 reflector: ..., Ses
 Error Estimate at 36, MBZ, Ses-Sender TTL at 40) or built by Scapy's independent
 ``scapy.contrib.stamp``, in sizes of 14, 36, 38, 41 and 44 octets, in both directions:
 
-* requests: by default only ≥ 41 octets are answered, at their own size (never more octets
-  than received); with ``accept_short`` 14–40 octets get the 44-octet base reflection, so
-  every reply is at most max(request, 44) octets;
+* requests: by default only ≥ 44 octets (the STAMP base packet) are answered, at their own
+  size (never more octets than received); with ``accept_short`` 14–40 octets get the
+  44-octet base reflection and 41–43 octets a same-size one, so every reply is at most
+  max(request, 44) octets;
 * replies: the sender matches anything from 36 octets up; a field the reply does not
   carry (Ses-Sender Error Estimate below 38, Ses-Sender TTL below 41) is ``None``;
 * a TWAMP-Light responder written here (not using our codec) that answers 38 octets, and
@@ -101,7 +102,7 @@ def make(**config: object) -> tuple[Reflector, FakeTime]:
 def test_default_reflector_never_answers_with_more_octets_than_received(size: int) -> None:
     r, _ = make()
     reply = r.handle(twamp_request(7, size), SRC, 64)
-    if size < 41:  # a reply would need ≥ 41 octets: amplification, so silence
+    if size < 44:  # below the STAMP base packet: answered only under accept_short
         assert reply is None and r.stats.too_short == 1 and r.stats.reflected == 0
     else:
         assert reply is not None and len(reply) == size
@@ -120,7 +121,7 @@ def test_accept_short_answers_at_most_max_of_request_and_44(size: int) -> None:
     assert (r_seq, mbz1, mbz2, s_ttl) == (0, 0, 0, 61)  # stateful: own counter from 0
     assert reply[41:44] == bytes(len(reply[41:44]))  # trailing MBZ
     assert t3 >= t2 and r_err & 0xFF != 0
-    assert r.stats.short_answered == (1 if size < 41 else 0) and r.stats.too_short == 0
+    assert r.stats.short_answered == (1 if size < 44 else 0) and r.stats.too_short == 0
 
 
 @pytest.mark.parametrize("size", [0, 1, 13])
@@ -240,7 +241,7 @@ def test_scapy_sender_packet_cut_to_size_against_our_reflector(size: int) -> Non
     for accept_short in (False, True):
         r, _ = make(accept_short=accept_short)
         reply = r.handle(request, SRC, 64)
-        if size < 41 and not accept_short:
+        if size < 44 and not accept_short:
             assert reply is None
             continue
         assert reply is not None and len(reply) <= max(size, 44)
@@ -422,7 +423,7 @@ def test_reflector_command_ignores_a_14_octet_request_and_logs_the_hint(
         assert REFLECTOR_41.unpack_from(s.recv(2048))[5] == 3
     out, err = _stop(proc)
     assert "mode=stateful received=3 reflected=1 too_short=2 short_answered=0" in out
-    assert "mode stateful: requests under 41 octets are ignored" in err
+    assert "mode stateful: requests under 44 octets are ignored" in err
     hints = [line for line in err.splitlines() if "ignored" in line and "from 127.0.0.1" in line]
     assert len(hints) == 1, err  # once per source and minute
     assert "WARNING" in hints[0] and "ignored 1 request(s) of 14 octets" in hints[0]
@@ -446,7 +447,7 @@ def test_reflector_command_accept_short_stateless_answers_14_octets(
     assert (s_ts, s_err) == SENDER_HEAD.unpack_from(request)[1:]
     assert ttl == 64 and t3 >= t2
     assert "mode=stateless received=1 reflected=1 too_short=0 short_answered=1" in out
-    assert "mode stateless: requests of 14-40 octets get 44-octet replies" in err
+    assert "mode stateless: requests of 14-43 octets get replies of max(request, 44) octets" in err
     assert "WARNING" not in err  # nothing ignored, no hint
 
 

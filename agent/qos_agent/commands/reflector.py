@@ -11,11 +11,12 @@ TWAMP-Light sender) can measure two-way delay and loss per direction to this hos
   interface is a decision, not a default.
 * Port: RFC 8762 §4.1 default 862 when running with the privilege to bind it; otherwise a
   port must be given (e.g. ``--port 8620``; ``--port 0`` picks a free one).
-* By default never replies with more octets than it received: requests shorter than the
-  41-octet TWAMP-Light minimum (an unpadded TWAMP-Light sender sends 14) are ignored,
-  counted, and logged once per source and minute.  ``--accept-short`` answers requests of
-  14–40 octets with the 44-octet base packet, rate-limited per source by
-  ``--short-rate-limit``: every reply is then at most max(request, 44) octets.
+* By default answers only requests of at least the 44-octet STAMP base packet, at their
+  own size: shorter ones (an unpadded TWAMP-Light sender sends 14) are ignored, counted,
+  and logged once per source and minute.  ``--accept-short`` answers requests of
+  14–43 octets (14–40 with the 44-octet base packet, 41–43 at their own size),
+  rate-limited per source by ``--short-rate-limit``: every reply is then at most
+  max(request, 44) octets.
 * Rate-limits per source address and forgets sessions silent for REFWAIT (default 900 s,
   RFC 5357 §4.2).
 * Prints ``listening on ADDR:PORT`` once ready, logs its mode to stderr; stops cleanly on
@@ -112,8 +113,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--accept-short",
         action="store_true",
-        help="answer requests of 14-40 octets (unpadded TWAMP-Light senders) with 44-octet "
-        "replies, rate-limited per source; by default they are ignored (amplification)",
+        help="answer requests of 14-43 octets (TWAMP-Light senders) with replies of at most "
+        "max(request, 44) octets, rate-limited per source; by default requests under 44 "
+        "octets are ignored (amplification)",
     )
     parser.add_argument(
         "--short-rate-limit",
@@ -188,11 +190,11 @@ def describe(config: ReflectorConfig) -> str:
     """One line saying how this reflector answers (mode and short-request policy)."""
     if config.accept_short:
         short = (
-            "requests of 14-40 octets get 44-octet replies "
+            "requests of 14-43 octets get replies of max(request, 44) octets "
             f"(at most {config.short_rate_limit_pps:g}/s per source)"
         )
     else:
-        short = "requests under 41 octets are ignored (--accept-short answers them)"
+        short = "requests under 44 octets are ignored (--accept-short answers them)"
     return f"mode {config.mode}: {short}"
 
 

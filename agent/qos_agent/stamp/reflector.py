@@ -19,19 +19,20 @@ Two layers, so that the protocol logic is testable with arbitrary bytes:
 
 Reply sizes (no amplification):
 
-* by default a reply **never has more octets than the request**: requests of 41–43 octets
-  (a padded TWAMP-Light sender, RFC 5357 §4.1.2) get a same-size TWAMP-Light reflection,
-  ≥ 44 octets a same-size STAMP reflection carrying the sender's octets beyond 44 (RFC 8762
-  §4.3), and shorter requests get **no reply** — answering a 14-octet unpadded TWAMP-Light
-  request needs at least the 41-octet reflector packet, a threefold amplification that
-  a spoofed source could aim at a victim.  They are counted (``too_short``) and logged once
-  per source and minute with the option that answers them;
-* with ``accept_short`` a request of 14–40 octets (the unpadded TWAMP-Light head and
-  more) gets the 44-octet base reflection (RFC 8762 §4.3 base packet; it holds every
-  RFC 5357 §4.2.1 field, the Ses-Sender TTL included), under a separate, stricter
-  per-source rate limit.  So the bound over
-  every request is ``len(reply) ≤ max(len(request), 44)``; below 14 octets nothing is
-  ever answered.
+* by default only requests of **44 octets and more** are answered (RFC 8762 §4.2.1 base
+  packet or longer), with a same-size STAMP reflection carrying the sender's octets beyond
+  44 (RFC 8762 §4.3).  Shorter requests get **no reply**: a 14-octet unpadded TWAMP-Light
+  request (RFC 5357 §4.1.2) would need at least the 41-octet reflector packet, a threefold
+  amplification that a spoofed source could aim at a victim, and a 41–43-octet request is
+  answered only by choice too, so that one rule covers every short request.  They are
+  counted (``too_short``) and logged once per source and minute with the option that
+  answers them;
+* with ``accept_short`` a request of 14–43 octets (the unpadded TWAMP-Light head and
+  more) is answered under a separate, stricter per-source rate limit: 14–40 octets get the
+  44-octet base reflection (RFC 8762 §4.3 base packet; it holds every RFC 5357 §4.2.1
+  field, the Ses-Sender TTL included), 41–43 octets (a padded TWAMP-Light sender,
+  RFC 5357 §4.1.2) a same-size TWAMP-Light reflection.  So the bound over every request
+  is ``len(reply) ≤ max(len(request), 44)``; below 14 octets nothing is ever answered.
 
 A packet dropped by the rate limiter is not counted in its session: the sender sees it as
 forward loss, which is where the loss happened from its point of view.
@@ -40,6 +41,7 @@ forward loss, which is where the loss happened from its point of view.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import select
 import threading
@@ -79,7 +81,8 @@ ACCEPT_SHORT_OPTION = "--accept-short"
 class ReflectorConfig:
     """Mode and abuse limits of a reflector; defaults suit a probe target on a home line.
 
-    ``accept_short`` answers requests of 14–40 octets with a 44-octet reply; those replies
+    ``accept_short`` answers requests of 14–43 octets (14–40 with a 44-octet reply, 41–43 at
+    their own size); those replies
     also spend a token of a per-source bucket of ``short_rate_limit_pps`` / ``short_burst``
     (the amplification is bounded by rate, not only by size).
     """
@@ -122,9 +125,9 @@ class ReflectorConfig:
 class ReflectorStats:
     """Mode and counters for logs and tests.
 
-    ``too_short`` counts requests below 41 octets left unanswered (all of them by default;
-    with ``accept_short`` those below 14); ``short_answered`` those of 14–40 octets that got
-    a 44-octet reply (also counted in ``reflected``).
+    ``too_short`` counts requests below 44 octets left unanswered (all of them by default;
+    with ``accept_short`` those below 14); ``short_answered`` those of 14–43 octets answered
+    under ``accept_short`` (also counted in ``reflected``).
     """
 
     mode: str = "stateful"
@@ -234,7 +237,7 @@ class Reflector:
         ``address``; the caller logs it outside the lock.
         """
         cfg = self.config
-        short = size < TWAMP_LIGHT_MIN_SIZE
+        short = size < BASE_SIZE
         if short and (not cfg.accept_short or size < SENDER_HEAD_SIZE):
             self.stats.too_short += 1
             if size < SENDER_HEAD_SIZE:
@@ -285,11 +288,12 @@ class Reflector:
         )
         text = (
             f"ignored {notice.ignored} request(s) of {sizes} octets from {_printable(address)}"
-            f": shorter than the {TWAMP_LIGHT_MIN_SIZE}-octet TWAMP-Light minimum, so any"
-            f" reply would be larger than the request; start the reflector with"
-            f" {ACCEPT_SHORT_OPTION} to answer them ({BASE_SIZE}-octet replies, rate-limited"
-            f" per source; next notice for this source in {SHORT_NOTICE_INTERVAL_S:g} s at"
-            f" the earliest)"
+            f": by default only requests of at least {BASE_SIZE} octets (the STAMP base"
+            f" packet) are answered, since a reply to a shorter TWAMP-Light request can hold"
+            f" more octets than the request; start the reflector with {ACCEPT_SHORT_OPTION}"
+            f" to answer them (replies of at most max(request, {BASE_SIZE}) octets,"
+            f" rate-limited per source; next notice for this source in"
+            f" {SHORT_NOTICE_INTERVAL_S:g} s at the earliest)"
         )
         self._notices[address] = _Notice(logged_s=now)
         return text
@@ -451,6 +455,12 @@ class ReflectorServer:
 
 
 def start_reference_reflector(bind: str = "127.0.0.1") -> RunningService:
-    """Reference service ``@reference/stamp``: a reflector thread on an ephemeral port."""
-    server = ReflectorServer(bind, 0).start()
+    """Reference service ``@reference/stamp``: a reflector thread on an ephemeral port.
+
+    On a loopback address it also answers short TWAMP-Light requests (``accept_short``), so
+    every request size the sender accepts (≥ 41 octets) works against it; amplification
+    needs a spoofed off-host source, which loopback cannot receive.
+    """
+    config = ReflectorConfig(accept_short=ipaddress.ip_address(bind).is_loopback)
+    server = ReflectorServer(bind, 0, reflector=Reflector(config)).start()
     return RunningService(target=server.target, stop=server.stop)
