@@ -1,10 +1,12 @@
 """The one place where the scoring engine's verdicts enter the report.
 
 :func:`adapt_verdicts` turns the verdict table returned by :func:`qos_analysis.scoring.score`
-(a DataFrame today; any iterable of mappings or attribute records works too) into
-:class:`~qos_analysis.report.model.Verdict` records with neutralised strings and plain
-floats.  Outcomes are kept as words; ``"not assessed"`` (or ``not_assessed``) is accepted and
-normalised, anything unknown is reported as ``inconclusive`` — never as a pass.
+(a DataFrame, the Dask engine's table, or any iterable of mappings or attribute records)
+back into the engine's own :class:`~qos_analysis.scoring.verdict.Verdict` records, with
+neutralised strings, plain floats (a missing limit or confidence is NaN) and UTC
+timestamps.  Outcome words become :class:`~qos_analysis.scoring.verdict.Outcome`;
+``"not assessed"`` (or ``not_assessed``) is accepted, anything unknown is reported as
+``inconclusive`` — never as a pass.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import contextlib
 import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from qos_analysis.report.model import OUTCOME_WORDS, Verdict
 from qos_analysis.report.text import clean, clean_name
+from qos_analysis.scoring.verdict import OUTCOMES, Outcome, Verdict
 
-_ISO = "%Y-%m-%dT%H:%M:%SZ"
 _NAMES = ("agent_id", "collector", "target", "scope", "objective", "direction")
 
 
@@ -28,19 +29,6 @@ def adapt_verdicts(verdicts: Any) -> tuple[Verdict, ...]:
     if hasattr(verdicts, "columns") and hasattr(verdicts, "__getitem__"):
         return _frame_verdicts(verdicts)
     return tuple(_verdict(row) for row in _rows(verdicts))
-
-
-def overall_outcome(verdicts: Iterable[Verdict]) -> str:
-    """``fail`` if any verdict fails; ``pass`` if every assessed verdict passes; otherwise
-    ``inconclusive`` — the rule of :func:`qos_analysis.scoring.overall`, where an empty table
-    and a table of only not-assessed verdicts are inconclusive, never a pass."""
-    outcomes = {v.outcome for v in verdicts}
-    if "fail" in outcomes:
-        return "fail"
-    assessed = outcomes - {"not assessed"}
-    if assessed == {"pass"}:
-        return "pass"
-    return "inconclusive"
 
 
 def _rows(verdicts: Any) -> Iterable[Mapping[str, Any]]:
@@ -86,9 +74,9 @@ def _missing_to_none(value: Any) -> Any:
     return value
 
 
-def _outcome(value: Any) -> str:
+def _outcome(value: Any) -> Outcome:
     word = str(_missing_to_none(value) or "").strip().lower().replace("_", " ")
-    return word if word in OUTCOME_WORDS else "inconclusive"
+    return Outcome(word) if word in OUTCOMES else Outcome.INCONCLUSIVE
 
 
 def _float(value: Any) -> float | None:
@@ -102,33 +90,43 @@ def _float(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _float_or_nan(value: Any) -> float:
+    number = _float(value)
+    return math.nan if number is None else number
+
+
 def _int(value: Any) -> int:
     number = _float(value)
     return 0 if number is None or math.isinf(number) else int(number)
 
 
-def _iso(value: Any) -> str | None:
+def _time(value: Any) -> datetime | None:
+    """A window boundary as an aware UTC timestamp; text that is no time → ``None``."""
+    import pandas as pd
+
     value = _missing_to_none(value)
     if value is None:
         return None
-    if isinstance(value, str):
-        return clean_name(value)
-    if hasattr(value, "strftime"):
-        if getattr(value, "tzinfo", None) is not None and hasattr(value, "astimezone"):
-            value = value.astimezone(UTC)
-        return str(value.strftime(_ISO))
-    return clean_name(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return None
+    if pd.isna(stamp):
+        return None
+    return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
 
 
-_FLOATS = ("value", "limit", "lower_bound", "upper_bound", "confidence", "ci_low", "ci_high")
+_FLOATS = ("value", "lower_bound", "upper_bound", "ci_low", "ci_high")
+_NAN_FLOATS = ("limit", "confidence")  # always a number in a verdict: NaN when missing
 _INTS = ("n_samples", "min_samples", "n_tests", "excluded_tests")
 _FIELDS = tuple(f.name for f in dataclasses.fields(Verdict))
 _CONVERT: dict[str, Callable[[Any], Any]] = {
     **{f: _text(f) for f in _FIELDS},
     **{f: _float for f in _FLOATS},
+    **{f: _float_or_nan for f in _NAN_FLOATS},
     **{f: _int for f in _INTS},
-    "window_start": _iso,
-    "window_end": _iso,
+    "window_start": _time,
+    "window_end": _time,
     "period": _period,
     "outcome": _outcome,
     "verified": _bool,
@@ -156,12 +154,14 @@ def _column(frame: Any, field: str, n: int) -> list[Any]:
     if field not in frame.columns:
         return [convert(None)] * n
     series = frame[field]
-    if field in _FLOATS:
+    if field in _FLOATS or field in _NAN_FLOATS:
         numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64)
+        if field in _NAN_FLOATS:
+            return list(numbers.tolist())
         return [None if x != x else x for x in numbers.tolist()]  # NaN → None
     if field in ("window_start", "window_end"):
-        stamps = pd.to_datetime(series, utc=True)
-        return [None if pd.isna(t) else t for t in stamps.dt.strftime(_ISO).tolist()]
+        stamps = pd.to_datetime(series, utc=True, errors="coerce")
+        return [None if pd.isna(t) else t for t in stamps.tolist()]
     seen: dict[Any, Any] = {}
     out = []
     for value in series.tolist():

@@ -14,7 +14,7 @@ from typing import Any
 
 from qos.profiles import Profile
 from qos_analysis.load import Dataset
-from qos_analysis.report.adapter import adapt_verdicts, overall_outcome
+from qos_analysis.report.adapter import adapt_verdicts
 from qos_analysis.report.evidence import build_evidence
 from qos_analysis.report.integrity_tariff import build_integrity, build_tariff
 from qos_analysis.report.methodology import build_methodology
@@ -29,6 +29,7 @@ from qos_analysis.report.sections import (
 )
 from qos_analysis.report.summary import summary_rows, undecided_rows
 from qos_analysis.report.text import clean
+from qos_analysis.scoring.decide import overall
 
 Step = Callable[[str], None]
 
@@ -55,7 +56,7 @@ def build_report(
     report = Report(
         title=clean(title or f"Service quality against {profile.title or profile.id}", 300),
         generated_at=_stamp(generated_at),
-        overall=overall_outcome(rows),
+        overall=str(overall(rows)),
         headline="",
         summary=summary,
         verdicts=rows,

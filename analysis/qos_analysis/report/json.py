@@ -12,18 +12,32 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from datetime import UTC
 from typing import Any
 
 from qos_analysis.report.base import Rendered
 from qos_analysis.report.model import Report, Verdict
 
 _DROP = {"png", "generated_at"}
-_VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(Verdict))
+#: a verdict's fields in the document (qos-report/1); the profile is named once, at the top
+_VERDICT_FIELDS = tuple(f.name for f in dataclasses.fields(Verdict) if f.name != "profile")
+_TIME_FIELDS = ("window_start", "window_end")
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+
+
+def _plain_verdict(verdict: Verdict) -> dict[str, Any]:
+    """One verdict as JSON values: numbers, words, ISO 8601 UTC times (or null)."""
+    out = {name: _number(getattr(verdict, name)) for name in _VERDICT_FIELDS}
+    for name in _TIME_FIELDS:
+        stamp = out[name]
+        out[name] = None if stamp is None else f"{stamp.astimezone(UTC):{_ISO}}"
+    out["outcome"] = str(verdict.outcome)
+    return out
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Verdict):  # the bulk of a large report: no generic recursion
-        return {name: _number(getattr(value, name)) for name in _VERDICT_FIELDS}
+        return _plain_verdict(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: _plain(getattr(value, f.name))

@@ -1,64 +1,22 @@
 """The report model: what a compliance report says, independent of any output format.
 
 Built once by :mod:`qos_analysis.report.build` from a loaded data set and the verdict table,
-then handed unchanged to every renderer (HTML, PDF, Markdown, JSON).  All strings in it are
-already neutralised (:mod:`qos_analysis.report.text`); numbers are plain floats in base units
-(seconds, bit/s, ratios) with the unit named, so each renderer formats them its own way.
+then handed unchanged to every renderer (HTML, PDF, Markdown, JSON).  Its verdicts are the
+scoring engine's own :class:`~qos_analysis.scoring.verdict.Verdict` records (one owner of
+the verdict's fields), rebuilt by :mod:`qos_analysis.report.adapter` with neutralised
+strings.  All strings in the model are neutralised (:mod:`qos_analysis.report.text`);
+numbers are plain floats in base units (seconds, bit/s, ratios) with the unit named, so
+each renderer formats them its own way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from qos_analysis.scoring.verdict import OUTCOMES, Verdict
+
 SCHEMA_ID = "qos-report/1"
-OUTCOME_WORDS = ("pass", "fail", "inconclusive", "not assessed")
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """One verdict row of the scoring engine, as the report needs it."""
-
-    objective: str
-    title: str
-    metric: str
-    statistic: str
-    scope: str
-    agent_id: str
-    collector: str
-    target: str
-    direction: str
-    window: str
-    window_start: str | None  # ISO 8601 UTC
-    window_end: str | None
-    period: str | None
-    outcome: str
-    value: float | None
-    unit: str
-    comparison: str
-    limit: float | None
-    lower_bound: float | None
-    upper_bound: float | None
-    bound_method: str
-    confidence: float | None
-    ci_low: float | None
-    ci_high: float | None
-    n_samples: int
-    min_samples: int
-    n_tests: int
-    excluded_tests: int
-    clause: str
-    source: str
-    verified: bool
-    approximate: bool
-    rule: str
-    decision: str
-    reason: str
-    note: str
-
-    @property
-    def bound(self) -> float | None:
-        """The confidence bound that decides the comparison (upper for ≤, lower for ≥)."""
-        return self.upper_bound if self.comparison == "<=" else self.lower_bound
+OUTCOME_WORDS = OUTCOMES  # pass, fail, inconclusive, not assessed
 
 
 @dataclass(frozen=True, slots=True)

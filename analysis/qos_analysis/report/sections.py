@@ -42,7 +42,8 @@ def failing_windows(
             pd.Timestamp(v.window_start).value // 1000,
             pd.Timestamp(v.window_end).value // 1000,
         )
-        out.setdefault((v.agent_id, v.collector, v.target), set()).add(span)
+        key = (v.agent_id or "", v.collector or "", v.target or "")
+        out.setdefault(key, set()).add(span)
     return {k: sorted(s) for k, s in out.items()}
 
 

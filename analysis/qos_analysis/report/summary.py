@@ -50,7 +50,7 @@ def summary_rows(verdicts: Sequence[Verdict]) -> tuple[SummaryRow, ...]:
 def _badness(v: Verdict) -> float:
     """How far the decisive bound (else the value) lies past the limit; larger is worse."""
     x = v.bound if v.bound is not None else v.value
-    if x is None or v.limit is None or math.isnan(x):
+    if x is None or math.isnan(v.limit) or math.isnan(x):
         return -math.inf if v.n_samples else math.inf
     return x - v.limit if v.comparison == "<=" else v.limit - x
 
@@ -102,8 +102,9 @@ def what_would_decide(v: Verdict) -> str:
 def _loss_free_needed(v: Verdict) -> int | None:
     """Loss-free packets to add so the one-sided Clopper–Pearson upper bound of the loss
     ratio falls to the limit (ITU-T Y.1541 Appendix: zero-failure counts; 2,995 for 10⁻³)."""
-    limit, conf = v.limit, v.confidence or 0.95
-    if limit is None or not 0 < limit < 1:
+    limit = v.limit
+    conf = v.confidence if 0 < v.confidence < 1 else 0.95  # NaN: the default confidence
+    if not 0 < limit < 1:
         return None
     n = v.n_samples
     k = round((v.value or 0.0) * n)

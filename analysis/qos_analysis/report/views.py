@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qos_analysis.report.fmt import comparison, interval, number
@@ -40,11 +41,11 @@ class VerdictView:
 def _window(v: Verdict) -> str:
     if v.window == "all" or not v.window_start:
         return "whole period"
-    return f"{v.window_start[:16].replace('T', ' ')} UTC ({v.window})"
+    return f"{v.window_start:%Y-%m-%d %H:%M} UTC ({v.window})"
 
 
 def verdict_view(v: Verdict, windows: str = "") -> VerdictView:
-    conf = f" ({v.confidence * 100:g} %)" if v.confidence else ""
+    conf = f" ({v.confidence * 100:g} %)" if math.isfinite(v.confidence) else ""
     return VerdictView(
         outcome=v.outcome.upper(),
         css=OUTCOME_CLASS.get(v.outcome, "inconclusive"),

@@ -71,6 +71,11 @@ class Verdict:
     decision: str
     note: str
 
+    @property
+    def bound(self) -> float | None:
+        """The confidence bound that decides the comparison (upper for ≤, lower for ≥)."""
+        return self.upper_bound if self.comparison == "<=" else self.lower_bound
+
 
 VERDICT_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(Verdict))
 OUTCOMES = tuple(o.value for o in Outcome)
