@@ -12,13 +12,14 @@ only here, when asked for, and its schema is built from the layout's logical typ
 from __future__ import annotations
 
 import csv
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
+from functools import partial
 from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from qos.durable import atomic_write
 from qos.errors import QosError
 from qos.serialization import dumps
 from qos.store import SqliteStore
@@ -54,34 +55,38 @@ def export_store(
         counts = {"measurements": _export_jsonl(store, output / JSONL_FILE, since, until)}
         # the agents' time zones travel beside the records (local-time windows need them)
         _, rows = store.export_rows(AGENTS.name)
-        tmp = output / (JSONL_AGENTS_FILE + ".tmp")
-        counts[AGENTS.name] = _write_csv(tmp, AGENTS, rows)
-        os.replace(tmp, output / JSONL_AGENTS_FILE)
+        counts[AGENTS.name] = _replace(
+            output / JSONL_AGENTS_FILE, partial(_write_csv, table=AGENTS, rows=rows)
+        )
         return counts
     counts = {}
     for table in TABLES:
         _, rows = store.export_rows(table.name, since=since, until=until)
+        write = _write_csv if fmt == "csv" else _write_parquet
         target = output / table.file_name(fmt)
-        tmp = target.with_name(target.name + ".tmp")
-        if fmt == "csv":
-            counts[table.name] = _write_csv(tmp, table, rows)
-        else:
-            counts[table.name] = _write_parquet(tmp, table, rows)
-        os.replace(tmp, target)  # readers never see a half-written file
+        counts[table.name] = _replace(target, partial(write, table=table, rows=rows))
     return counts
+
+
+def _replace(target: Path, write: Callable[[Path], int]) -> int:
+    """Write ``target`` atomically (readers never see a half-written file); the row count."""
+    written: list[int] = []
+    atomic_write(target, lambda tmp: written.append(write(tmp)))
+    return written[0]
 
 
 def _export_jsonl(
     store: SqliteStore, path: Path, since: datetime | None, until: datetime | None
 ) -> int:
-    tmp = path.with_name(path.name + ".tmp")
-    count = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for m in store.iter_measurements(since=since, until=until):
-            fh.write(dumps(m) + "\n")
-            count += 1
-    os.replace(tmp, path)
-    return count
+    def write(tmp: Path) -> int:
+        count = 0
+        with tmp.open("w", encoding="utf-8") as fh:
+            for m in store.iter_measurements(since=since, until=until):
+                fh.write(dumps(m) + "\n")
+                count += 1
+        return count
+
+    return _replace(path, write)
 
 
 def _csv_cell(value: Any) -> Any:
@@ -112,7 +117,7 @@ def _write_csv(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) -> int
     return count
 
 
-def _arrow_schema(table: Table) -> Any:
+def arrow_schema(table: Table) -> Any:
     """The Parquet schema of ``table``, from the layout's logical types."""
     import pyarrow as pa
 
@@ -132,7 +137,7 @@ def _write_parquet(path: Path, table: Table, rows: Iterator[tuple[Any, ...]]) ->
         raise QosError(
             "Parquet export needs pyarrow: pip install 'qos-toolkit[analysis]'"
         ) from None
-    schema = _arrow_schema(table)
+    schema = arrow_schema(table)
     count = 0
     with pq.ParquetWriter(path, schema, compression="zstd") as writer:
         while True:

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from qos.durable import atomic_write_text
 from qos.records import Measurement, Status, ThroughputResult
 from qos.units import format_bytes, format_rate
 from qos_agent.gates import GateDecision, JobGate, JobInfo
@@ -181,15 +182,7 @@ class ByteBudgetGate:
             },
         }
         try:
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            import tempfile  # only when a budget is written: keeps the idle daemon smaller
-
-            fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".fair_use.")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.state_path)
+            atomic_write_text(self.state_path, json.dumps(data), mode=0o600, make_parents=True)
         except OSError as exc:
             log.warning("cannot save byte-budget state to %s: %s", self.state_path, exc)
 

@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qos.durable import atomic_write_text
 from qos.errors import ConfigError
 
 
@@ -32,10 +33,7 @@ def resolve_agent_id(configured: str, data_dir: Path) -> str:
         raise ConfigError(f"cannot read the agent id: {exc}", file=str(id_file)) from exc
     new_id = uuid.uuid4().hex
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        tmp = id_file.with_suffix(".tmp")
-        tmp.write_text(new_id + "\n", encoding="utf-8")
-        os.replace(tmp, id_file)
+        atomic_write_text(id_file, new_id + "\n", mode=0o600, make_parents=True)
     except OSError as exc:
         raise ConfigError(f"cannot store the agent id: {exc}", file=str(id_file)) from exc
     return new_id

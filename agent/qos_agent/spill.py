@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from qos.durable import fsync_dir
 from qos.errors import SerializationError
 from qos.records import Measurement
 from qos.serialization import dumps, loads
@@ -44,7 +45,7 @@ def write_spill(directory: Path, records: Sequence[Measurement]) -> Path:
         _remove_quietly(path)
         raise
     os.close(fd)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return path
 
 
@@ -63,7 +64,7 @@ def import_spills(store: SqliteStore, directory: Path) -> int:
             os.replace(path, path.with_suffix(".rejected"))
         else:
             path.unlink()
-        _fsync_dir(directory)
+        fsync_dir(directory)
         log.warning("imported %d records from spill file %s", len(records), path)
     return imported
 
@@ -81,14 +82,6 @@ def _read(path: Path) -> tuple[list[Measurement], bool]:
                 log.error("spill file %s line %d is unreadable, skipped: %s", path, number, exc)
                 damaged = True
     return records, damaged
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _remove_quietly(path: Path) -> None:

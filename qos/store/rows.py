@@ -51,12 +51,23 @@ def measurement_values(m: Measurement) -> tuple[Any, ...]:
         header = result_to_dict(m.result)
         header.pop("probes", None)
         header.pop("intervals", None)
+    result_json = None if header is None else json.dumps(header, allow_nan=False)
+    return envelope_values(m, to_epoch_us(m.started_at), result_json)
+
+
+def envelope_values(m: Measurement, started_at: Any, result_json: str | None) -> tuple[Any, ...]:
+    """A record's envelope in the column order of :data:`~qos.store.layout.MEASUREMENTS`.
+
+    ``started_at`` and ``result_json`` are given in the form the destination holds: the
+    store keeps epoch microseconds and the result header (samples in their own tables);
+    a record stream keeps the timestamp and the whole result.
+    """
     return (
         m.id,
         m.agent_id,
         m.collector,
         m.target,
-        to_epoch_us(m.started_at),
+        started_at,
         m.duration_s,
         str(m.status),
         m.error,
@@ -64,7 +75,7 @@ def measurement_values(m: Measurement) -> tuple[Any, ...]:
         m.schema_version,
         json.dumps(dict(m.params), default=str),
         json.dumps(dict(m.labels)),
-        None if header is None else json.dumps(header, allow_nan=False),
+        result_json,
     )
 
 

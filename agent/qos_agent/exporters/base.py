@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -135,12 +134,3 @@ def rotated_name(path: Path, suffix: str | None = None) -> Path:
         candidate = path.with_name(f"{stem}-{stamp}-{n}{ext}")
         n += 1
     return candidate
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make a rename or a new file in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

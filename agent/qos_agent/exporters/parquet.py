@@ -3,9 +3,10 @@
 A Parquet file cannot be appended to, so delivered records first go to a spool (JSON Lines
 beside ``path``, flushed and fsync'd: delivery is durable before the cursor moves).  When the
 spool reaches ``rotate_size`` or the ``rotate_interval`` period (default ``1d``) ends, it is
-converted to ``<stem>-<UTC time>.parquet`` (written to a temporary name, then renamed) and
-emptied.  One row per record: the envelope columns, ``started_at`` as ``timestamp[us, UTC]``
-and the full result (probes and intervals included) in ``result_json``.
+converted to ``<stem>-<UTC time>.parquet`` (written atomically, :mod:`qos.durable`) and
+emptied.  One row per record in the columns of the export layout's ``measurements`` table
+(:mod:`qos.store.layout`), ``started_at`` as ``timestamp[us, UTC]`` and the full result
+(probes and intervals included) in ``result_json``.
 
 Options: ``path`` (required, e.g. ``"~/qos/records.parquet"``), ``rotate_size``,
 ``rotate_interval``.  Needs pyarrow (``pip install 'qos-toolkit[analysis]'``), imported
@@ -20,35 +21,23 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from qos.durable import atomic_write
 from qos.errors import ConfigError
 from qos.records import Measurement
 from qos.serialization import dumps, loads, result_to_dict
+from qos.store.layout import MEASUREMENTS
+from qos.store.rows import envelope_values
+from qos_agent.export import arrow_schema
 from qos_agent.exporters.base import (
     ExporterContext,
     Rotation,
     check_options,
     check_writable,
-    fsync_dir,
     path_option,
     rotated_name,
 )
 
 OPTIONS = ("path", "rotate_size", "rotate_interval")
-COLUMNS = (
-    ("measurement_id", "string"),
-    ("agent_id", "string"),
-    ("collector", "string"),
-    ("target", "string"),
-    ("started_at", "timestamp"),
-    ("duration_s", "float64"),
-    ("status", "string"),
-    ("error", "string"),
-    ("kind", "string"),
-    ("schema_version", "int32"),
-    ("params_json", "string"),
-    ("labels_json", "string"),
-    ("result_json", "string"),
-)
 
 
 class ParquetExporter:
@@ -102,10 +91,7 @@ class ParquetExporter:
         with self.spool.open(encoding="utf-8") as fh:
             records = [loads(line) for line in fh if line.strip()]
         target = rotated_name(self.path, ".parquet")
-        tmp = target.with_name(target.name + ".tmp")
-        write_parquet(tmp, records)
-        os.replace(tmp, target)
-        fsync_dir(target.parent)
+        atomic_write(target, lambda tmp: write_parquet(tmp, records))
         os.truncate(self.spool, 0)
         return target
 
@@ -114,32 +100,16 @@ class ParquetExporter:
 
 
 def write_parquet(path: Path, records: list[Measurement]) -> None:
+    """One row per record in the columns of :data:`qos.store.layout.MEASUREMENTS`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    fields = [
-        pa.field(n, pa.timestamp("us", tz="UTC") if t == "timestamp" else getattr(pa, t)())
-        for n, t in COLUMNS
-    ]
+    schema = arrow_schema(MEASUREMENTS)
     rows = [_row(m) for m in records]
-    arrays = [pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(fields)]
-    table = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
-    pq.write_table(table, path, compression="zstd")
+    arrays = [pa.array([r[i] for r in rows], type=f.type) for i, f in enumerate(schema)]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), path, compression="zstd")
 
 
 def _row(m: Measurement) -> tuple[Any, ...]:
-    return (
-        m.id,
-        m.agent_id,
-        m.collector,
-        m.target,
-        m.started_at,
-        m.duration_s,
-        str(m.status),
-        m.error,
-        m.kind,
-        m.schema_version,
-        json.dumps(dict(m.params), default=str),
-        json.dumps(dict(m.labels)),
-        None if m.result is None else json.dumps(result_to_dict(m.result)),
-    )
+    result = None if m.result is None else json.dumps(result_to_dict(m.result))
+    return envelope_values(m, m.started_at, result)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from qos.durable import atomic_write_text
 from qos.errors import ConfigError
 
 
@@ -40,14 +40,8 @@ class TokenFile:
         return agents
 
     def _write(self, agents: dict[str, dict[str, object]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"agents": agents}, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        text = json.dumps({"agents": agents}, indent=1, sort_keys=True)
+        atomic_write_text(self.path, text, mode=0o600, make_parents=True)
 
     def add(self, agent_id: str) -> str:
         """A new token for ``agent_id`` (replacing any earlier one); returned once."""

@@ -1,4 +1,4 @@
-"""Paths of the partitioned dataset and atomic file writes.
+"""Paths of the partitioned dataset (files are written with :mod:`qos.durable`).
 
 Agent ids come from the network or from files, so they are percent-encoded before they
 become a path segment (``/``, ``..`` and control characters cannot escape the dataset);
@@ -8,12 +8,10 @@ Hive partitioning readers (pyarrow, DuckDB, Dask) decode ``%XX`` segments back.
 from __future__ import annotations
 
 import json
-import os
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, unquote
 
+from qos.durable import atomic_write
 from qos.errors import StoreError
 
 MARKER = "qos-dataset.json"
@@ -56,47 +54,8 @@ def ensure_dataset(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise StoreError(f"{root}: exists and is not a directory")
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write(marker, lambda tmp: tmp.write_text(json.dumps({"layout": LAYOUT_VERSION})))
-
-
-def atomic_write(target: Path, write: Callable[[Path], object]) -> None:
-    """``write`` a temporary sibling, fsync it, rename it over ``target``, fsync the folder.
-
-    After this returns the file survives a crash or power loss; before it, ``target`` is
-    either absent or its previous content — never half written.
-    """
-    _durable_mkdir(target.parent)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
-
-
-def fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _durable_mkdir(directory: Path) -> None:
-    """Create ``directory`` and fsync the parent of every folder created, so a new
-    partition's path survives a crash together with the file in it."""
-    missing = []
-    probe = directory
-    while not probe.exists():
-        missing.append(probe)
-        probe = probe.parent
-    directory.mkdir(parents=True, exist_ok=True)
-    for created in reversed(missing):
-        fsync_dir(created.parent)
+    atomic_write(
+        marker,
+        lambda tmp: tmp.write_text(json.dumps({"layout": LAYOUT_VERSION})),
+        make_parents=True,
+    )

@@ -6,7 +6,7 @@ used partitions in memory and reads only the parts it has not seen yet (another 
 may have written them).  Ids repeated inside one batch keep their first copy.
 
 Durability: probe and interval parts are written first and the measurements part last, each
-through :func:`~qos_analysis.dataset.layout.atomic_write`; when :meth:`write_tables`
+through :func:`qos.durable.atomic_write`; when :meth:`write_tables`
 returns, the batch is on disk.  One writer at a time per dataset: a ``flock`` on
 ``.writer.lock`` serialises processes, a mutex serialises threads.
 """
@@ -29,14 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from qos.durable import atomic_write
 from qos.errors import StoreError
 from qos.records import Measurement
-from qos_analysis.dataset.layout import (
-    agent_segment,
-    atomic_write,
-    ensure_dataset,
-    partition_dir,
-)
+from qos_analysis.dataset.layout import agent_segment, ensure_dataset, partition_dir
 from qos_analysis.dataset.schema import AGENTS_SCHEMA, SCHEMAS, TABLES, tables_from_measurements
 
 _CACHE_PARTITIONS = 1024
@@ -93,7 +89,7 @@ class DatasetWriter:
                     {"agent_id": [agent], "timezone": [tz]}, schema=AGENTS_SCHEMA
                 )
                 target = self.root / "agents" / agent_segment(agent) / "timezone.parquet"
-                atomic_write(target, partial(_write_parquet, table))
+                atomic_write(target, partial(_write_parquet, table), make_parents=True)
 
     # -- internals ---------------------------------------------------------------------------
     @contextmanager
@@ -141,7 +137,7 @@ class DatasetWriter:
 
     def _write_file(self, table: str, date: str, agent: str, name: str, rows: pa.Table) -> None:
         target = partition_dir(self.root, table, date, agent) / name
-        atomic_write(target, partial(_write_parquet, rows))
+        atomic_write(target, partial(_write_parquet, rows), make_parents=True)
 
     def _known_ids(self, date: str, agent: str) -> _KnownIds:
         key = (date, agent)

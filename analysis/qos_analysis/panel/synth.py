@@ -36,10 +36,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from qos.durable import atomic_write
 from qos.records import RttResult, ThroughputResult
 from qos.serialization import result_to_dict
 from qos_analysis.dataset import DatasetWriter
-from qos_analysis.dataset.layout import METADATA_FILE, atomic_write
+from qos_analysis.dataset.layout import METADATA_FILE
 from qos_analysis.dataset.schema import SCHEMAS
 
 # name: (base RTT s, base loss ratio, median speed ratio, peak congestion)
@@ -109,7 +110,7 @@ def synthesize(cfg: SynthConfig, out: Path) -> dict[str, int]:
     meta = panel_metadata(cfg)
     writer = DatasetWriter(out)
     writer.write_timezones(dict(zip(meta["agent_id"], meta["timezone"], strict=True)))
-    atomic_write(out / METADATA_FILE, lambda tmp: meta.to_csv(tmp, index=False))
+    atomic_write(out / METADATA_FILE, lambda tmp: meta.to_csv(tmp, index=False), make_parents=True)
     counts = {"measurements": 0, "probes": 0, "intervals": 0, "agents": len(meta)}
     for i, row in enumerate(meta.itertuples(index=False)):
         rng = np.random.default_rng([cfg.seed, 2, i])

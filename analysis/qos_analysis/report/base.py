@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from qos.durable import atomic_write_bytes
 from qos.errors import QosError
 from qos_analysis.report.model import Report
 
@@ -37,28 +36,15 @@ class Renderer(Protocol):
 
 
 def write_atomic(path: Path, content: bytes) -> None:
-    """Write via a temporary file in the same directory and ``os.replace`` (POSIX rename is
-    atomic), so an interrupted render never leaves a half-written report."""
+    """Write durably and atomically (:mod:`qos.durable`), so an interrupted render never
+    leaves a half-written report; failures become a :class:`ReportError` naming the path."""
     directory = path.parent
     if not directory.is_dir():
         raise ReportError(f"{directory}: output directory does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        atomic_write_bytes(path, content, mode=0o644)
     except OSError as exc:
-        raise ReportError(f"{directory}: cannot write here ({exc.strerror})") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
         raise ReportError(f"{path}: cannot write the report ({exc.strerror})") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_rendered(rendered: Rendered, path: Path) -> list[Path]:

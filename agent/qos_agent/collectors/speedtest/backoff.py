@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from qos.durable import atomic_write_text
+
 #: HTTP statuses by which a server says "you test too often"
 BLOCKING_CODES = {403, 429}
 
@@ -43,11 +45,9 @@ class RunState:
         return self.servers.setdefault(key, ServerState())
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(self.path.suffix + ".tmp")
         body = {"schema_version": 1, "servers": {k: vars(v) for k, v in self.servers.items()}}
-        tmp.write_text(json.dumps(body, indent=1, sort_keys=True))
-        os.replace(tmp, self.path)
+        text = json.dumps(body, indent=1, sort_keys=True)
+        atomic_write_text(self.path, text, mode=0o600, make_parents=True)
 
 
 def default_state_path() -> Path:
