@@ -7,11 +7,11 @@ traffic or data goes where; :func:`report` applies them to one configuration for
 
 from __future__ import annotations
 
-import ipaddress
 import urllib.parse
 from dataclasses import dataclass
 
 from qos.config import AgentConfig
+from qos.netaddr import is_loopback_host
 from qos.text_safety import neutralize as neutralise
 
 
@@ -114,12 +114,7 @@ def _is_loopback(host: str) -> bool:
     elif host.count(":") == 1 or host.startswith("["):
         host = host.rsplit(":", 1)[0]
     name = host.strip("[]")
-    if name in {"localhost", ""} or name.startswith("@reference/"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+    return name == "" or name.startswith("@reference/") or is_loopback_host(name)
 
 
 def report(config: AgentConfig) -> list[str]:

@@ -18,7 +18,6 @@ request is bounded by ``timeout``, and failed attempts back off in the delivery 
 from __future__ import annotations
 
 import gzip
-import ipaddress
 import json
 import logging
 import ssl
@@ -30,6 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from qos.errors import ConfigError, UnitError
+from qos.netaddr import is_loopback_host
 from qos.records import Measurement
 from qos.serialization import measurement_to_dict
 from qos.units import parse_duration_s
@@ -41,15 +41,6 @@ log = logging.getLogger(__name__)
 
 class HttpExportError(Exception):
     """The collector did not acknowledge a batch (retried later)."""
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class HttpExporter:
@@ -73,7 +64,7 @@ class HttpExporter:
             )
         if (
             parts.scheme == "http"
-            and not _loopback(parts.hostname)
+            and not is_loopback_host(parts.hostname)
             and not bool_option(name, options, "insecure")
         ):
             raise ConfigError(

@@ -10,13 +10,13 @@ connections after 5 s (uvicorn); at most 256 connections are served at once.
 
 from __future__ import annotations
 
-import ipaddress
 import socket
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from qos.errors import ConfigError
+from qos.netaddr import is_loopback_host
 from qos_analysis.collector.body import Limits
 
 
@@ -32,19 +32,10 @@ class ServeOptions:
     limits: Limits = field(default_factory=Limits)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_bind(opts: ServeOptions) -> None:
     if (opts.tls_cert is None) != (opts.tls_key is None):
         raise ConfigError("give both --tls-cert and --tls-key, or neither")
-    if not is_loopback(opts.bind) and opts.tls_cert is None and not opts.insecure:
+    if not is_loopback_host(opts.bind) and opts.tls_cert is None and not opts.insecure:
         raise ConfigError(
             f"refusing to listen on {opts.bind} without TLS: agents' tokens would cross the "
             "network in clear; give --tls-cert/--tls-key (or --insecure to accept the risk)"

@@ -5,27 +5,23 @@ from __future__ import annotations
 from qos_analysis.report.base import Rendered
 from qos_analysis.report.model import Report
 from qos_analysis.report.templating import html_env
-from qos_analysis.report.views import period_text, summary_view, verdict_table
+from qos_analysis.report.views import MAX_VERDICT_ROWS, template_context
 
 PRINT_VERDICT_ROWS = 40
 
 
 def render_html(report: Report, *, for_print: bool = False) -> str:
-    rows, left_out = verdict_table(report)
+    shown = min(len(report.verdicts), MAX_VERDICT_ROWS)
     return (
         html_env()
         .get_template("report.html.j2")
         .render(
-            report=report,
-            period=period_text(report),
-            summary=[summary_view(r) for r in report.summary],
-            verdicts=rows,
-            verdicts_left_out=left_out,
+            **template_context(report),
             overall_css=report.overall.replace(" ", "-"),
             for_print=for_print,
             # WeasyPrint lays long tables out slowly (about 0.1 s a row): the PDF lists the
             # first verdicts and points to the HTML/JSON for the rest.
-            verdict_limit=PRINT_VERDICT_ROWS if for_print else len(rows),
+            verdict_limit=PRINT_VERDICT_ROWS if for_print else shown,
         )
     )
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from qos_analysis.report.base import Rendered
 from qos_analysis.report.model import Report
 from qos_analysis.report.templating import Raw, markdown_env
-from qos_analysis.report.views import period_text, summary_view, verdict_table
+from qos_analysis.report.views import template_context
 
 
 def figure_dir(stem: str) -> str:
@@ -26,17 +26,9 @@ class MarkdownRenderer:
         folder = figure_dir(stem)
         files = {f"{folder}/{f.id}.png": f.png for f in report.figures}
         links = {f.id: Raw(quote(f"{folder}/{f.id}.png")) for f in report.figures}
-        rows, left_out = verdict_table(report)
         text = (
             markdown_env()
             .get_template("report.md.j2")
-            .render(
-                report=report,
-                period=period_text(report),
-                summary=[summary_view(r) for r in report.summary],
-                verdicts=rows,
-                verdicts_left_out=left_out,
-                links=links,
-            )
+            .render(**template_context(report), links=links)
         )
         return Rendered(text.encode("utf-8"), files)

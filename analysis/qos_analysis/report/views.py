@@ -84,3 +84,15 @@ def period_text(report: Report) -> str:
     if not p.period_start or not p.period_end:
         return "no measurements in the period"
     return f"{p.period_start[:16].replace('T', ' ')} – {p.period_end[:16].replace('T', ' ')} UTC"
+
+
+def template_context(report: Report) -> dict[str, object]:
+    """What every document template receives: the model and its formatted views."""
+    rows, left_out = verdict_table(report)
+    return {
+        "report": report,
+        "period": period_text(report),
+        "summary": [summary_view(r) for r in report.summary],
+        "verdicts": rows,
+        "verdicts_left_out": left_out,
+    }
