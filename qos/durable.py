@@ -27,15 +27,15 @@ _SEQUENCE = itertools.count()
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename, a new file or a removal in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(directory)
 
 
 def fsync_file(path: Path) -> None:
     """Flush ``path``'s data to the device."""
+    _fsync(path)
+
+
+def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
