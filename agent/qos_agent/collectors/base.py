@@ -131,6 +131,21 @@ class Collector:
         """Reasons this collector cannot run on this host (empty list: it can)."""
         return []
 
+    @staticmethod
+    def requires(module: str, distribution: str) -> list[str]:
+        """A :meth:`check` reason when ``module`` cannot be found: ``distribution`` is not
+        installed.  The module is located, not imported, so validating a configuration
+        does not load a library the agent may never use (start-up memory and time)."""
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # a parent package is missing or broken
+            found = False
+        if found:
+            return []
+        return [f"{distribution} is not installed (pip install 'qos-toolkit[agent]')"]
+
     def resolve(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         return resolve_params(self.param_specs, raw, self.name)
 

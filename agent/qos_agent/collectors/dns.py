@@ -43,11 +43,7 @@ class DnsCollector(Collector):
     )
 
     def check(self) -> list[str]:
-        try:
-            import dns.message  # noqa: F401
-        except ImportError:
-            return ["dnspython is not installed (pip install 'qos-toolkit[agent]')"]
-        return []
+        return self.requires("dns.message", "dnspython")
 
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext

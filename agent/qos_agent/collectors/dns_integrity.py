@@ -133,11 +133,7 @@ class DnsIntegrityCollector(Collector):
     )
 
     def check(self) -> list[str]:
-        try:
-            import dns.message  # noqa: F401
-        except ImportError:
-            return ["dnspython is not installed (pip install 'qos-toolkit[agent]')"]
-        return []
+        return self.requires("dns.message", "dnspython")
 
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext

@@ -54,19 +54,27 @@ def parse_ports(text: str) -> list[int]:
     return ports
 
 
+def _connect(sock: socket.socket, sockaddr: Any, timeout_s: float) -> tuple[str, str] | None:
+    """Connect ``sock``; ``None`` once connected, else the ("reset"|"silent", evidence)."""
+    sock.settimeout(timeout_s)
+    try:
+        sock.connect(sockaddr)
+    except TimeoutError:
+        return "silent", f"no SYN/ACK within {timeout_s:g} s"
+    except OSError as exc:
+        if exc.errno in _RESET:
+            return "reset", f"connect: {exc.strerror}"
+        return "silent", f"connect: {exc.strerror or exc}"
+    return None
+
+
 def probe_tcp(host: str, port: int, timeout_s: float) -> tuple[str, str]:
     """("open"|"reset"|"silent"|"other", evidence) for one TCP connect + banner read."""
     family, sockaddr = first_address(host, port, socket.SOCK_STREAM)
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout_s)
-        try:
-            sock.connect(sockaddr)
-        except TimeoutError:
-            return "silent", f"no SYN/ACK within {timeout_s:g} s"
-        except OSError as exc:
-            if exc.errno in _RESET:
-                return "reset", f"connect: {exc.strerror}"
-            return "silent", f"connect: {exc.strerror or exc}"
+        failed = _connect(sock, sockaddr, timeout_s)
+        if failed is not None:
+            return failed
         data = bytearray()
         try:
             while len(data) < 64:
@@ -86,16 +94,8 @@ def probe_connect(host: str, port: int, timeout_s: float) -> tuple[str, str]:
     """Like :func:`probe_tcp` for a reference service port, which sends no banner."""
     family, sockaddr = first_address(host, port, socket.SOCK_STREAM)
     with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.settimeout(timeout_s)
-        try:
-            sock.connect(sockaddr)
-        except TimeoutError:
-            return "silent", f"no SYN/ACK within {timeout_s:g} s"
-        except OSError as exc:
-            if exc.errno in _RESET:
-                return "reset", f"connect: {exc.strerror}"
-            return "silent", f"connect: {exc.strerror or exc}"
-    return "open", "connected (reference service port)"
+        failed = _connect(sock, sockaddr, timeout_s)
+    return failed or ("open", "connected (reference service port)")
 
 
 def probe_udp(host: str, port: int, timeout_s: float, tries: int = 3) -> tuple[str, str]:

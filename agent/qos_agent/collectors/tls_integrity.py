@@ -112,11 +112,7 @@ class TlsIntegrityCollector(Collector):
     )
 
     def check(self) -> list[str]:
-        try:
-            import cryptography.x509  # noqa: F401
-        except ImportError:
-            return ["cryptography is not installed (pip install 'qos-toolkit[agent]')"]
-        return []
+        return self.requires("cryptography.x509", "cryptography")
 
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext

@@ -94,11 +94,7 @@ class SpeedtestCollector(Collector):
     )
 
     def check(self) -> list[str]:
-        try:
-            import_speedtest()
-        except ImportError:
-            return ["speedtest-cli is not installed (pip install 'qos-toolkit[agent]')"]
-        return []
+        return self.requires("speedtest", "speedtest-cli")
 
     def measure(
         self, target: str, params: Mapping[str, Any], context: MeasureContext
