@@ -16,7 +16,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from qos_analysis.arrow_memory import system_memory_pool
-from qos_analysis.dataset.layout import agent_from_segment, is_dataset
+from qos_analysis.dataset.layout import agent_from_segment, agent_segment, is_dataset
 from qos_analysis.dataset.schema import AGENTS_SCHEMA, SCHEMAS
 from qos_analysis.readers import (
     MEASUREMENT_COLUMNS,
@@ -33,8 +33,14 @@ def committed_parts(
     agents: Collection[str] | None = None,
     dates: Collection[str] | None = None,
 ) -> list[Path]:
-    """Measurements parts (relative to ``root/measurements``) of the selected partitions."""
+    """Measurements parts (relative to ``root/measurements``) of the selected partitions.
+
+    With ``agents`` given only their folders are listed (a Dask task reads a few agents of
+    a panel of thousands: listing every partition per task cost more than reading them).
+    """
     base = root / "measurements"
+    if agents is not None:
+        return _agents_parts(base, agents, dates)
     parts = []
     for part in sorted(base.glob("date=*/agent=*/part-*.parquet")):
         date = part.parent.parent.name.partition("=")[2]
@@ -42,6 +48,17 @@ def committed_parts(
         if (dates is None or date in dates) and (agents is None or agent in agents):
             parts.append(part.relative_to(base))
     return parts
+
+
+def _agents_parts(base: Path, agents: Collection[str], dates: Collection[str] | None) -> list[Path]:
+    parts: list[Path] = []
+    segments = sorted({agent_segment(a) for a in agents})
+    for date_dir in base.glob("date=*"):
+        if dates is not None and date_dir.name.partition("=")[2] not in dates:
+            continue
+        for segment in segments:
+            parts.extend(p.relative_to(base) for p in (date_dir / segment).glob("part-*.parquet"))
+    return sorted(parts)
 
 
 def list_agents(root: Path) -> list[str]:
@@ -72,10 +89,10 @@ def read_dataset(
         raise DataError(f"{root}: not a qos-toolkit dataset (no qos-dataset.json)")
     parts = committed_parts(root, agents=agents, dates=dates)
     with system_memory_pool():
-        return _read(root, parts)
+        return _read(root, parts, agents)
 
 
-def _read(root: Path, parts: Sequence[Path]) -> RawPart:
+def _read(root: Path, parts: Sequence[Path], agents: Collection[str] | None) -> RawPart:
     meas_table = _read_parts(root, "measurements", parts)
     meas = meas_table.to_pandas()[list(MEASUREMENT_COLUMNS)]
     meas["started_at"] = (
@@ -85,7 +102,7 @@ def _read(root: Path, parts: Sequence[Path]) -> RawPart:
     )
     probes = _keyed_frame(*_read_keyed(root, "probes", parts), SCHEMAS["probes"].names)
     intervals = _keyed_frame(*_read_keyed(root, "intervals", parts), SCHEMAS["intervals"].names)
-    return RawPart(str(root), meas, probes, intervals, _read_timezones(root))
+    return RawPart(str(root), meas, probes, intervals, _read_timezones(root, agents))
 
 
 def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
@@ -165,8 +182,13 @@ def _keyed_frame(table: pa.Table, null: Sequence[str], names: Sequence[str]) -> 
     return _arrow_to_frame(table, names, absent=null)
 
 
-def _read_timezones(root: Path) -> pd.DataFrame:
-    files = sorted(root.glob("agents/agent=*/timezone.parquet"))
+def _read_timezones(root: Path, agents: Collection[str] | None) -> pd.DataFrame:
+    """The time zones of ``agents`` (of every agent when None)."""
+    if agents is None:
+        files = sorted(root.glob("agents/agent=*/timezone.parquet"))
+    else:
+        wanted = (root / "agents" / agent_segment(a) / "timezone.parquet" for a in set(agents))
+        files = sorted(f for f in wanted if f.is_file())
     if not files:
         return pd.DataFrame({"agent_id": pd.Series(dtype=object), "timezone": []})
     tables = [pq.read_table(f, schema=AGENTS_SCHEMA) for f in files]
