@@ -9,7 +9,7 @@ Commands (docs/architecture.md §5)::
               [--fail-on-violation] [--engine pandas|dask [--scheduler ADDRESS]]
     qos report [--data PATH ...] --profile ID|FILE[#variant] --format html|pdf|md|json
                [--out PATH] [--since T] [--until T] [--window 1h|1d|all] [--title TEXT]
-               [--fail-on-violation] [--quiet]
+               [--fail-on-violation] [--quiet] [--engine pandas|dask [--scheduler ADDRESS]]
     qos qoe voip --one-way-delay-ms D --loss-percent P [--burst-ratio B] [--codec NAME]
                  [--convention echo-path|ta-only] [--delay-sensitivity default|low|very-low]
                  [--sT S] [--mT MS] [--Ie IE] [--Bpl BPL] [--advantage A|CLASS] [--json]
@@ -20,6 +20,7 @@ Commands (docs/architecture.md §5)::
     qos ingest PATHS... --into DATASET [--json]
     qos compare --data DATASET --by operator|region|plan|technology|agent [--agents FILE]
                 [--peak 19-23] [--format table|csv|json] [--figures DIR]
+                [--engine pandas|dask [--scheduler ADDRESS]]
 
 Exit codes: 0 success; 2 usage, configuration or data error (bad profile, unreadable
 file, newer schema); 3 at least one verdict is ``fail`` and ``--fail-on-violation`` was

@@ -4,7 +4,8 @@ Verdicts are computed per scope (agent, collector, target), so the work splits b
 without changing any verdict: with ``engine="dask"`` each task reads a few agents'
 partitions of a dataset (:mod:`qos_analysis.dataset`), builds their tidy frames with the
 same loader and runs the same :func:`~qos_analysis.scoring.score` on them; the client
-gathers the verdict tables and puts them in the pandas engine's order.  Workers hold only
+gathers the verdict tables and orders them by objective, agent id, scope and window (the
+pandas engine lists scopes in data order; the rows are the same).  Workers hold only
 their agents' data, so a dataset larger than one machine's memory is scored out of core,
 and quantiles stay exact (every sample of a scope is on one worker; RFC 2330 ranks).
 
@@ -49,8 +50,14 @@ def score_sources(
     window: str | float | None = None,
     params: Mapping[str, str | float] | None = None,
     confidence: float | None = None,
+    prepare: Callable[[Dataset], Dataset] | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
-    """Verdicts of ``profile`` on ``sources`` and the loader's notes."""
+    """Verdicts of ``profile`` on ``sources`` and the loader's notes.
+
+    ``prepare`` (picklable, e.g. a :func:`functools.partial` of a module-level function)
+    turns each loaded piece into the data to score — a period selection that keeps or drops
+    whole measurements, so it gives the same rows whether applied per agent or at once.
+    """
     from qos_analysis.scoring import score
 
     prof = get_profile(profile) if isinstance(profile, str) else profile
@@ -59,6 +66,7 @@ def score_sources(
         if scheduler:
             raise QosError("--scheduler needs --engine dask")
         data = load(list(sources))
+        data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     if engine != "dask":
         raise QosError(f"unknown engine {engine!r} (choose {', '.join(ENGINES)})")
@@ -68,9 +76,18 @@ def score_sources(
     agents = list_agents(root)
     if not agents:
         data = load([root])
+        data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     parts = map_agents(
-        root, agents, _score_agents, scheduler, workers, memory_limit, profile=prof, kwargs=kwargs
+        root,
+        agents,
+        _score_agents,
+        scheduler,
+        workers,
+        memory_limit,
+        profile=prof,
+        kwargs=kwargs,
+        prepare=prepare,
     )
     frames = [p[0] for p in parts]
     notes = tuple(dict.fromkeys(n for p in parts for n in p[1]))
@@ -133,18 +150,25 @@ def _dataset_root(sources: Sequence[str | Path]) -> Path:
 
 
 def _score_agents(
-    agents: list[str], *, root: str, profile: Profile, kwargs: dict[str, Any]
+    agents: list[str],
+    *,
+    root: str,
+    profile: Profile,
+    kwargs: dict[str, Any],
+    prepare: Callable[[Dataset], Dataset] | None = None,
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """One task: load these agents' partitions and score them (runs on a worker)."""
     from qos_analysis.dataset.reader import read_dataset
     from qos_analysis.scoring import score
 
     data: Dataset = from_parts([read_dataset(Path(root), agents=set(agents))])
+    data = prepare(data) if prepare is not None else data
     return score(data, profile, **kwargs), data.notes
 
 
 def merge_verdicts(frames: list[pd.DataFrame], profile: Profile) -> pd.DataFrame:
-    """Concatenate per-agent verdict tables in the pandas engine's order (see module doc)."""
+    """Concatenate per-agent verdict tables: objectives in profile order, then agent id,
+    scope and window; "*" rows only for objectives no agent has data for (module doc)."""
     frames = [f for f in frames if len(f)] or frames[:1]
     table = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].copy()
     if table.empty:

@@ -38,6 +38,7 @@ import pyarrow as pa
 
 from qos.errors import SchemaVersionError
 from qos.records import SCHEMA_VERSION
+from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import MARKER, is_dataset
 from qos_analysis.readers import (
     EXPORT_BASENAMES,
@@ -107,8 +108,9 @@ def load(paths: str | Path | Sequence[str | Path]) -> Dataset:
         for path in _expand(item):
             if path.resolve() not in {r.resolve() for r in resolved}:
                 resolved.append(path)
-    parts = [read_source(path) for path in resolved]
-    return _combine(parts)
+    with system_memory_pool():
+        parts = [read_source(path) for path in resolved]
+        return _combine(parts)
 
 
 def _expand(item: str | Path) -> list[Path]:
@@ -177,7 +179,8 @@ check_measurements = _validate_measurements
 
 def from_parts(parts: list[RawPart]) -> Dataset:
     """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset)."""
-    return _combine(parts)
+    with system_memory_pool():
+        return _combine(parts)
 
 
 def _combine(parts: list[RawPart]) -> Dataset:
@@ -283,6 +286,8 @@ def _nullable_int(series: pd.Series) -> Any:
 
 
 def _bool_column(series: pd.Series) -> pd.Series:
+    if isinstance(series.dtype, pd.BooleanDtype):
+        return series
     if series.dtype == bool:
         return series.astype("boolean")
     if series.isna().all():
@@ -342,7 +347,12 @@ def _type_probes(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
         for name in ("send_offset_s", "rtt_s"):
             cols[name] = _numeric(frame[name], np.float64)
         cols["ttl"] = _nullable_int(frame["ttl"])
-        cols["duplicates"] = pd.to_numeric(frame["duplicates"]).fillna(0).to_numpy(np.int64)
+        dup = frame["duplicates"]
+        cols["duplicates"] = (
+            dup.to_numpy()
+            if dup.dtype == np.int64
+            else pd.to_numeric(dup).fillna(0).to_numpy(np.int64)
+        )
         cols["size_bytes"] = _nullable_int(frame["size_bytes"])
         for name in ("forward_delay_s", "backward_delay_s", "reflector_residence_s"):
             cols[name] = _numeric(frame[name], np.float64)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from array import array
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -228,32 +228,46 @@ def _read_parquet_table(path: Path, columns: Sequence[str], *, required: bool) -
     return table.select(list(columns)).to_pandas()
 
 
-def _arrow_to_frame(table: Any, columns: Sequence[str]) -> pd.DataFrame:
-    """Column-wise Arrow → pandas for the big tables: all-null columns become NaN arrays
-    without materialising millions of Nones; numeric columns convert without copies where
-    Arrow allows; the measurement key stays categorical."""
-    import pyarrow.types as pat
-
+def _arrow_to_frame(
+    table: Any, columns: Sequence[str], absent: Collection[str] = ()
+) -> pd.DataFrame:
+    """Column-wise Arrow → pandas for the big tables, straight to the loader's dtypes so
+    that typing them later copies nothing: all-null columns become NaN arrays without
+    materialising millions of Nones; integers with nulls become ``Int64`` and booleans
+    with nulls ``boolean`` from the Arrow buffers (not via float or object columns);
+    numeric columns convert without copies where Arrow allows; the measurement key stays
+    categorical.  ``absent`` columns (known to be all null, not read) are all missing."""
     n = table.num_rows
     out: dict[str, Any] = {}
     for name in columns:
-        col = table.column(name)
-        if n and col.null_count == n:
-            out[name] = all_missing_float(n)
-        elif pat.is_dictionary(col.type):
-            combined = col.combine_chunks()
-            out[name] = pd.Categorical.from_codes(
-                combined.indices.to_numpy(zero_copy_only=False),
-                categories=pd.Index(combined.dictionary.to_pylist(), dtype=object),
-                validate=False,
-            )
-        elif (pat.is_floating(col.type) or col.null_count == 0) and (
-            pat.is_floating(col.type) or pat.is_integer(col.type) or pat.is_boolean(col.type)
-        ):
-            out[name] = col.to_numpy()
-        else:
-            out[name] = col.to_pandas()
+        out[name] = all_missing_float(n) if name in absent else _arrow_column(table.column(name), n)
     return pd.DataFrame(out, columns=list(columns), copy=False)
+
+
+def _arrow_column(col: Any, n: int) -> Any:
+    import pyarrow as pa
+    import pyarrow.types as pat
+
+    if n and col.null_count == n:
+        return all_missing_float(n)
+    if pat.is_dictionary(col.type):
+        combined = col.combine_chunks()
+        return pd.Categorical.from_codes(
+            combined.indices.to_numpy(zero_copy_only=False),
+            categories=pd.Index(combined.dictionary.to_pylist(), dtype=object),
+            validate=False,
+        )
+    if pat.is_floating(col.type) or (
+        col.null_count == 0 and (pat.is_integer(col.type) or pat.is_boolean(col.type))
+    ):
+        return col.to_numpy()
+    if pat.is_integer(col.type):
+        values = col.cast(pa.int64()).fill_null(0).to_numpy()
+        return pd.arrays.IntegerArray(values, col.is_null().to_numpy())
+    if pat.is_boolean(col.type):
+        values = col.fill_null(False).to_numpy()
+        return pd.arrays.BooleanArray(values, col.is_null().to_numpy())
+    return col.to_pandas()
 
 
 def read_csv_table(path: Path, columns: Sequence[str], *, required: bool) -> pd.DataFrame:

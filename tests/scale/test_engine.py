@@ -143,6 +143,73 @@ def test_compare_gives_the_same_views_on_dask(dataset: Path, cluster, capsys) ->
     assert got == want and len(want["pairs"]) == 12
 
 
+def _report_json(path: Path) -> object:
+    """The report document without the command line (which names the engine), lists in a
+    canonical order: the Dask engine lists scopes by agent id, pandas in data order."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc["provenance"].pop("command")
+
+    def canonical(node: object) -> object:
+        if isinstance(node, dict):
+            return {k: canonical(v) for k, v in node.items()}
+        if isinstance(node, list):
+            items = [canonical(v) for v in node]
+            return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+        return node
+
+    return canonical(doc)
+
+
+def test_report_on_dask_is_the_pandas_report(dataset: Path, cluster, capsys, tmp_path) -> None:
+    args = ["report", "--data", str(dataset), "--profile", "y1541/class1", "--format", "json"]
+    args += ["--window", "6h", "--since", "2026-03-02T12:00Z", "--quiet"]
+    assert main([*args, "--out", str(tmp_path / "pandas.json")]) == 0
+    want = _report_json(tmp_path / "pandas.json")
+    dask_args = ["--engine", "dask", "--scheduler", cluster.scheduler_address]
+    assert main([*args, *dask_args, "--out", str(tmp_path / "dask.json")]) == 0
+    got = json.loads((tmp_path / "dask.json").read_text(encoding="utf-8"))
+    assert "--engine dask" in got["provenance"]["command"]
+    assert _report_json(tmp_path / "dask.json") == want
+    # the period selection reached the workers: nothing before --since was scored
+    starts = {v["window_start"] for v in got["verdicts"] if v["window_start"]}
+    assert starts and min(starts) >= "2026-03-02T12:00"
+    capsys.readouterr()
+
+
+def test_report_with_an_unreachable_scheduler_is_exit_2(dataset: Path, capsys, tmp_path) -> None:
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    out = tmp_path / "r.json"
+    args = ["report", "--data", str(dataset), "--profile", "y1541/class1", "--format", "json"]
+    code = main([*args, "--out", str(out), "--engine", "dask", "--scheduler", address])
+    assert code == 2 and address in capsys.readouterr().err
+    assert not out.exists()
+    code = main([*args, "--out", str(out), "--scheduler", address])  # pandas + a scheduler
+    assert code == 2 and "--engine dask" in capsys.readouterr().err
+
+
+def test_report_api_takes_the_engine(dataset: Path, cluster, tmp_path: Path) -> None:
+    from qos_analysis import load
+    from qos_analysis.report import ReportError, report
+
+    written = report(
+        dataset,
+        "y1541/class1",
+        format="json",
+        out=tmp_path / "api.json",
+        window="all",
+        engine="dask",
+        scheduler=cluster.scheduler_address,
+    )
+    want, _ = score_sources([dataset], "y1541/class1", window="all")
+    assert len(written.report.verdicts) == len(want)
+    assert {v.outcome for v in written.report.verdicts} == set(want["outcome"])
+    with pytest.raises(ReportError, match="partitioned dataset path"):
+        report(load(dataset), "y1541/class1", format="json", out=tmp_path / "x", engine="dask")
+
+
 def test_tasks_are_sized_by_bytes_read(dataset: Path, monkeypatch) -> None:
     from qos_analysis import engine
     from qos_analysis.dataset.reader import agent_bytes, list_agents

@@ -15,7 +15,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from qos_analysis.dataset.layout import agent_from_segment, is_dataset
+from qos_analysis.arrow_memory import system_memory_pool
+from qos_analysis.dataset.layout import agent_from_segment, agent_segment, is_dataset
 from qos_analysis.dataset.schema import AGENTS_SCHEMA, SCHEMAS
 from qos_analysis.readers import (
     MEASUREMENT_COLUMNS,
@@ -32,8 +33,14 @@ def committed_parts(
     agents: Collection[str] | None = None,
     dates: Collection[str] | None = None,
 ) -> list[Path]:
-    """Measurements parts (relative to ``root/measurements``) of the selected partitions."""
+    """Measurements parts (relative to ``root/measurements``) of the selected partitions.
+
+    With ``agents`` given only their folders are listed (a Dask task reads a few agents of
+    a panel of thousands: listing every partition per task cost more than reading them).
+    """
     base = root / "measurements"
+    if agents is not None:
+        return _agents_parts(base, agents, dates)
     parts = []
     for part in sorted(base.glob("date=*/agent=*/part-*.parquet")):
         date = part.parent.parent.name.partition("=")[2]
@@ -41,6 +48,17 @@ def committed_parts(
         if (dates is None or date in dates) and (agents is None or agent in agents):
             parts.append(part.relative_to(base))
     return parts
+
+
+def _agents_parts(base: Path, agents: Collection[str], dates: Collection[str] | None) -> list[Path]:
+    parts: list[Path] = []
+    segments = sorted({agent_segment(a) for a in agents})
+    for date_dir in base.glob("date=*"):
+        if dates is not None and date_dir.name.partition("=")[2] not in dates:
+            continue
+        for segment in segments:
+            parts.extend(p.relative_to(base) for p in (date_dir / segment).glob("part-*.parquet"))
+    return sorted(parts)
 
 
 def list_agents(root: Path) -> list[str]:
@@ -70,6 +88,11 @@ def read_dataset(
     if not is_dataset(root):
         raise DataError(f"{root}: not a qos-toolkit dataset (no qos-dataset.json)")
     parts = committed_parts(root, agents=agents, dates=dates)
+    with system_memory_pool():
+        return _read(root, parts, agents)
+
+
+def _read(root: Path, parts: Sequence[Path], agents: Collection[str] | None) -> RawPart:
     meas_table = _read_parts(root, "measurements", parts)
     meas = meas_table.to_pandas()[list(MEASUREMENT_COLUMNS)]
     meas["started_at"] = (
@@ -77,36 +100,78 @@ def read_dataset(
         if len(meas)
         else pd.Series(dtype="datetime64[us, UTC]")
     )
-    probes = _keyed_frame(_read_parts(root, "probes", parts))
-    intervals = _keyed_frame(_read_parts(root, "intervals", parts))
-    return RawPart(str(root), meas, probes, intervals, _read_timezones(root))
+    probes = _keyed_frame(*_read_keyed(root, "probes", parts), SCHEMAS["probes"].names)
+    intervals = _keyed_frame(*_read_keyed(root, "intervals", parts), SCHEMAS["intervals"].names)
+    return RawPart(str(root), meas, probes, intervals, _read_timezones(root, agents))
 
 
 def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
-    """The committed parts of one table; the measurement key of probe and interval rows is
-    read dictionary-encoded (a few ids repeated per part), which avoids materialising a
-    string per row."""
-    files = [str(root / table / p) for p in parts if (root / table / p).is_file()]
-    schema = SCHEMAS[table]
+    """The committed parts of the measurements table."""
+    files = _files(root, table, parts)
     if not files:
-        return schema.empty_table()
-    keyed = table != "measurements"
-    if keyed:
-        fmt = pads.ParquetFileFormat(
-            read_options=pads.ParquetReadOptions(dictionary_columns={"measurement_id"})
-        )
-        schema = schema.set(0, pa.field("measurement_id", pa.dictionary(pa.int32(), pa.string())))
-    else:
-        fmt = pads.ParquetFileFormat()
+        return SCHEMAS[table].empty_table()
     try:
-        out = pads.dataset(files, schema=schema, format=fmt).to_table()
+        dataset = pads.dataset(files, schema=SCHEMAS[table])
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
-    return out.unify_dictionaries() if keyed else out
+    return _scan(root / table, dataset)
 
 
-def _keyed_frame(table: pa.Table) -> pd.DataFrame:
-    """Probe/interval rows with a categorical measurement key (as export readers give)."""
+def _read_keyed(root: Path, table: str, parts: Sequence[Path]) -> tuple[pa.Table, list[str]]:
+    """The committed parts of a probe or interval table, and the columns null in every
+    row (STAMP-only columns of ICMP data): those are not decoded at all, their Parquet
+    statistics say so.  The measurement key is read dictionary-encoded (a few ids repeated
+    per part), which avoids materialising a string per row."""
+    files = _files(root, table, parts)
+    schema = SCHEMAS[table]
+    if not files:
+        return schema.empty_table(), []
+    fmt = pads.ParquetFileFormat(
+        read_options=pads.ParquetReadOptions(dictionary_columns={"measurement_id"})
+    )
+    schema = schema.set(0, pa.field("measurement_id", pa.dictionary(pa.int32(), pa.string())))
+    try:
+        dataset = pads.dataset(files, schema=schema, format=fmt)
+        null = _null_columns(dataset)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
+    columns = [name for name in schema.names if name not in null]
+    return _scan(root / table, dataset, columns).unify_dictionaries(), null
+
+
+def _files(root: Path, table: str, parts: Sequence[Path]) -> list[str]:
+    return [str(root / table / p) for p in parts if (root / table / p).is_file()]
+
+
+def _scan(where: Path, dataset: pads.Dataset, columns: list[str] | None = None) -> pa.Table:
+    try:
+        return dataset.to_table(columns=columns)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataError(f"{where}: unreadable dataset part: {exc}") from None
+
+
+def _null_columns(dataset: pads.Dataset) -> list[str]:
+    """Columns whose Parquet statistics count every row of every row group as null."""
+    names = [n for n in dataset.schema.names if n != "measurement_id"]
+    null = set(names)
+    for fragment in dataset.get_fragments():
+        meta = fragment.metadata
+        index = {meta.schema.column(i).name: i for i in range(meta.num_columns)}
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            for name in list(null):
+                i = index.get(name)
+                stats = group.column(i).statistics if i is not None else None
+                if i is None or stats is None or stats.null_count != group.num_rows:
+                    null.discard(name)
+        if not null:
+            break
+    return [n for n in names if n in null]
+
+
+def _keyed_frame(table: pa.Table, null: Sequence[str], names: Sequence[str]) -> pd.DataFrame:
+    """Probe/interval rows with a categorical measurement key (as export readers give),
+    columns ``names``; the ``null`` ones, not read, are all missing."""
     for name in table.column_names:
         col = table.column(name)
         if pa.types.is_floating(col.type) and pc.any(pc.is_nan(col)).as_py():
@@ -114,11 +179,16 @@ def _keyed_frame(table: pa.Table) -> pd.DataFrame:
     if not pa.types.is_dictionary(table.column("measurement_id").type):
         ids = pc.dictionary_encode(table.column("measurement_id"))
         table = table.set_column(0, "measurement_id", ids)
-    return _arrow_to_frame(table, table.column_names)
+    return _arrow_to_frame(table, names, absent=null)
 
 
-def _read_timezones(root: Path) -> pd.DataFrame:
-    files = sorted(root.glob("agents/agent=*/timezone.parquet"))
+def _read_timezones(root: Path, agents: Collection[str] | None) -> pd.DataFrame:
+    """The time zones of ``agents`` (of every agent when None)."""
+    if agents is None:
+        files = sorted(root.glob("agents/agent=*/timezone.parquet"))
+    else:
+        wanted = (root / "agents" / agent_segment(a) / "timezone.parquet" for a in set(agents))
+        files = sorted(f for f in wanted if f.is_file())
     if not files:
         return pd.DataFrame({"agent_id": pd.Series(dtype=object), "timezone": []})
     tables = [pq.read_table(f, schema=AGENTS_SCHEMA) for f in files]

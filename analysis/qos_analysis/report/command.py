@@ -53,6 +53,9 @@ def add_parser(sub: Any) -> argparse.ArgumentParser:
     rp.add_argument(
         "--fail-on-violation", action="store_true", help="exit 3 when any verdict is 'fail'"
     )
+    from qos_analysis.cli import add_engine_options
+
+    add_engine_options(rp)
     return rp
 
 
@@ -89,6 +92,8 @@ def run(args: argparse.Namespace, default_data: Callable[[], str], exit_violatio
             until=args.until,
             title=args.title,
             step=step,
+            engine=args.engine,
+            scheduler=args.scheduler,
         )
     model = written.report
     for warning in model.warnings:

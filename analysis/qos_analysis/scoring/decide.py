@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
 import pandas as pd
 
 from qos.profiles import Objective
@@ -28,6 +29,7 @@ from qos_analysis.presentation import (
 from qos_analysis.scoring.explain import (
     infinite_bound_reason,
     more_samples_to_decide,
+    prime_ratio_searches,
 )
 from qos_analysis.scoring.verdict import Outcome, Verdict
 
@@ -87,6 +89,32 @@ def decide(
     if rule.decision == "literal" or rule.literal_only:
         return _decide_literal(obj, group, rule)
     return _decide_by_bounds(obj, group, rule)
+
+
+def prepare_explanations(
+    obj: Objective,
+    rule: Rule,
+    n: np.ndarray,
+    count: np.ndarray | None,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> None:
+    """Search, for all groups of an objective at once, how many further samples would
+    decide each ratio k/n whose bounds leave it undecided, so that :func:`decide` finds
+    the answers cached (:func:`~qos_analysis.scoring.explain.prime_ratio_searches`)."""
+    if count is None or rule.decision == "literal" or rule.literal_only or not len(n):
+        return
+    n = np.asarray(n, dtype=np.int64)
+    k = np.asarray(count, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        if obj.comparison == "<=":
+            decided = (upper <= rule.limit) | (lower > rule.limit)
+        else:
+            decided = (lower >= rule.limit) | (upper < rule.limit)
+    open_ = ~decided & ~np.isnan(lower) & ~np.isnan(upper)
+    open_ &= (n > 0) & (n >= obj.min_samples) & (k >= 0) & (k <= n)
+    if open_.any():
+        prime_ratio_searches(obj.comparison, k[open_], n[open_], rule.limit, rule.confidence)
 
 
 def _violated_for_good(obj: Objective, group: GroupResult, rule: Rule) -> bool:

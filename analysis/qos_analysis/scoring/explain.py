@@ -15,6 +15,8 @@ import math
 from fractions import Fraction
 from functools import lru_cache
 
+import numpy as np
+
 from qos.profiles import Objective
 from qos_analysis.stats.proportions import clopper_pearson_lower, clopper_pearson_upper
 from qos_analysis.stats.quantiles import min_samples_for_upper_bound as _min_samples
@@ -23,6 +25,7 @@ from qos_analysis.stats.quantiles import min_samples_for_upper_bound as _min_sam
 # window) groups of one objective; caching them keeps the explanations off the scoring
 # time (each uncached search is tens of SciPy calls).
 _CACHE_SIZE = 4096
+_RATIO_CACHE_SIZE = 2**16
 
 
 @lru_cache(maxsize=_CACHE_SIZE)
@@ -66,13 +69,74 @@ def infinite_bound_reason(
     return "bound ∞"
 
 
-def _ratio_decided(comparison: str, events: int, n: int, limit: float, confidence: float) -> bool:
+def _ratio_decided(
+    comparison: str, count: np.ndarray, n: np.ndarray, extra: np.ndarray, limit: float, conf: float
+) -> np.ndarray:
+    """Whether ``extra`` further favourable samples make each ratio's bound decide a pass."""
     if comparison == "<=":
-        return float(clopper_pearson_upper(events, n, confidence)) <= limit
-    return float(clopper_pearson_lower(events, n, confidence)) >= limit
+        return np.asarray(clopper_pearson_upper(count, n + extra, conf)) <= limit
+    return np.asarray(clopper_pearson_lower(count + extra, n + extra, conf)) >= limit
 
 
-@lru_cache(maxsize=_CACHE_SIZE)
+def _search_extra(
+    comparison: str, count: np.ndarray, n: np.ndarray, limit: float, conf: float
+) -> np.ndarray:
+    """Fewest further favourable samples deciding each ratio (−1: none up to 10¹⁰).
+
+    A doubling search for a sufficient number, then bisection between it and its half,
+    run on every ratio at once: one vectorised bound evaluation per step.  The bound is
+    evaluated element by element, so each result is the one a search of that ratio alone
+    finds.
+    """
+    high = np.ones(count.size, dtype=np.int64)
+    found = np.zeros(count.size, dtype=bool)
+    todo = np.arange(count.size)
+    while todo.size:
+        ok = _ratio_decided(comparison, count[todo], n[todo], high[todo], limit, conf)
+        found[todo[ok]] = True
+        todo = todo[~ok]
+        high[todo] *= 2
+        todo = todo[high[todo] <= _SEARCH_CAP]
+    low = high // 2
+    todo = np.flatnonzero(found & (low + 1 < high))
+    while todo.size:
+        mid = (low[todo] + high[todo]) // 2
+        ok = _ratio_decided(comparison, count[todo], n[todo], mid, limit, conf)
+        high[todo[ok]] = mid[ok]
+        low[todo[~ok]] = mid[~ok]
+        todo = todo[low[todo] + 1 < high[todo]]
+    return np.where(found, high, -1)
+
+
+def _no_extra_decides(comparison: str, limit: float) -> bool:
+    return (comparison == ">=" and limit >= 1.0) or (comparison == "<=" and limit <= 0.0)
+
+
+RatioKey = tuple[str, int, int, float, float]
+_RATIO_CACHE: dict[RatioKey, int | None] = {}
+
+
+def prime_ratio_searches(
+    comparison: str, counts: np.ndarray, ns: np.ndarray, limit: float, confidence: float
+) -> None:
+    """Run the searches of many ratios k/n of one objective at once (vectorised) and keep
+    the answers for :func:`extra_samples_for_ratio`: the scalar search costs tens of SciPy
+    calls per ratio, thousands of times per objective on a large panel."""
+    if _no_extra_decides(comparison, limit):
+        return
+    pairs = np.unique(np.stack([counts, ns]).astype(np.int64), axis=1)
+    keys = [(comparison, k, n, limit, confidence) for k, n in pairs.T.tolist()]
+    wanted = [i for i, key in enumerate(keys) if key not in _RATIO_CACHE]
+    if not wanted:
+        return
+    if len(_RATIO_CACHE) + len(wanted) > _RATIO_CACHE_SIZE:
+        _RATIO_CACHE.clear()
+    sel = np.asarray(wanted)
+    extra = _search_extra(comparison, pairs[0, sel], pairs[1, sel], limit, confidence)
+    for i, e in zip(wanted, extra.tolist(), strict=True):
+        _RATIO_CACHE[keys[i]] = None if e < 0 else e
+
+
 def extra_samples_for_ratio(
     comparison: str, count: int, n: int, limit: float, confidence: float
 ) -> int | None:
@@ -81,28 +145,12 @@ def extra_samples_for_ratio(
     For "≤ limit" (loss) further samples are event-free; for "≥ limit" (share meeting a
     threshold) every further sample meets it.  ``None`` when no number up to 10¹⁰ does.
     """
-
-    def decided(extra: int) -> bool:
-        events = count if comparison == "<=" else count + extra
-        return _ratio_decided(comparison, events, n + extra, limit, confidence)
-
-    if comparison == ">=" and limit >= 1.0:
+    if _no_extra_decides(comparison, limit):
         return None
-    if comparison == "<=" and limit <= 0.0:
-        return None
-    high = 1
-    while not decided(high):
-        high *= 2
-        if high > _SEARCH_CAP:
-            return None
-    low = high // 2
-    while low + 1 < high:
-        mid = (low + high) // 2
-        if decided(mid):
-            high = mid
-        else:
-            low = mid
-    return high
+    key = (comparison, count, n, limit, confidence)
+    if key not in _RATIO_CACHE:
+        prime_ratio_searches(comparison, np.array([count]), np.array([n]), limit, confidence)
+    return _RATIO_CACHE[key]
 
 
 def more_samples_to_decide(

@@ -13,7 +13,7 @@ import pandas as pd
 from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
-from qos_analysis.scoring.decide import GroupResult, Rule, decide
+from qos_analysis.scoring.decide import GroupResult, Rule, decide, prepare_explanations
 from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
 from qos_analysis.scoring.rows import base_row, join_notes
 from qos_analysis.scoring.rules import Samples, samples_for
@@ -157,6 +157,7 @@ def _group_verdicts(
     rule = Rule(res.limit, res.exact_limit, unit, res.decision, stat.literal_only, res.conf)
     if stat.favourable:
         rule = replace(rule, favourable=stat.favourable)
+    prepare_explanations(obj, rule, stat.n, stat.count, stat.lower, stat.upper)
     groups = _group_fields(pop, win, stat)
     k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
     v_list, lo_list, hi_list = stat.value.tolist(), stat.lower.tolist(), stat.upper.tolist()

@@ -104,12 +104,32 @@ class SortedGroups:
         return out
 
 
-def _contiguous_order(codes: np.ndarray, n_groups: int) -> np.ndarray | None:
-    """Permutation making codes non-decreasing (stable); None when already sorted."""
-    if codes.size < 2 or bool(np.all(codes[1:] >= codes[:-1])):
-        return None
-    small = codes.astype(np.uint16) if n_groups <= np.iinfo(np.uint16).max + 1 else codes
-    return np.argsort(small, kind="stable")
+def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, length, code) of each run of equal consecutive codes."""
+    starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1))
+    lengths = np.diff(np.concatenate((starts, [codes.size])))
+    return starts, lengths, codes[starts]
+
+
+def _contiguous(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """A copy of ``values`` reordered so each group's values are contiguous, groups in code
+    order, rows of a group in their original order (a stable sort by code).
+
+    Rows usually arrive in runs of one group (a test's probes fall in one window), so the
+    runs are ordered, not the rows: a stable sort of the run codes, then one copy of the
+    runs in that order; short runs fall back to a stable sort of the rows.
+    """
+    if codes.size < 2:
+        return values.copy()
+    starts, lengths, run_codes = _runs(codes)
+    if bool(np.all(run_codes[1:] > run_codes[:-1])):
+        return values.copy()
+    if starts.size > codes.size // 8:
+        small = codes.astype(np.uint16) if n_groups <= np.iinfo(np.uint16).max + 1 else codes
+        return values[np.argsort(small, kind="stable")]
+    by_code = np.argsort(run_codes, kind="stable")
+    pieces = zip(starts[by_code].tolist(), lengths[by_code].tolist(), strict=True)
+    return np.concatenate([values[a : a + n] for a, n in pieces])
 
 
 def sort_groups(
@@ -131,16 +151,12 @@ def sort_groups(
         values = np.where(missing, np.inf, values)
     else:
         raise ValueError(f"lost must be 'exclude' or 'infinite', not {lost!r}")
-    order = _contiguous_order(codes, n_groups)
-    if order is not None:
-        codes, values = codes[order], values[order]
-    else:
-        values = values.copy()
     counts = np.bincount(codes, minlength=n_groups).astype(np.int64)
+    values = _contiguous(codes, values, n_groups)
     starts = np.zeros(n_groups, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     if n_groups and values.size / n_groups < 64:
-        inner = np.lexsort((values, codes))
+        inner = np.lexsort((values, np.repeat(np.arange(n_groups), counts)))
         values = values[inner]
     else:
         for start, count in zip(starts.tolist(), counts.tolist(), strict=True):
@@ -194,19 +210,24 @@ def group_codes(
     if scope.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
-    w_min = int(window.min())
-    n_w = int(window.max()) - w_min + 1
-    key = scope * n_w + (window - w_min)
-    span = max(n_scopes, int(scope.max()) + 1) * n_w
+    # Rows come in runs of one (scope, window) pair: code the runs, then expand.
+    change = np.flatnonzero((scope[1:] != scope[:-1]) | (window[1:] != window[:-1])) + 1
+    starts = np.concatenate(([0], change))
+    lengths = np.diff(np.concatenate((starts, [scope.size])))
+    run_scope, run_window = scope[starts], window[starts]
+    w_min = int(run_window.min())
+    n_w = int(run_window.max()) - w_min + 1
+    key = run_scope * n_w + (run_window - w_min)
+    span = max(n_scopes, int(run_scope.max()) + 1) * n_w
     if span <= max(4 * key.size, 1 << 20):
         present = np.flatnonzero(np.bincount(key, minlength=span))
         remap = np.empty(span, dtype=np.int64)
         remap[present] = np.arange(present.size, dtype=np.int64)
-        codes, g_key = remap[key], present
+        run_codes, g_key = remap[key], present
     else:
         codes_raw, uniques = pd.factorize(key, sort=True)
-        codes, g_key = np.asarray(codes_raw, dtype=np.int64), np.asarray(uniques, np.int64)
-    return codes, g_key // n_w, g_key % n_w + w_min
+        run_codes, g_key = np.asarray(codes_raw, dtype=np.int64), np.asarray(uniques, np.int64)
+    return np.repeat(run_codes, lengths), g_key // n_w, g_key % n_w + w_min
 
 
 def distinct_per_group(codes: np.ndarray, item: np.ndarray, n_groups: int) -> np.ndarray:
