@@ -22,12 +22,10 @@ import logging
 import os
 import select
 import signal
-import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -148,23 +146,3 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return "unknown"
-
-
-def trim_heap() -> None:
-    """Return the C heap's free pages to the system (glibc ``malloc_trim(0)``); a no-op
-    elsewhere.  ``ctypes`` is imported only here, on Linux."""
-    if not sys.platform.startswith("linux"):
-        return
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            import ctypes
-
-            _malloc_trim = getattr(ctypes.CDLL(None), "malloc_trim", False)
-        except OSError:
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
-_malloc_trim: Any = None

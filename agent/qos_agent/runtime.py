@@ -47,7 +47,7 @@ from qos_agent.collectors.base import MeasureContext, run_collector
 from qos_agent.delivery import Delivery
 from qos_agent.exporters import Exporter, ExporterContext, build_exporters
 from qos_agent.identity import resolve_agent_id, resolve_timezone
-from qos_agent.isolation import fork_available, run_in_child, trim_heap
+from qos_agent.isolation import fork_available, run_in_child
 from qos_agent.net.clock import Clock
 from qos_agent.reference import ReferenceServices
 from qos_agent.retention import enforce_max_size
@@ -307,11 +307,11 @@ class AgentRuntime:
             return stored
 
     def _release_memory(self) -> None:
-        """The daemon idles between jobs: return the store's page cache and the C heap's
-        free pages (glibc ``malloc_trim``) that storing a large record left behind."""
+        """The daemon idles between jobs: return the store's page cache that storing a
+        large record filled (``malloc_trim`` was measured too: no gain once jobs run in
+        child processes, and ``ctypes`` costs 0.4 MB)."""
         if self.store is not None:
             self.store.release_memory()
-        trim_heap()
 
     def _flush_backlog(self) -> bool:
         """Store queued records in order; each one is exported once it is stored."""
