@@ -50,6 +50,9 @@ from qos_agent.collectors.shared_params import SCHEDULING
 #: spin cost 365 µs of CPU per probe for a send lateness of p50 3 µs / p99 352 µs, none
 #: ~80 µs per probe for p50 45 µs / p99 70-130 µs; the RTT comes from kernel stamps.
 _SLEEP_MAX_NS = 20_000_000
+#: ... and then the socket is read after every this many sends: the stamps and replies of a
+#: batch are handled in one pass (the same system calls, less interpreter work per probe)
+_DRAIN_EVERY = 8
 #: Linux <linux/icmp.h>: raw-socket filter of ICMP types (a set bit drops that type)
 SOL_RAW, ICMP_FILTER = 255, 1
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
@@ -241,39 +244,40 @@ class IcmpCollector(Collector):
         context: MeasureContext,
     ) -> int:
         clock = context.clock
-        _configure_socket(sock, family == socket.AF_INET, privileged, params["ttl"])
-        # Kernel stamps are wall-clock (CLOCK_REALTIME) instants: only with the real clock,
-        # never with an injected test clock.
-        if clock.monotonic_ns is time.monotonic_ns:
-            stream.kernel_ts = kernel_stamps.enable_receive_stamps(sock)
-            stream.kernel_tx = stream.kernel_ts and kernel_stamps.enable_send_stamps(sock)
-        destination = socket.getaddrinfo(address, None, family=family, type=sock.type)[0][4]
-        probe_id = random.randrange(1, 0xFFFF)
-        writer = icmp_wire.EchoWriter(family, probe_id, os.urandom(params["size"]), privileged)
-        seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
+        destination, writer, probe_id, seq_base = _prepare(
+            sock, address, family, privileged, params, stream, clock
+        )
         t0 = clock.monotonic_ns() + 1_000_000  # first probe 1 ms from now
         stream.t0_ns = t0
         drain = _Drain(sock, family, privileged, seq_base, stream, clock)
         # With kernel receive stamps a reply read late keeps its RTT, so short waits are one
-        # plain sleep and replies are read after the next send: one wake-up per probe.
+        # plain sleep and replies are read in batches after a send: one wake-up per probe.
         sleep_max_ns = _SLEEP_MAX_NS if stream.kernel_ts else 0
-        sent, stop = stream.sent_ns, context.stop
+        # the per-probe path touches locals only: it runs after every wake-up
+        sent, stop, count, interval_ns = (
+            stream.sent_ns,
+            context.stop,
+            stream.count,
+            stream.interval_ns,
+        )
+        monotonic_ns, sleep, packet = clock.monotonic_ns, time.sleep, writer.packet
         while True:
-            now = clock.monotonic_ns()
+            now = monotonic_ns()
             index = len(sent)
-            if index < stream.count and not stop.is_set():
-                wait_ns = t0 + index * stream.interval_ns - now
+            if index < count and not stop.is_set():
+                wait_ns = t0 + index * interval_ns - now
                 if 0 < wait_ns <= sleep_max_ns:
-                    time.sleep(wait_ns / 1e9)
+                    sleep(wait_ns / 1e9)
                 elif wait_ns > 0:
                     if select.select([sock], [], [], wait_ns / 1e9)[0]:
                         drain(probe_id)
                     continue
-                _send_probe(sock, destination, writer.packet(seq_base + index), stream, clock)
+                _send_probe(sock, destination, packet(seq_base + index), stream, clock)
                 if not privileged and index == 0:
                     # Linux datagram ICMP sockets replace the identifier with the local port
                     probe_id = sock.getsockname()[1] or probe_id
-                drain(probe_id)
+                if not sleep_max_ns or index % _DRAIN_EVERY == _DRAIN_EVERY - 1:
+                    drain(probe_id)
                 continue
             deadline = (sent[-1] if sent else now) + stream.timeout_ns
             if now >= deadline or stream.answered == index:
@@ -282,6 +286,30 @@ class IcmpCollector(Collector):
             if select.select([sock], [], [], (deadline - now) / 1e9)[0]:
                 drain(probe_id)
         return probe_id
+
+
+def _prepare(
+    sock: socket.socket,
+    address: str,
+    family: int,
+    privileged: bool,
+    params: Mapping[str, Any],
+    stream: _Stream,
+    clock: Any,
+) -> tuple[Any, icmp_wire.EchoWriter, int, int]:
+    """Configure the socket and the stream's stamps; (destination, writer, identifier,
+    first sequence number)."""
+    _configure_socket(sock, family == socket.AF_INET, privileged, params["ttl"])
+    # Kernel stamps are wall-clock (CLOCK_REALTIME) instants: only with the real clock,
+    # never with an injected test clock.
+    if clock.monotonic_ns is time.monotonic_ns:
+        stream.kernel_ts = kernel_stamps.enable_receive_stamps(sock)
+        stream.kernel_tx = stream.kernel_ts and kernel_stamps.enable_send_stamps(sock)
+    destination = socket.getaddrinfo(address, None, family=family, type=sock.type)[0][4]
+    probe_id = random.randrange(1, 0xFFFF)
+    writer = icmp_wire.EchoWriter(family, probe_id, os.urandom(params["size"]), privileged)
+    seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
+    return destination, writer, probe_id, seq_base
 
 
 def _configure_socket(sock: socket.socket, v4: bool, privileged: bool, ttl: int) -> None:
