@@ -388,7 +388,7 @@ class _Drain:
             self._send_stamps()
         wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if stream.kernel_ts else 0
         receive, buffers, now = self.sock.recvmsg_into, self.buffers, self.clock.monotonic_ns
-        sent = stream.sent_ns
+        sent, rtts, stamped = stream.sent_ns, stream.rtt_ns, stream.kernel_ts
         while everything or stream.answered < len(sent):
             try:
                 size, ancdata, _flags, source = receive(buffers, 256)
@@ -401,17 +401,21 @@ class _Drain:
                 return
             received_ns = now()
             reply = icmp_wire.parse_reply(self.view[:size], self.family, self.privileged)
-            index = self._match(reply, source, probe_id)
-            if index is None:
+            if reply is None:
                 continue
-            if stream.rtt_ns[index] is not None:
+            index = (reply[3] - self.seq_base) & 0xFFFF  # _match, inline: run per reply
+            if index >= len(sent) or reply[0] != self.reply_type or reply[2] != probe_id:
+                index = self._match(reply, source, probe_id)
+                if index is None:
+                    continue
+            if rtts[index] is not None:
                 stream.duplicates[index] += 1
                 continue
-            kernel_wall_ns = kernel_stamps.receive_stamp_ns(ancdata) if stream.kernel_ts else None
+            kernel_wall_ns = kernel_stamps.receive_stamp_ns(ancdata) if stamped else None
             rtt_ns = _round_trip(stream, index, received_ns, kernel_wall_ns, wall_minus_mono_ns)
             if rtt_ns > stream.timeout_ns:
                 continue  # arrived after Tmax: lost by definition (RFC 6673 §2.4)
-            stream.rtt_ns[index] = rtt_ns
+            rtts[index] = rtt_ns
             stream.answered += 1
             ttl = reply[4] if reply is not None else None
             stream.ttl[index] = ttl if ttl is not None else _reply_ttl(ancdata, self.v4)
