@@ -18,7 +18,8 @@ Figures (all on this machine, in this run; loopback only — agent.example.toml 
 3. **CPU per 10,000 ICMP probes** (1 ms apart, 127.0.0.1): our ``icmp`` collector after
    start-up (process CPU around ``measure``) against ``fping -c N -p 1 -i 1`` (its whole
    process), in alternating rounds (``--rounds``, 3) so that both see the same host load;
-   each round and the ratio of the medians are printed.  Target ≤ 1.5× fping.
+   each round, the ratio of the medians and the median of the rounds' ratios are printed.
+   Target ≤ 1.5× fping.
 4. **Bytes per day** of the ``configs/local.toml`` and ``configs/agent.example.toml``
    schedules (enabled jobs).  The local jobs are run once in a private network namespace and
    counted by the kernel (``lo`` in ``/proc/net/dev``: IP packets), next to the figure
