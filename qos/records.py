@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import enum
 import math
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -165,6 +164,9 @@ RESULT_TYPES: dict[str, type[RttResult] | type[ThroughputResult] | type[TimingRe
 
 def new_measurement_id() -> str:
     """A random, globally unique id (UUID4 hex) — no host or time information leaks."""
+    import uuid  # imported when first needed: a lean process that only stores records
+    # made elsewhere (the agent daemon) never needs it
+
     return uuid.uuid4().hex
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """``"did you mean 'interval'?"`` for the closest known name, or None."""
+    import difflib  # only when a name is wrong: the agent daemon does not carry it
+
     matches = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
     return f"did you mean '{matches[0]}'?" if matches else None
 

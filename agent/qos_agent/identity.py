@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -31,6 +30,8 @@ def resolve_agent_id(configured: str, data_dir: Path) -> str:
         pass
     except OSError as exc:
         raise ConfigError(f"cannot read the agent id: {exc}", file=str(id_file)) from exc
+    import uuid  # once per installation
+
     new_id = uuid.uuid4().hex
     try:
         atomic_write_text(id_file, new_id + "\n", mode=0o600, make_parents=True)

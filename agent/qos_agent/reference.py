@@ -11,7 +11,6 @@ that starts it and returns its address and a stop function.  Other modules add s
 from __future__ import annotations
 
 import importlib
-import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,6 +54,8 @@ def start_tcp_listener(bind: str = "127.0.0.1") -> RunningService:
     The kernel completes the three-way handshake before ``accept``; closing promptly keeps
     the backlog free.  Bound to loopback unless told otherwise.
     """
+    import socket  # in the job's process; the daemon itself opens no socket here
+
     server = socket.create_server((bind, 0), backlog=128)
     server.settimeout(0.2)
     stopping = threading.Event()

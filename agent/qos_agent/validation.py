@@ -11,8 +11,8 @@ used on this host.
 
 from __future__ import annotations
 
+import json
 import os
-import socket
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +26,7 @@ from qos.suggest import unknown_name_hint
 from qos_agent import collectors
 from qos_agent.collectors.base import resolve_params
 from qos_agent.exporters import check_exporters
+from qos_agent.isolation import fork_available, run_in_child
 from qos_agent.reference import PREFIX, service_names
 from qos_agent.runtime import data_dir_for
 
@@ -33,6 +34,9 @@ STREAM_COLLECTOR = "stamp"
 STREAM_PARAMS = ("timeout", "size", "ssid")
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _SYS_NET = Path("/sys/class/net")
+#: the config check in a child process: opening the store and binding a socket take well
+#: under a second; past this the child is killed and the config refused
+CHECK_TIME_LIMIT_S = 60.0
 
 
 def validate_config(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -> AgentConfig:
@@ -50,6 +54,34 @@ def validate_config(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -
     with _in_file("command line"):
         for job in extra_jobs:
             check_job(job, "")
+    return config
+
+
+def validate_in_child(config: AgentConfig, extra_jobs: Iterable[JobConfig] = ()) -> AgentConfig:
+    """:func:`validate_config` in a forked child (where the platform forks).
+
+    The check imports every configured collector (``http`` brings ``http.client`` and
+    ``ssl``, a few MB); the daemon needs none of them afterwards, since each job runs in a
+    child of its own (:mod:`qos_agent.isolation`).  The child answers with the error's
+    message, file, key and hint, raised here as the same :class:`ConfigError`.
+    """
+    if not fork_available():
+        return validate_config(config, extra_jobs)
+    jobs = tuple(extra_jobs)
+
+    def check() -> bytes:
+        try:
+            validate_config(config, jobs)
+        except ConfigError as exc:
+            fields = {"message": exc.message, "file": exc.file, "key": exc.key, "hint": exc.hint}
+            return json.dumps(fields).encode("utf-8")
+        return b""
+
+    result = run_in_child(check, timeout_s=CHECK_TIME_LIMIT_S)
+    if result.output is None:
+        raise ConfigError(f"the config check failed: its process {result.problem}")
+    if result.output:
+        raise ConfigError(**json.loads(result.output))
     return config
 
 
@@ -217,6 +249,8 @@ def _check_bind(config: AgentConfig) -> None:
     if not config.reference.enabled:
         return
     bind = config.reference.bind
+    import socket  # the check runs in a child process; the daemon need not carry it
+
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:

@@ -36,6 +36,7 @@ Their public names are re-exported here, the import path analysts and tests have
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sqlite3
@@ -538,6 +539,13 @@ class SqliteStore:
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (e.g. before copying the store)."""
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def release_memory(self) -> None:
+        """Give back the connection's page cache (SQLite ``PRAGMA shrink_memory``): a
+        long-lived writer that stores a large record now and then need not keep up to the
+        cache size (2 MB by default) resident in between."""
+        with contextlib.suppress(sqlite3.Error):  # only memory: the store stays usable
+            self._conn.execute("PRAGMA shrink_memory")
 
     def close(self) -> None:
         self._conn.close()

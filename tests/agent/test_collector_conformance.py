@@ -26,6 +26,12 @@ def test_collector_loads_and_describes_itself(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_the_registry_knows_which_collectors_are_heavy(name: str) -> None:
+    """The scheduler asks the registry (no import); it must say what the class says."""
+    assert collectors.is_heavy(name) is collectors.get(name).heavy
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_defaults_resolve_and_unknown_parameters_are_refused(name: str) -> None:
     collector = collectors.get(name)
     resolved = collector.resolve({})

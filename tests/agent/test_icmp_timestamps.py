@@ -114,9 +114,10 @@ def test_without_kernel_send_stamps_the_user_space_send_stamp_is_used_and_record
 def test_stamp_sources_say_how_many_replies_had_kernel_stamps() -> None:
     stream = icmp._Stream(count=4, interval_ns=1, timeout_ns=1)
     for seq, (kernel_send, rtt) in enumerate([(True, 5), (True, 5), (False, 5), (False, None)]):
-        stream.probes[seq] = icmp._ProbeState(
-            seq=seq, sent_ns=0, rtt_ns=rtt, kernel_send=kernel_send, kernel_receive=True
-        )
+        stream.sent_ns.append(0)
+        stream.rtt_ns[seq] = rtt
+        stream.kernel_send[seq] = kernel_send
+        stream.kernel_receive[seq] = True
     assert icmp._stamp_sources(stream) == {
         "send_timestamps": "kernel for 2 of 3 replies, else user space",
         "receive_timestamps": "kernel",

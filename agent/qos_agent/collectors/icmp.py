@@ -44,13 +44,15 @@ from qos_agent.collectors.base import Collector, MeasureContext, ParamSpec
 from qos_agent.collectors.scheduling import probe_scheduling
 from qos_agent.collectors.shared_params import SCHEDULING
 
-#: busy-wait this long before a send (select() wakes up at most this early).  Measured on
-#: 3000-5000 probes at 1 ms under SCHED_FIFO on a busy 2-core host: a 300 µs spin cost
-#: 365 µs of CPU per probe for a send lateness of p50 3 µs / p99 352 µs; 50 µs: ~100 µs per
-#: probe, p50 4 µs / p99 30-70 µs; none: ~80 µs per probe, p50 45 µs / p99 70-130 µs.  The
-#: RTT comes from kernel transmit/receive stamps either way, so the schedule keeps
-#: sub-millisecond regularity without paying for it in CPU.
-_SPIN_S = 0.0
+#: a wait up to this long is a plain sleep when kernel receive stamps time the replies;
+#: longer ones wait in select() and read replies as they come.  No busy-wait before a send:
+#: measured on 3000-5000 probes at 1 ms under SCHED_FIFO on a busy 2-core host, a 300 µs
+#: spin cost 365 µs of CPU per probe for a send lateness of p50 3 µs / p99 352 µs, none
+#: ~80 µs per probe for p50 45 µs / p99 70-130 µs; the RTT comes from kernel stamps.
+_SLEEP_MAX_NS = 20_000_000
+#: ... and then the socket is read after every this many sends: the stamps and replies of a
+#: batch are handled in one pass (the same system calls, less interpreter work per probe)
+_DRAIN_EVERY = 8
 #: Linux <linux/icmp.h>: raw-socket filter of ICMP types (a set bit drops that type)
 SOL_RAW, ICMP_FILTER = 255, 1
 #: Linux <linux/in.h> value; Python 3.11 does not export it on every build
@@ -99,32 +101,38 @@ def choose_mode(requested: str, family: int = socket.AF_INET) -> tuple[bool | No
 
 
 @dataclass
-class _ProbeState:
-    seq: int
-    sent_ns: int  # monotonic clock, read just before the send call
-    rtt_ns: int | None = None
-    ttl: int | None = None
-    duplicates: int = 0
-    error: str | None = None
-    #: wall clock just before and after the send call: the window a kernel stamp must fit
-    send_window_ns: tuple[int, int] | None = None
-    tx_kernel_ns: int | None = None  # kernel transmit stamp (CLOCK_REALTIME)
-    kernel_send: bool = False  # the RTT starts at tx_kernel_ns
-    kernel_receive: bool = False  # the RTT ends at the kernel receive stamp
-
-
-@dataclass
 class _Stream:
+    """One stream's probes as parallel lists indexed by probe number, not an object per
+    probe: a send appends to ``sent_ns``, a reply fills its slots."""
+
     count: int
     interval_ns: int
     timeout_ns: int
     t0_ns: int = 0
     kernel_ts: bool = False  # kernel receive stamps (SO_TIMESTAMPNS)
     kernel_tx: bool = False  # kernel transmit stamps (SO_TIMESTAMPING)
-    next_tx_key: int = 0  # OPT_ID key of the next successful send
-    tx_keys: dict[int, int] = field(default_factory=dict)  # OPT_ID key -> probe index
-    probes: dict[int, _ProbeState] = field(default_factory=dict)
+    #: monotonic clock read just before each send call (one entry per probe sent)
+    sent_ns: list[int] = field(default_factory=list)
+    rtt_ns: list[int | None] = field(default_factory=list)
+    ttl: list[int | None] = field(default_factory=list)
+    duplicates: list[int] = field(default_factory=list)
+    #: wall clock just before and after the send call: the window a kernel stamp must fit
+    tx_before_ns: list[int] = field(default_factory=list)
+    tx_after_ns: list[int] = field(default_factory=list)
+    tx_kernel_ns: list[int] = field(default_factory=list)  # kernel transmit stamp, 0: none
+    kernel_send: bytearray = field(default_factory=bytearray)  # the RTT starts at it
+    kernel_receive: bytearray = field(default_factory=bytearray)  # ends at the kernel's
+    #: probe index of each successful send, in order: the ``OPT_ID`` key is the position
+    tx_probe: list[int] = field(default_factory=list)
+    stamps_seen: int = 0  # transmit stamps read from the error queue
+    answered: int = 0
     errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        n = self.count
+        self.rtt_ns, self.ttl, self.duplicates = [None] * n, [None] * n, [0] * n
+        self.tx_before_ns, self.tx_after_ns, self.tx_kernel_ns = [0] * n, [0] * n, [0] * n
+        self.kernel_send, self.kernel_receive = bytearray(n), bytearray(n)
 
 
 class IcmpCollector(Collector):
@@ -198,17 +206,7 @@ class IcmpCollector(Collector):
                 )
         finally:
             sock.close()
-        samples = tuple(
-            ProbeSample(
-                seq=s.seq,
-                send_offset_s=(s.sent_ns - stream.t0_ns) / 1e9,
-                rtt_s=None if s.rtt_ns is None else s.rtt_ns / 1e9,
-                ttl=s.ttl,
-                duplicates=s.duplicates,
-                size_bytes=params["size"],
-            )
-            for s in sorted(stream.probes.values(), key=lambda s: s.seq)
-        )
+        samples = _samples(stream, params["size"])
         result = RttResult(
             probes=samples,
             interval_s=params["interval"],
@@ -246,51 +244,72 @@ class IcmpCollector(Collector):
         context: MeasureContext,
     ) -> int:
         clock = context.clock
-        _configure_socket(sock, family == socket.AF_INET, privileged, params["ttl"])
-        # Kernel stamps are wall-clock (CLOCK_REALTIME) instants: only with the real clock,
-        # never with an injected test clock.
-        if clock.monotonic_ns is time.monotonic_ns:
-            stream.kernel_ts = kernel_stamps.enable_receive_stamps(sock)
-            stream.kernel_tx = stream.kernel_ts and kernel_stamps.enable_send_stamps(sock)
-        destination = socket.getaddrinfo(address, None, family=family, type=sock.type)[0][4]
-        probe_id = random.randrange(1, 0xFFFF)
-        writer = icmp_wire.EchoWriter(family, probe_id, os.urandom(params["size"]), privileged)
-        seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
+        destination, writer, probe_id, seq_base = _prepare(
+            sock, address, family, privileged, params, stream, clock
+        )
         t0 = clock.monotonic_ns() + 1_000_000  # first probe 1 ms from now
-        stream.probes.clear()
         stream.t0_ns = t0
-        next_index = 0
         drain = _Drain(sock, family, privileged, seq_base, stream, clock)
+        # With kernel receive stamps a reply read late keeps its RTT, so short waits are one
+        # plain sleep and replies are read in batches after a send: one wake-up per probe.
+        sleep_max_ns = _SLEEP_MAX_NS if stream.kernel_ts else 0
+        # the per-probe path touches locals only: it runs after every wake-up
+        sent, stop, count, interval_ns = (
+            stream.sent_ns,
+            context.stop,
+            stream.count,
+            stream.interval_ns,
+        )
+        monotonic_ns, sleep, packet = clock.monotonic_ns, time.sleep, writer.packet
         while True:
-            now = clock.monotonic_ns()
-            if next_index < stream.count and not context.stop.is_set():
-                due = t0 + next_index * stream.interval_ns
-                wait_ns = due - now
-            else:
-                last_sent = max((p.sent_ns for p in stream.probes.values()), default=now)
-                deadline = last_sent + stream.timeout_ns
-                if now >= deadline or all(p.rtt_ns is not None for p in stream.probes.values()):
-                    break
-                due = None
-                wait_ns = deadline - now
-            if wait_ns > _SPIN_S * 1e9:
-                ready, _, _ = select.select([sock], [], [], (wait_ns / 1e9) - _SPIN_S)
-                if ready:
-                    drain(probe_id)
-                continue
-            if due is not None:
-                # encoded before the clock is read: the RTT starts at the send call (or at
-                # the kernel's transmit stamp), not before the encoding
-                packet = writer.packet(seq_base + next_index)
-                while clock.monotonic_ns() < due:
-                    pass
-                _send_probe(sock, destination, packet, next_index, stream, clock)
-                if not privileged and next_index == 0:
+            now = monotonic_ns()
+            index = len(sent)
+            if index < count and not stop.is_set():
+                wait_ns = t0 + index * interval_ns - now
+                if 0 < wait_ns <= sleep_max_ns:
+                    sleep(wait_ns / 1e9)
+                elif wait_ns > 0:
+                    if select.select([sock], [], [], wait_ns / 1e9)[0]:
+                        drain(probe_id)
+                    continue
+                _send_probe(sock, destination, packet(seq_base + index), stream, clock)
+                if not privileged and index == 0:
                     # Linux datagram ICMP sockets replace the identifier with the local port
                     probe_id = sock.getsockname()[1] or probe_id
-                next_index += 1
-            drain(probe_id)
+                if not sleep_max_ns or index % _DRAIN_EVERY == _DRAIN_EVERY - 1:
+                    drain(probe_id)
+                continue
+            deadline = (sent[-1] if sent else now) + stream.timeout_ns
+            if now >= deadline or stream.answered == index:
+                drain(probe_id, everything=True)  # duplicates already here count
+                break
+            if select.select([sock], [], [], (deadline - now) / 1e9)[0]:
+                drain(probe_id)
         return probe_id
+
+
+def _prepare(
+    sock: socket.socket,
+    address: str,
+    family: int,
+    privileged: bool,
+    params: Mapping[str, Any],
+    stream: _Stream,
+    clock: Any,
+) -> tuple[Any, icmp_wire.EchoWriter, int, int]:
+    """Configure the socket and the stream's stamps; (destination, writer, identifier,
+    first sequence number)."""
+    _configure_socket(sock, family == socket.AF_INET, privileged, params["ttl"])
+    # Kernel stamps are wall-clock (CLOCK_REALTIME) instants: only with the real clock,
+    # never with an injected test clock.
+    if clock.monotonic_ns is time.monotonic_ns:
+        stream.kernel_ts = kernel_stamps.enable_receive_stamps(sock)
+        stream.kernel_tx = stream.kernel_ts and kernel_stamps.enable_send_stamps(sock)
+    destination = socket.getaddrinfo(address, None, family=family, type=sock.type)[0][4]
+    probe_id = random.randrange(1, 0xFFFF)
+    writer = icmp_wire.EchoWriter(family, probe_id, os.urandom(params["size"]), privileged)
+    seq_base = random.randrange(0, 0x10000)  # sequence numbers modulo 2^16 on the wire
+    return destination, writer, probe_id, seq_base
 
 
 def _configure_socket(sock: socket.socket, v4: bool, privileged: bool, ttl: int) -> None:
@@ -312,36 +331,31 @@ def _configure_socket(sock: socket.socket, v4: bool, privileged: bool, ttl: int)
 
 
 def _send_probe(
-    sock: socket.socket,
-    destination: Any,
-    packet: bytes | bytearray,
-    index: int,
-    stream: _Stream,
-    clock: Any,
+    sock: socket.socket, destination: Any, packet: bytes | bytearray, stream: _Stream, clock: Any
 ) -> None:
-    """Send one encoded echo request; the clock is read right before the system call.
+    """Send the next encoded echo request; the clock is read right before the system call.
 
     A successful send is given the next ``OPT_ID`` key, under which the kernel reports its
-    transmit stamp (:func:`kernel_stamps.read_send_stamps`).
+    transmit stamp (:func:`kernel_stamps.read_send_stamps`).  A failed send stays a probe
+    (lost) and its error is kept.
     """
-    state = _ProbeState(seq=index, sent_ns=0)
-    stream.probes[index] = state
-    state.sent_ns = clock.monotonic_ns()
+    index = len(stream.sent_ns)
+    stream.sent_ns.append(clock.monotonic_ns())
     before_ns = time.time_ns() if stream.kernel_tx else 0
     try:
         sock.sendto(packet, destination)
     except OSError as exc:
-        state.error = str(exc) or type(exc).__name__
-        stream.errors.append(f"send failed: {state.error}")
+        stream.errors.append(f"send failed: {str(exc) or type(exc).__name__}")
         return
     if stream.kernel_tx:
-        state.send_window_ns = (before_ns, time.time_ns())
-        stream.tx_keys[stream.next_tx_key] = index
-        stream.next_tx_key += 1
+        stream.tx_after_ns[index] = time.time_ns()
+        stream.tx_before_ns[index] = before_ns
+        stream.tx_probe.append(index)
 
 
 class _Drain:
-    """Reads everything waiting on the socket: transmit stamps first, then replies."""
+    """Reads everything waiting on the socket: transmit stamps first, then replies, into
+    one reused buffer (``recvmsg_into``)."""
 
     def __init__(
         self,
@@ -362,56 +376,69 @@ class _Drain:
         self.stream = stream
         self.clock = clock
         self.errors = _ICMP_ERROR_TYPES_V4 if v4 else _ICMP_ERROR_TYPES_V6
+        self.view = memoryview(bytearray(65535))
+        self.buffers = [self.view]
 
-    def __call__(self, probe_id: int) -> None:
-        if self.stream.kernel_tx and self.stream.tx_keys:  # stamps still owed
+    def __call__(self, probe_id: int, *, everything: bool = False) -> None:
+        """Read stamps and replies.  While the stream runs, reading stops once every probe
+        sent is answered (a duplicate still queued is read with the next probe's reply);
+        ``everything``: until the socket is empty."""
+        stream = self.stream
+        if stream.kernel_tx and stream.stamps_seen < len(stream.tx_probe):  # stamps owed
             self._send_stamps()
-        wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if self.stream.kernel_ts else 0
-        while True:
+        wall_minus_mono_ns = time.time_ns() - time.monotonic_ns() if stream.kernel_ts else 0
+        receive, buffers, now = self.sock.recvmsg_into, self.buffers, self.clock.monotonic_ns
+        sent, rtts, stamped = stream.sent_ns, stream.rtt_ns, stream.kernel_ts
+        while everything or stream.answered < len(sent):
             try:
-                packet, ancdata, _flags, source = self.sock.recvmsg(65535, 256)
+                size, ancdata, _flags, source = receive(buffers, 256)
             except BlockingIOError:
                 return
             except OSError as exc:
                 if exc.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH):
-                    self.stream.errors.append(os.strerror(exc.errno or 0))
+                    stream.errors.append(os.strerror(exc.errno or 0))
                     continue
                 return
-            received_ns = self.clock.monotonic_ns()
-            kernel_wall_ns = (
-                kernel_stamps.receive_stamp_ns(ancdata) if self.stream.kernel_ts else None
-            )
-            reply = icmp_wire.parse_reply(packet, self.family, self.privileged)
-            state = self._match(reply, source, probe_id)
-            if state is None:
+            received_ns = now()
+            reply = icmp_wire.parse_reply(self.view[:size], self.family, self.privileged)
+            if reply is None:
                 continue
-            if state.rtt_ns is not None:
-                state.duplicates += 1
+            index = (reply[3] - self.seq_base) & 0xFFFF  # _match, inline: run per reply
+            if index >= len(sent) or reply[0] != self.reply_type or reply[2] != probe_id:
+                index = self._match(reply, source, probe_id)
+                if index is None:
+                    continue
+            if rtts[index] is not None:
+                stream.duplicates[index] += 1
                 continue
-            rtt_ns = _round_trip(state, received_ns, kernel_wall_ns, wall_minus_mono_ns)
-            if rtt_ns > self.stream.timeout_ns:
+            kernel_wall_ns = kernel_stamps.receive_stamp_ns(ancdata) if stamped else None
+            rtt_ns = _round_trip(stream, index, received_ns, kernel_wall_ns, wall_minus_mono_ns)
+            if rtt_ns > stream.timeout_ns:
                 continue  # arrived after Tmax: lost by definition (RFC 6673 §2.4)
-            state.rtt_ns = rtt_ns
-            state.ttl = reply[4] if reply and reply[4] is not None else _reply_ttl(ancdata, self.v4)
+            rtts[index] = rtt_ns
+            stream.answered += 1
+            ttl = reply[4] if reply is not None else None
+            stream.ttl[index] = ttl if ttl is not None else _reply_ttl(ancdata, self.v4)
 
     def _match(
         self, reply: tuple[int, int, int, int, int | None] | None, source: Any, probe_id: int
-    ) -> _ProbeState | None:
-        """The probe an echo reply answers; ICMP errors are recorded; None for the rest."""
+    ) -> int | None:
+        """The index of the probe an echo reply answers; ICMP errors are recorded; None for
+        the rest."""
         if reply is None:
             return None
         kind, code, ident, sequence, _ttl = reply
         if self.privileged and ident != probe_id:
             return None  # another process's ping on the shared raw socket
-        state = self.stream.probes.get((sequence - self.seq_base) & 0xFFFF)
-        if state is None:
+        index = (sequence - self.seq_base) & 0xFFFF
+        if index >= len(self.stream.sent_ns):
             return None
         if kind in self.errors:
             self.stream.errors.append(f"{self.errors[kind]} (code {code}) from {source[0]}")
             return None
         if kind != self.reply_type:
             return None  # our own echo request seen on a raw socket, or other ICMP
-        return state
+        return index
 
     def _send_stamps(self) -> None:
         """Attach each kernel transmit stamp to its probe, if it fits the send call's window.
@@ -420,17 +447,24 @@ class _Drain:
         it; one that is earlier than the call or more than ``_MAX_TS_SLACK_NS`` after it
         belongs to no probe we know and is refused.
         """
-        for key, stamp_ns in kernel_stamps.read_send_stamps(self.sock):
-            state = self.stream.probes.get(self.stream.tx_keys.pop(key, -1))
-            if state is None or state.send_window_ns is None:
+        stream = self.stream
+        owed = len(stream.tx_probe) - stream.stamps_seen
+        for key, stamp_ns in kernel_stamps.read_send_stamps(self.sock, owed):
+            stream.stamps_seen += 1
+            if key >= len(stream.tx_probe):
                 continue
-            before_ns, after_ns = state.send_window_ns
+            index = stream.tx_probe[key]
+            before_ns, after_ns = stream.tx_before_ns[index], stream.tx_after_ns[index]
             if before_ns <= stamp_ns <= after_ns + _MAX_TS_SLACK_NS:
-                state.tx_kernel_ns = stamp_ns
+                stream.tx_kernel_ns[index] = stamp_ns
 
 
 def _round_trip(
-    state: _ProbeState, received_ns: int, kernel_wall_ns: int | None, wall_minus_mono_ns: int
+    stream: _Stream,
+    index: int,
+    received_ns: int,
+    kernel_wall_ns: int | None,
+    wall_minus_mono_ns: int,
 ) -> int:
     """RTT of one reply from the best stamps available, recording which were used.
 
@@ -439,21 +473,39 @@ def _round_trip(
     stamp.  A kernel receive stamp before the send or later than our own read (plus
     ``_MAX_TS_SLACK_NS``) is refused and the user-space receive instant used.
     """
+    sent_ns = stream.sent_ns[index]
     if kernel_wall_ns is None:
-        return received_ns - state.sent_ns
+        return received_ns - sent_ns
     kernel_ns = kernel_wall_ns - wall_minus_mono_ns
-    if not state.sent_ns <= kernel_ns <= received_ns + _MAX_TS_SLACK_NS:
-        return received_ns - state.sent_ns
-    state.kernel_receive = True
-    if state.tx_kernel_ns is not None and state.tx_kernel_ns <= kernel_wall_ns:
-        state.kernel_send = True
-        return kernel_wall_ns - state.tx_kernel_ns
-    return min(kernel_ns, received_ns) - state.sent_ns
+    if not sent_ns <= kernel_ns <= received_ns + _MAX_TS_SLACK_NS:
+        return received_ns - sent_ns
+    stream.kernel_receive[index] = 1
+    tx_kernel_ns = stream.tx_kernel_ns[index]
+    if tx_kernel_ns and tx_kernel_ns <= kernel_wall_ns:
+        stream.kernel_send[index] = 1
+        return kernel_wall_ns - tx_kernel_ns
+    return min(kernel_ns, received_ns) - sent_ns
+
+
+def _samples(stream: _Stream, size: int) -> tuple[ProbeSample, ...]:
+    """The record's probes, in send order."""
+    t0, rtt, ttl, dups = stream.t0_ns, stream.rtt_ns, stream.ttl, stream.duplicates
+    return tuple(
+        ProbeSample(
+            seq=i,
+            send_offset_s=(sent_ns - t0) / 1e9,
+            rtt_s=None if rtt[i] is None else rtt[i] / 1e9,
+            ttl=ttl[i],
+            duplicates=dups[i],
+            size_bytes=size,
+        )
+        for i, sent_ns in enumerate(stream.sent_ns)
+    )
 
 
 def _stamp_sources(stream: _Stream) -> dict[str, str]:
     """Which clock readings the reported RTTs start and end at (measurement details)."""
-    answered = [p for p in stream.probes.values() if p.rtt_ns is not None]
+    answered = [i for i in range(len(stream.sent_ns)) if stream.rtt_ns[i] is not None]
 
     def source(kernel: int) -> str:
         if answered and kernel == len(answered):
@@ -463,8 +515,8 @@ def _stamp_sources(stream: _Stream) -> dict[str, str]:
         return f"kernel for {kernel} of {len(answered)} replies, else user space"
 
     return {
-        "send_timestamps": source(sum(p.kernel_send for p in answered)),
-        "receive_timestamps": source(sum(p.kernel_receive for p in answered)),
+        "send_timestamps": source(sum(stream.kernel_send[i] for i in answered)),
+        "receive_timestamps": source(sum(stream.kernel_receive[i] for i in answered)),
     }
 
 

@@ -48,6 +48,7 @@ SCM_TSTAMP_SND = 0  # ee_info of a stamp taken as the driver sends the packet
 _TIMESPEC = struct.Struct("@ll")
 #: struct sock_extended_err: errno, origin, type, code, pad, info, data
 _EXTENDED_ERR = struct.Struct("=IBBBBII")
+_RECVERR = frozenset({(socket.IPPROTO_IP, IP_RECVERR), (socket.IPPROTO_IPV6, IPV6_RECVERR)})
 ERRQUEUE_ANCBUFSIZE = socket.CMSG_SPACE(3 * _TIMESPEC.size) + socket.CMSG_SPACE(64)
 
 
@@ -96,10 +97,7 @@ def parse_send_stamp(ancdata: Iterable[tuple[int, int, bytes]]) -> tuple[int, in
         if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPING and len(data) >= _TIMESPEC.size:
             seconds, nanoseconds = _TIMESPEC.unpack_from(data)  # ts[0]: the software stamp
             stamp_ns = seconds * 1_000_000_000 + nanoseconds or None
-        elif (level, kind) in {
-            (socket.IPPROTO_IP, IP_RECVERR),
-            (socket.IPPROTO_IPV6, IPV6_RECVERR),
-        } and len(data) >= _EXTENDED_ERR.size:
+        elif (level, kind) in _RECVERR and len(data) >= _EXTENDED_ERR.size:
             _errno, origin, _type, _code, _pad, info, data_key = _EXTENDED_ERR.unpack_from(data)
             if origin == SO_EE_ORIGIN_TIMESTAMPING and info == SCM_TSTAMP_SND:
                 key = data_key
@@ -108,10 +106,14 @@ def parse_send_stamp(ancdata: Iterable[tuple[int, int, bytes]]) -> tuple[int, in
     return key, stamp_ns
 
 
-def read_send_stamps(sock: socket.socket) -> list[tuple[int, int]]:
-    """Every transmit stamp waiting on the error queue of the non-blocking ``sock``."""
+def read_send_stamps(sock: socket.socket, limit: int | None = None) -> list[tuple[int, int]]:
+    """The transmit stamps waiting on the error queue of the non-blocking ``sock``: all of
+    them, or those among the first ``limit`` messages (a caller that knows how many stamps
+    it is owed then spends no system call on finding the queue empty)."""
     stamps: list[tuple[int, int]] = []
-    while True:
+    remaining = -1 if limit is None else limit
+    while remaining:
+        remaining -= 1
         try:
             _data, ancdata, _flags, _addr = sock.recvmsg(
                 64, ERRQUEUE_ANCBUFSIZE, socket.MSG_ERRQUEUE
@@ -123,3 +125,4 @@ def read_send_stamps(sock: socket.socket) -> list[tuple[int, int]]:
         stamp = parse_send_stamp(ancdata)
         if stamp is not None:
             stamps.append(stamp)
+    return stamps

@@ -71,9 +71,11 @@ def reload_config(args: argparse.Namespace) -> AgentConfig:
 
 
 def validated_config_from_args(
-    args: argparse.Namespace, extra_jobs: Iterable[JobConfig] = ()
+    args: argparse.Namespace, extra_jobs: Iterable[JobConfig] = (), *, isolated: bool = False
 ) -> AgentConfig:
-    """The config, through the one complete validation that ``check-config`` runs too."""
-    from qos_agent.validation import validate_config
+    """The config, through the one complete validation that ``check-config`` runs too;
+    ``isolated``: in a child process, so the caller does not import every collector."""
+    from qos_agent.validation import validate_config, validate_in_child
 
-    return validate_config(config_from_args(args), extra_jobs)
+    check = validate_in_child if isolated else validate_config
+    return check(config_from_args(args), extra_jobs)
