@@ -130,7 +130,7 @@ def _collect(pid: int, fd: int, timeout_s: float, interrupt: threading.Event | N
 
 def _read_available(fd: int) -> list[bytes]:
     os.set_blocking(fd, False)
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         try:
             data = os.read(fd, 1 << 16)

@@ -405,9 +405,10 @@ class _Drain:
                 continue
             index = (reply[3] - self.seq_base) & 0xFFFF  # _match, inline: run per reply
             if index >= len(sent) or reply[0] != self.reply_type or reply[2] != probe_id:
-                index = self._match(reply, source, probe_id)
-                if index is None:
+                matched = self._match(reply, source, probe_id)
+                if matched is None:
                     continue
+                index = matched
             if rtts[index] is not None:
                 stream.duplicates[index] += 1
                 continue
@@ -489,17 +490,19 @@ def _round_trip(
 
 def _samples(stream: _Stream, size: int) -> tuple[ProbeSample, ...]:
     """The record's probes, in send order."""
-    t0, rtt, ttl, dups = stream.t0_ns, stream.rtt_ns, stream.ttl, stream.duplicates
+    t0 = stream.t0_ns
+    # the per-probe slots are allocated for every planned probe; only sent ones are reported
+    rows = zip(stream.sent_ns, stream.rtt_ns, stream.ttl, stream.duplicates, strict=False)
     return tuple(
         ProbeSample(
             seq=i,
             send_offset_s=(sent_ns - t0) / 1e9,
-            rtt_s=None if rtt[i] is None else rtt[i] / 1e9,
-            ttl=ttl[i],
-            duplicates=dups[i],
+            rtt_s=None if rtt_ns is None else rtt_ns / 1e9,
+            ttl=ttl,
+            duplicates=dups,
             size_bytes=size,
         )
-        for i, sent_ns in enumerate(stream.sent_ns)
+        for i, (sent_ns, rtt_ns, ttl, dups) in enumerate(rows)
     )
 
 

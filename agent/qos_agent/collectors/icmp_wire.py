@@ -105,7 +105,7 @@ class EchoWriter:
 
 
 def parse_reply(
-    packet: bytes, family: int, privileged: bool
+    packet: bytes | memoryview, family: int, privileged: bool
 ) -> tuple[int, int, int, int, int | None] | None:
     """``(type, code, identifier, sequence, ttl)`` of a received ICMP message, or None.
 
