@@ -510,6 +510,22 @@ class Lab:
             raise LabError(f"TUN bridge refused {delay}: {answer}")
         self._delays[direction] = delay
 
+    def seed_bridge(self, seed: int) -> None:
+        """Restart the TUN bridge's random generators from ``seed`` (drop and jitter draws
+        from here on are :func:`qos_lab.tunbridge.drop_pattern`'s, packet for packet)."""
+        answer = self._bridge_command(f"SEED {int(seed)}")
+        if answer != "OK":
+            raise LabError(f"TUN bridge refused SEED {seed}: {answer}")
+
+    def set_bridge_realtime(self, on: bool) -> None:
+        """Run the TUN bridge under SCHED_FIFO (``on``) or normal scheduling, e.g. for the
+        span of a test that compares a peer's per-packet delays with the bridge's log
+        (:func:`qos_lab.tunbridge._set_realtime` says why); :meth:`reset` restores the
+        scheduling the lab was created with."""
+        answer = self._bridge_command(f"REALTIME {1 if on else 0}")
+        if answer != "OK":
+            raise LabError(f"TUN bridge cannot switch SCHED_FIFO {'on' if on else 'off'}: {answer}")
+
     def bridge_stats(self) -> dict[str, dict[str, float]]:
         """Counters of the TUN bridge per direction (forward/backward)."""
         data = json.loads(self._bridge_command("STATS"))
@@ -548,6 +564,7 @@ class Lab:
                 self.set_delay(d, Delay())
         self.set_blackhole(False)
         if self._bridge is not None:
+            self.set_bridge_realtime(self.realtime_bridge)
             self.bridge_log()  # start the next test with an empty log
 
     # commands and processes ------------------------------------------------------------
