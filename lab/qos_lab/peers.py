@@ -302,11 +302,15 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
 IPERF3_PORT = 5201
 
 
-def start_iperf3_server(lab: Lab, port: int = IPERF3_PORT) -> Any:
+def start_iperf3_server(lab: Lab, port: int = IPERF3_PORT, *, realtime: bool = False) -> Any:
+    """``iperf3 -s`` in the server namespace (under SCHED_FIFO with ``realtime``: a UDP
+    receiver stamps each datagram in user space after ``recv``, so on a busy host a
+    normal-priority server's jitter figure carries its own wake-up delays)."""
+    argv = ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)]
     return lab.spawn_server(
-        ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)],
+        realtime_argv(argv) if realtime else argv,
         wait_port=("tcp", port),
-        name=f"iperf3:{port}",
+        name=f"iperf3{'-rt' if realtime else ''}:{port}",
     )
 
 
