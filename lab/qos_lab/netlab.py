@@ -489,6 +489,19 @@ class Lab:
             out[direction] = {"seen": seen, "dropped": dropped}
         return out
 
+    def udp_counters(self, ns: str) -> dict[str, int]:
+        """The kernel's UDP counters of namespace ``ns`` (``/proc/net/snmp``, per namespace):
+        e.g. ``RcvbufErrors``, datagrams dropped because a receiving socket's buffer was full
+        (a receiver that a busy host did not schedule in time)."""
+        lines = [
+            line.split()
+            for line in self.exec_in(ns, ["cat", "/proc/net/snmp"], check=True).stdout.splitlines()
+            if line.startswith("Udp:")
+        ]
+        if len(lines) < 2:
+            raise LabError(f"no Udp counters in /proc/net/snmp of {ns}")
+        return {name: int(value) for name, value in zip(lines[0][1:], lines[1][1:], strict=True)}
+
     def _iptables(self) -> list[str]:
         return ["ip", "netns", "exec", self.router_ns, "iptables", "-w"]
 

@@ -62,10 +62,21 @@ def test_goodput_within_5_percent_of_iperf3_at_50mbit(shared_lab: Lab, direction
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bool) -> None:
+    """5 % random drop at the router: our loss count is exactly what the kernel dropped.
+
+    Two kernel counters are the truth: the router's drop rule, and the receiving
+    namespace's UDP ``RcvbufErrors`` (datagrams that reached the receiver's socket when
+    its buffer was full).  On a busy host a normal-priority Debian server stopped reading
+    for long enough that 221 datagrams overflowed its socket on top of the router's 142
+    (it reported 363 of 2998 lost); the server runs under SCHED_FIFO here as in the
+    jitter test, and any such drop is still counted as loss, as the kernel counted it.
+    """
     lab = shared_lab
     direction = "backward" if reverse else "forward"
+    receiver_ns = lab.client_ns if reverse else lab.server_ns
     lab.set_loss(direction, 0.05, protocol="udp")
-    peers.start_iperf3_server(lab)
+    peers.start_iperf3_server(lab, REALTIME_PORT, realtime=True)
+    before = lab.udp_counters(receiver_ns)["RcvbufErrors"]
     ours = _ours(
         lab,
         {
@@ -76,22 +87,26 @@ def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bo
             "omit": 1,
             "reverse": reverse,
         },
+        port=REALTIME_PORT,
     )
+    overflow = lab.udp_counters(receiver_ns)["RcvbufErrors"] - before
     truth = lab.loss_counters()[direction]
     d = ours.details
     # the router saw our datagrams (+ the connect datagram); gap-based counting misses only
     # drops after the last datagram that arrived
     print(
         f"\nUDP {'download' if reverse else 'upload'} 5 % loss: router dropped "
-        f"{truth['dropped']} of {truth['seen']}; we report {d['udp_lost_packets']} of "
-        f"{d['udp_packets']} ({d['loss_source']}), loss ratio {d['loss_ratio']:.4f}"
+        f"{truth['dropped']} of {truth['seen']}, receiver socket overflowed {overflow}; we "
+        f"report {d['udp_lost_packets']} of {d['udp_packets']} ({d['loss_source']}), "
+        f"loss ratio {d['loss_ratio']:.4f}"
     )
+    dropped = truth["dropped"] + overflow
     # the router's counters are the truth: every datagram we count crossed it (+ connect)
     assert truth["seen"] - 2 <= d["udp_packets"] <= truth["seen"]
     assert d["udp_packets"] > 0.5 * 4e6 * 6 / 8 / 1000  # the stream really ran
-    assert truth["dropped"] - 3 <= d["udp_lost_packets"] <= truth["dropped"]
-    assert d["loss_ratio"] == pytest.approx(truth["dropped"] / truth["seen"], abs=0.005)
-    assert 0.03 < d["loss_ratio"] < 0.07
+    assert dropped - 3 <= d["udp_lost_packets"] <= dropped
+    assert d["loss_ratio"] == pytest.approx(dropped / truth["seen"], abs=0.005)
+    assert 0.03 < truth["dropped"] / truth["seen"] < 0.07
     # goodput counts only what arrived: (1 − loss) of the rate offered to the router, which
     # a busy host can hold below the set 4 Mbit/s (the sender is a user-space timer loop)
     offered_bps = truth["seen"] * 1000 * 8 / 6.0  # 1 s omitted + 5 s measured
