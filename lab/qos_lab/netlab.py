@@ -489,6 +489,19 @@ class Lab:
             out[direction] = {"seen": seen, "dropped": dropped}
         return out
 
+    def udp_counters(self, ns: str) -> dict[str, int]:
+        """The kernel's UDP counters of namespace ``ns`` (``/proc/net/snmp``, per namespace):
+        e.g. ``RcvbufErrors``, datagrams dropped because a receiving socket's buffer was full
+        (a receiver that a busy host did not schedule in time)."""
+        lines = [
+            line.split()
+            for line in self.exec_in(ns, ["cat", "/proc/net/snmp"], check=True).stdout.splitlines()
+            if line.startswith("Udp:")
+        ]
+        if len(lines) < 2:
+            raise LabError(f"no Udp counters in /proc/net/snmp of {ns}")
+        return {name: int(value) for name, value in zip(lines[0][1:], lines[1][1:], strict=True)}
+
     def _iptables(self) -> list[str]:
         return ["ip", "netns", "exec", self.router_ns, "iptables", "-w"]
 
@@ -509,6 +522,22 @@ class Lab:
         if answer != "OK":
             raise LabError(f"TUN bridge refused {delay}: {answer}")
         self._delays[direction] = delay
+
+    def seed_bridge(self, seed: int) -> None:
+        """Restart the TUN bridge's random generators from ``seed`` (drop and jitter draws
+        from here on are :func:`qos_lab.tunbridge.drop_pattern`'s, packet for packet)."""
+        answer = self._bridge_command(f"SEED {int(seed)}")
+        if answer != "OK":
+            raise LabError(f"TUN bridge refused SEED {seed}: {answer}")
+
+    def set_bridge_realtime(self, on: bool) -> None:
+        """Run the TUN bridge under SCHED_FIFO (``on``) or normal scheduling, e.g. for the
+        span of a test that compares a peer's per-packet delays with the bridge's log
+        (:func:`qos_lab.tunbridge._set_realtime` says why); :meth:`reset` restores the
+        scheduling the lab was created with."""
+        answer = self._bridge_command(f"REALTIME {1 if on else 0}")
+        if answer != "OK":
+            raise LabError(f"TUN bridge cannot switch SCHED_FIFO {'on' if on else 'off'}: {answer}")
 
     def bridge_stats(self) -> dict[str, dict[str, float]]:
         """Counters of the TUN bridge per direction (forward/backward)."""
@@ -548,6 +577,7 @@ class Lab:
                 self.set_delay(d, Delay())
         self.set_blackhole(False)
         if self._bridge is not None:
+            self.set_bridge_realtime(self.realtime_bridge)
             self.bridge_log()  # start the next test with an empty log
 
     # commands and processes ------------------------------------------------------------

@@ -192,11 +192,25 @@ def realtime_argv(argv: list[str]) -> list[str]:
     return argv
 
 
+def irtt_realtime_argv(argv: list[str]) -> list[str]:
+    """``argv`` of irtt (a Go program) under SCHED_FIFO with one Go scheduler slot.
+
+    Go's runtime spin-waits in user space for its other threads (work stealing, stopping
+    the world).  Under SCHED_FIFO a spinning thread is never preempted by a thread of its
+    own priority, so on a 2-core host the irtt client and server each ended up with one
+    thread spinning at 60-70 % of a core while the threads they waited for sat queued
+    behind them: the client did not finish a 10 s run in 41 s (3 of 11 loaded runs with
+    the bridge at SCHED_FIFO too).  ``GOMAXPROCS=1`` leaves Go one running thread, so
+    there is no other processor to steal from or to stop.
+    """
+    return ["env", "GOMAXPROCS=1", *realtime_argv(argv)]
+
+
 def start_irtt_server(lab: Lab, port: int = IRTT_PORT, *, realtime: bool = False) -> Any:
     """``irtt server`` bound to the server address, waiting until it listens."""
     argv = ["irtt", "server", "-b", f"{lab.server_addr}:{port}", "-i", "0"]
     return lab.spawn_server(
-        realtime_argv(argv) if realtime else argv,
+        irtt_realtime_argv(argv) if realtime else argv,
         wait_port=("udp", port),
         name=f"irtt:{port}",
     )
@@ -230,7 +244,7 @@ def run_irtt(
         target,
     ]
     if realtime:
-        argv = realtime_argv(argv)
+        argv = irtt_realtime_argv(argv)
     proc = lab.exec_client(argv, timeout=count * interval_s + wait_s + 30)
     if proc.returncode != 0:
         raise PeerOutputError(f"irtt failed ({proc.returncode}): {proc.stderr.strip()}")
@@ -288,11 +302,15 @@ def parse_iperf3_json(text: str) -> Iperf3Result:
 IPERF3_PORT = 5201
 
 
-def start_iperf3_server(lab: Lab, port: int = IPERF3_PORT) -> Any:
+def start_iperf3_server(lab: Lab, port: int = IPERF3_PORT, *, realtime: bool = False) -> Any:
+    """``iperf3 -s`` in the server namespace (under SCHED_FIFO with ``realtime``: a UDP
+    receiver stamps each datagram in user space after ``recv``, so on a busy host a
+    normal-priority server's jitter figure carries its own wake-up delays)."""
+    argv = ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)]
     return lab.spawn_server(
-        ["iperf3", "-s", "-B", lab.server_addr, "-p", str(port)],
+        realtime_argv(argv) if realtime else argv,
         wait_port=("tcp", port),
-        name=f"iperf3:{port}",
+        name=f"iperf3{'-rt' if realtime else ''}:{port}",
     )
 
 

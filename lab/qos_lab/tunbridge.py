@@ -23,7 +23,10 @@ Run it as its own process (``python -m qos_lab.tunbridge``) so it never shares a
 the code under test.  Protocol on stdio: after both devices exist it prints one line
 ``READY``; each JSON object line on stdin updates parameters
 (``{"a2b": {"delay_s": 0.01}, "b2a": {...}}``) and is answered with ``OK``; the line
-``STATS`` is answered with one JSON line of counters.  EOF on stdin or SIGTERM stops it.
+``STATS`` is answered with one JSON line of counters; ``SEED n`` restarts the random
+generator of each direction from seed ``n`` (:func:`direction_rng`) and is answered with
+``OK``; ``REALTIME 1`` / ``REALTIME 0`` switches SCHED_FIFO on or off (``OK`` or
+``ERROR ...``).  EOF on stdin or SIGTERM stops it.
 """
 
 from __future__ import annotations
@@ -189,6 +192,28 @@ class Direction:
         return self.queue[0][0] if self.queue else None
 
 
+def direction_rng(seed: int | None, key: str) -> random.Random:
+    """The random generator of direction ``key`` (``a2b``/``b2a``) for ``seed``.
+
+    One generator per direction, so a seeded run drops and jitters the n-th packet of a
+    direction the same way whatever the interleaving with the other direction.  With no
+    jitter, :meth:`Direction.accept` draws exactly one number per packet (the drop test
+    ``random() < loss``), so the n-th packet of a direction is dropped exactly when the
+    n-th draw of this generator is below the loss probability; tests reproduce the drop
+    pattern from the seed (:func:`drop_pattern`).
+    """
+    if seed is None:
+        return random.Random()
+    return random.Random(2 * seed + (0 if key == "a2b" else 1))
+
+
+def drop_pattern(seed: int, key: str, loss: float, count: int) -> list[bool]:
+    """Which of the next ``count`` packets of direction ``key`` a bridge reseeded with
+    ``seed`` (``SEED`` command or ``--seed``) drops at probability ``loss``, no jitter."""
+    rng = direction_rng(seed, key)
+    return [rng.random() < loss for _ in range(count)]
+
+
 def open_tun(name: str) -> int:
     """Create (or attach to) TUN device ``name`` without packet info; non-blocking fd."""
     if not name or len(name) > 15:
@@ -202,12 +227,15 @@ def open_tun(name: str) -> int:
     return fd
 
 
+REALTIME_PRIORITY = 10  # above the peers' ``chrt -f 1``: the bridge is the path itself
+
+
 def _tune_timing(realtime: bool) -> None:
     """1 ns timer slack; nice −10 (a CFS boost that cannot starve anyone) or SCHED_FIFO.
 
-    SCHED_FIFO gives the tightest release times on an idle host, but a real-time bridge
-    forwarding a bulk flow takes a whole core away from everything else on a shared
-    machine, so it is opt-in (``--realtime``).
+    SCHED_FIFO gives the tightest release times, but a real-time bridge forwarding a
+    bulk flow takes a whole core away from everything else on a shared machine, so it is
+    opt-in (``--realtime``, or the ``REALTIME 1`` command for the span of one test).
 
     With autogroup scheduling (``kernel.sched_autogroup_enabled``, the default on desktop
     and many server kernels) a process's nice value only ranks it inside its session's
@@ -222,19 +250,32 @@ def _tune_timing(realtime: bool) -> None:
         libc.prctl(PR_SET_TIMERSLACK, 1, 0, 0, 0)
     except (OSError, AttributeError):
         pass
-    if realtime:
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-            return
-        except (OSError, AttributeError):
-            print(
-                "tunbridge: SCHED_FIFO not permitted, using nice instead",
-                file=sys.stderr,
-            )
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, 0, -10)
     with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
         group.write("-10")
+    if realtime and _set_realtime(True) != "OK":
+        print("tunbridge: SCHED_FIFO not permitted, using nice instead", file=sys.stderr)
+
+
+def _set_realtime(on: bool) -> str:
+    """Switch this process to SCHED_FIFO (``on``) or back to normal scheduling (nice −10).
+
+    Under CFS the bridge wakes late when the host is busy, and lateness on the *read*
+    side is invisible to its own records: a packet that waits in the TUN queue before
+    the bridge reads it is stamped at the read, so the delay the bridge logs is short of
+    what the packet really spent on the path (irtt's per-packet send delay minus the
+    logged delay: p90 1.8 ms under two busy loops, 0.1 ms idle).  Tests that compare a
+    peer with the logged delays packet for packet switch SCHED_FIFO on for their span.
+    """
+    try:
+        if on:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+        else:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError) as exc:
+        return f"ERROR cannot change the scheduling policy: {exc}"
+    return "OK"
 
 
 def _drain(fd: int, direction: Direction) -> None:
@@ -264,6 +305,16 @@ def _handle_control(line: str, dirs: dict[str, Direction]) -> str:
                 "truncated": truncated,
             }
         return json.dumps(out)
+    if line in ("REALTIME 1", "REALTIME 0"):
+        return _set_realtime(line.endswith("1"))
+    if line.startswith("SEED"):
+        try:
+            seed = int(line.removeprefix("SEED").strip())
+        except ValueError:
+            return "ERROR SEED needs an integer"
+        for key, d in dirs.items():
+            d.rng = direction_rng(seed, key)
+        return "OK"
     if line == "STATS":
         return json.dumps(
             {k: asdict(d.counters) | {"queued": len(d.queue)} for k, d in dirs.items()}
@@ -290,13 +341,12 @@ def run(
     realtime: bool,
     spin_s: float,
 ) -> int:
-    # one generator per direction: a seeded run drops/jitters the n-th packet of a
-    # direction the same way whatever the interleaving with the other direction
-    rng_a2b = random.Random(None if seed is None else 2 * seed)
-    rng_b2a = random.Random(None if seed is None else 2 * seed + 1)
     fd_a = open_tun(dev_a)
     fd_b = open_tun(dev_b)
-    dirs = {"a2b": Direction(fd_a, fd_b, a2b, rng_a2b), "b2a": Direction(fd_b, fd_a, b2a, rng_b2a)}
+    dirs = {
+        "a2b": Direction(fd_a, fd_b, a2b, direction_rng(seed, "a2b")),
+        "b2a": Direction(fd_b, fd_a, b2a, direction_rng(seed, "b2a")),
+    }
     by_fd = {fd_a: dirs["a2b"], fd_b: dirs["b2a"]}
     stdin_fd = sys.stdin.fileno()
     os.set_blocking(stdin_fd, False)

@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from qos_agent.collectors.icmp import choose_mode
 from tests.agent.conftest import icmp_unavailable_reason
 
 
@@ -36,11 +38,43 @@ def busy_cpus():
         hog.wait()
 
 
+WITNESS = Path(__file__).with_name("stall_witness.py")
+
+
 def test_send_gaps_stay_within_1ms_under_cpu_load(run_cli, busy_cpus) -> None:
+    """200 probes at 10 ms under SCHED_FIFO beside more busy loops than cores: every send
+    gap is 10 ms within 1 ms, beyond what the host stalled a CPU at that moment.
+
+    A virtual machine's CPUs are descheduled by the hypervisor now and then (steal time).
+    On a busy 2-core guest a kernel scheduler trace showed both CPUs silent for 13-34 ms
+    at once (then every pending timer fired together) and one CPU silent for 31 ms while
+    the other ran on; send gaps of 10-70 ms followed at the same instants.  In the second
+    case the sender had gone to sleep on the running CPU, but its wake-up timer fired only
+    when the stalled one resumed: a task's timer may be queued on another CPU's timer
+    base.  No priority inside the guest helps against either, so one witness per CPU
+    (``stall_witness.py``: SCHED_FIFO 1 pinned to the CPU, waking every 1 ms) records
+    how late a real-time task there was, and a gap may exceed the bound only by as much
+    as a CPU was stalled during it.  The witnesses also read the requests' kernel stamps
+    on loopback, which places them on the witnesses' clock.
+    """
     if icmp_unavailable_reason():
         pytest.skip(f"ICMP cannot run here: {icmp_unavailable_reason()}")
     if not _fifo_permitted():
         pytest.skip("SCHED_FIFO is not permitted here (needs root or CAP_SYS_NICE)")
+    raw, reason = choose_mode("raw")
+    if not raw:
+        pytest.skip(f"the stall witness reads the probes on a raw ICMP socket: {reason}")
+    witnesses = [
+        subprocess.Popen(
+            [sys.executable, str(WITNESS), str(cpu)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for cpu in sorted(os.sched_getaffinity(0))
+    ]
+    for witness in witnesses:
+        assert witness.stdout is not None and witness.stdout.readline().strip() == "READY"
     proc = run_cli(
         "once",
         "icmp",
@@ -52,6 +86,7 @@ def test_send_gaps_stay_within_1ms_under_cpu_load(run_cli, busy_cpus) -> None:
         "--json",
         "--no-store",
     )
+    seen = [json.loads(w.communicate(timeout=30)[0]) for w in witnesses]
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["result"]["details"]["scheduling"] == "SCHED_FIFO"
@@ -59,9 +94,38 @@ def test_send_gaps_stay_within_1ms_under_cpu_load(run_cli, busy_cpus) -> None:
     offsets = [
         dict(zip(fields, row, strict=True))["send_offset_s"] for row in doc["result"]["probes"]
     ]
-    worst = max(abs(b - a - 0.010) for a, b in itertools.pairwise(offsets))
-    assert worst <= 0.001, f"a send gap deviated from 10 ms by {worst * 1e3:.3f} ms"
+    ident = doc["result"]["details"]["icmp_id"]
+    sent_ns = [stamp for i, _seq, stamp in seen[0]["requests"] if i == ident]
+    assert len(sent_ns) == len(offsets) == 200, (len(sent_ns), len(offsets))
+    excess = _unexplained_gap_excess(offsets, sent_ns, [w["stalls"] for w in seen], 0.010)
+    raw = max(abs(b - a - 0.010) for a, b in itertools.pairwise(offsets))
+    print(
+        f"\nworst send-gap deviation {raw * 1e3:.3f} ms, beyond the host's stall of a "
+        f"CPU {max(excess) * 1e3:.3f} ms; witness stalls > 0.2 ms per CPU "
+        f"{[len(w['stalls']) for w in seen]}, longest "
+        f"{[round(max((x for _t, x in w['stalls']), default=0) / 1e6, 1) for w in seen]} ms"
+    )
+    assert max(excess) <= 0.001, f"a send gap deviated from 10 ms by {max(excess) * 1e3:.3f} ms"
     assert doc["summary"]["loss_ratio"] == 0.0
+
+
+def _unexplained_gap_excess(
+    offsets_s: list[float], sent_ns: list[int], stalls: list[list[list[int]]], interval_s: float
+) -> list[float]:
+    """Per send gap: its deviation from ``interval_s`` less the longest stall a CPU's
+    witness saw overlapping the span from one interval before the gap's first send to
+    its second send.  A stall is ``[deadline, deadline + late]``; after one, the overdue
+    probes leave back to back, so the gaps right after it are short by up to an
+    interval and overlap the stall's end."""
+    out = []
+    for i, (a, b) in enumerate(itertools.pairwise(offsets_s), start=1):
+        start, end = sent_ns[i - 1] - int(interval_s * 1e9), sent_ns[i]
+        stall = max(
+            (late for cpu in stalls for t, late in cpu if t <= end and t + late >= start),
+            default=0,
+        )
+        out.append(max(0.0, abs(b - a - interval_s) - stall / 1e9))
+    return out
 
 
 def test_normal_scheduling_can_be_chosen(run_cli) -> None:

@@ -373,3 +373,51 @@ def test_upload_scheduling_around_one_slow_request(tmp_path: Path, scheduling: s
         assert len(during) >= 20, (len(during), len(events))
     r = m.result
     assert isinstance(r, ThroughputResult) and r.streams == 8
+
+
+class _SlowFirstDownload(_SlowFirstUpload):
+    """The same mini server for downloads: the first image request to arrive is answered
+    only after ``hold_s``; every other image is a small body sent at once."""
+
+    def do_GET(self) -> None:
+        if "/random" not in self.path:
+            super().do_GET()
+            return
+        with self.lock:
+            order = self._arrivals()
+        arrived = time.monotonic()
+        if order == 0:
+            time.sleep(self.hold_s)
+        self._reply(b"x" * 20_000)
+        with self.lock:
+            self.events.append((order, arrived, time.monotonic()))
+
+
+@pytest.mark.parametrize("scheduling", ["continuous", "fifo"])
+def test_download_scheduling_around_one_slow_request(tmp_path: Path, scheduling: str) -> None:
+    """As for upload: continuous keeps the other slots busy while one image request is
+    slow; fifo (speedtest-cli's own download) starts at most the slots older than the
+    slow one and then waits for it."""
+    handler = type("Handler", (_SlowFirstDownload,), {"events": [], "_count": 0})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        m = _run(
+            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            {"direction": "download", "min_interval": 0, "download_scheduling": scheduling},
+            tmp_path / "s.json",
+        )
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert m.status is Status.OK, m.error
+    events = sorted(handler.events)
+    assert events and events[0][0] == 0
+    _, held_from, held_until = events[0]
+    started_during = [e for e in events[1:] if held_from < e[1] < held_until]
+    during = [e for e in events[1:] if e[1] < held_until and e[2] < held_until]
+    if scheduling == "fifo":
+        assert len(started_during) <= 14, started_during
+    else:
+        assert len(during) >= 20, (len(during), len(events))

@@ -21,8 +21,12 @@ pytestmark = [pytest.mark.lab, pytest.mark.slow]
 RATE_BPS = 50e6
 
 
-def _ours(lab: Lab, params: dict[str, object]) -> ThroughputResult:
-    m = lab.run_collector("iperf3", f"{lab.server_addr}:{peers.IPERF3_PORT}", params)
+#: a second Debian iperf3 server, under SCHED_FIFO, for the UDP jitter test
+REALTIME_PORT = peers.IPERF3_PORT + 1
+
+
+def _ours(lab: Lab, params: dict[str, object], port: int = peers.IPERF3_PORT) -> ThroughputResult:
+    m = lab.run_collector("iperf3", f"{lab.server_addr}:{port}", params)
     assert m.status is Status.OK, m.error  # type: ignore[attr-defined]
     result = m.result  # type: ignore[attr-defined]
     assert isinstance(result, ThroughputResult) and result.goodput_bps is not None
@@ -58,10 +62,21 @@ def test_goodput_within_5_percent_of_iperf3_at_50mbit(shared_lab: Lab, direction
 
 @pytest.mark.parametrize("reverse", [False, True])
 def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bool) -> None:
+    """5 % random drop at the router: our loss count is exactly what the kernel dropped.
+
+    Two kernel counters are the truth: the router's drop rule, and the receiving
+    namespace's UDP ``RcvbufErrors`` (datagrams that reached the receiver's socket when
+    its buffer was full).  On a busy host a normal-priority Debian server stopped reading
+    for long enough that 221 datagrams overflowed its socket on top of the router's 142
+    (it reported 363 of 2998 lost); the server runs under SCHED_FIFO here as in the
+    jitter test, and any such drop is still counted as loss, as the kernel counted it.
+    """
     lab = shared_lab
     direction = "backward" if reverse else "forward"
+    receiver_ns = lab.client_ns if reverse else lab.server_ns
     lab.set_loss(direction, 0.05, protocol="udp")
-    peers.start_iperf3_server(lab)
+    peers.start_iperf3_server(lab, REALTIME_PORT, realtime=True)
+    before = lab.udp_counters(receiver_ns)["RcvbufErrors"]
     ours = _ours(
         lab,
         {
@@ -72,22 +87,26 @@ def test_udp_loss_matches_the_routers_drop_counters(shared_lab: Lab, reverse: bo
             "omit": 1,
             "reverse": reverse,
         },
+        port=REALTIME_PORT,
     )
+    overflow = lab.udp_counters(receiver_ns)["RcvbufErrors"] - before
     truth = lab.loss_counters()[direction]
     d = ours.details
     # the router saw our datagrams (+ the connect datagram); gap-based counting misses only
     # drops after the last datagram that arrived
     print(
         f"\nUDP {'download' if reverse else 'upload'} 5 % loss: router dropped "
-        f"{truth['dropped']} of {truth['seen']}; we report {d['udp_lost_packets']} of "
-        f"{d['udp_packets']} ({d['loss_source']}), loss ratio {d['loss_ratio']:.4f}"
+        f"{truth['dropped']} of {truth['seen']}, receiver socket overflowed {overflow}; we "
+        f"report {d['udp_lost_packets']} of {d['udp_packets']} ({d['loss_source']}), "
+        f"loss ratio {d['loss_ratio']:.4f}"
     )
+    dropped = truth["dropped"] + overflow
     # the router's counters are the truth: every datagram we count crossed it (+ connect)
     assert truth["seen"] - 2 <= d["udp_packets"] <= truth["seen"]
     assert d["udp_packets"] > 0.5 * 4e6 * 6 / 8 / 1000  # the stream really ran
-    assert truth["dropped"] - 3 <= d["udp_lost_packets"] <= truth["dropped"]
-    assert d["loss_ratio"] == pytest.approx(truth["dropped"] / truth["seen"], abs=0.005)
-    assert 0.03 < d["loss_ratio"] < 0.07
+    assert dropped - 3 <= d["udp_lost_packets"] <= dropped
+    assert d["loss_ratio"] == pytest.approx(dropped / truth["seen"], abs=0.005)
+    assert 0.03 < truth["dropped"] / truth["seen"] < 0.07
     # goodput counts only what arrived: (1 − loss) of the rate offered to the router, which
     # a busy host can hold below the set 4 Mbit/s (the sender is a user-space timer loop)
     offered_bps = truth["seen"] * 1000 * 8 / 6.0  # 1 s omitted + 5 s measured
@@ -104,15 +123,22 @@ def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bo
     That mean is compared with the delays the bridge applied to the same packets: on a
     busy host the bridge's late releases raise it (6.43 ms against 2J/3 = 5.33 ms seen),
     and the bridge's model draws are checked against 2J/3 separately.
+
+    The Debian server runs under SCHED_FIFO here, as the lab's other timing peers do: on
+    upload it is the receiver, and it stamps each datagram in user space after ``recv``;
+    at normal priority on a busy host its RFC 3550 figure for our stream read 9.13 ms
+    (+71 %) while the bridge's realised delays gave mean |D| 5.57 ms.
     """
     lab = shared_tun_lab
     jitter = 0.008
     direction = "backward" if reverse else "forward"
     lab.set_delay(direction, Delay(0.010, jitter))
-    peers.start_iperf3_server(lab)
+    peers.start_iperf3_server(lab, REALTIME_PORT, realtime=True)
     expected = 2 * jitter / 3
     udp = ["-u", "-b", "320K", "-l", "1000"]
-    iperf = peers.run_iperf3(lab, lab.server_addr, seconds=8, omit_s=1, reverse=reverse, extra=udp)
+    iperf = peers.run_iperf3(
+        lab, lab.server_addr, seconds=8, omit_s=1, reverse=reverse, port=REALTIME_PORT, extra=udp
+    )
     lab.bridge_log()  # the next log holds the packets of our test only
     ours = _ours(
         lab,
@@ -124,6 +150,7 @@ def test_udp_jitter_against_set_delay_variation(shared_tun_lab: Lab, reverse: bo
             "omit": 1,
             "reverse": reverse,
         },
+        port=REALTIME_PORT,
     ).details
     detail = lab.bridge_log_detail()
     realised = metrics.jitter_mean_abs_diff_s(detail.applied[direction])

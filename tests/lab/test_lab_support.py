@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from qos_lab import peers
+from qos_lab import peers, tunbridge
 from qos_lab.stats import (
     clopper_pearson,
     expected_abs_diff_one_way,
@@ -136,6 +136,24 @@ def test_bridge_params_validation() -> None:
     with pytest.raises(ValueError, match="unknown"):
         DirectionParams().updated({"delay": 1})
     assert DirectionParams().updated({"loss": 0.5}).loss == 0.5
+
+
+def test_seeded_drop_pattern_is_the_bridge_s() -> None:
+    """After ``SEED n`` the bridge drops exactly the packets ``drop_pattern`` names, in each
+    direction independently of the other's traffic."""
+    params = DirectionParams(loss=0.3, delay_s=0.01)
+    dirs = {key: tunbridge.Direction(-1, -1, params, random.Random(1)) for key in ("a2b", "b2a")}
+    assert tunbridge._handle_control("SEED 7", dirs) == "OK"
+    assert tunbridge._handle_control("SEED x", dirs).startswith("ERROR")
+    for i in range(300):
+        dirs["a2b"].accept(b"p", float(i))
+        if i % 3 == 0:
+            dirs["b2a"].accept(b"q", float(i))
+    for key, count in (("a2b", 300), ("b2a", 100)):
+        expected = tunbridge.drop_pattern(7, key, 0.3, count)
+        kept = [slot for _release, _arrival, slot, _packet in dirs[key].queue]
+        assert kept == [i for i, dropped in enumerate(expected) if not dropped]
+        assert dirs[key].counters.dropped_random == sum(expected) > 0
 
 
 def test_uniform_sum_quantile_triangle() -> None:

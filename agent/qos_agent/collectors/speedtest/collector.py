@@ -60,6 +60,14 @@ class SpeedtestCollector(Collector):
             choices=("continuous", "fifo"),
         ),
         ParamSpec(
+            "download_scheduling",
+            "str",
+            "fifo",
+            "continuous: a new download request as soon as any ends; fifo: speedtest-cli's own "
+            "(a new request only after the oldest ended)",
+            choices=("continuous", "fifo"),
+        ),
+        ParamSpec(
             "timeout", "duration", 10.0, "socket timeout of each request", minimum=0.5, maximum=60
         ),
         ParamSpec(
@@ -238,7 +246,9 @@ def _run_library(
     box["threads"] = threads
     box["length"] = st.config["length"]["upload" if upload else "download"]
     box["t0"], box["c0"] = sample()
-    if not upload:
+    if not upload and params["download_scheduling"] == "continuous":
+        box["rate"] = st.download_continuous(threads)
+    elif not upload:
         box["rate"] = st.download(threads=threads)
     elif params["upload_scheduling"] == "continuous":
         box["rate"] = st.upload_continuous(threads)

@@ -8,6 +8,7 @@ can keep ``threads`` requests in flight (``upload_continuous``).
 from __future__ import annotations
 
 import io
+import os
 import sys
 import threading
 import time
@@ -179,6 +180,10 @@ def speedtest_class(module: Any) -> Any:
             """speedtest-cli's ``upload`` with ``threads`` requests always in flight."""
             return upload_continuous(module, self, threads)
 
+        def download_continuous(self, threads: int) -> float:
+            """speedtest-cli's ``download`` with ``threads`` requests always in flight."""
+            return download_continuous(module, self, threads)
+
     return SelfHostedSpeedtest
 
 
@@ -234,6 +239,53 @@ def upload_continuous(module: Any, st: Any, threads: int) -> float:
     st.results.bytes_sent = sum(u.result for u in started)
     st.results.upload = st.results.bytes_sent * 8.0 / (stop - start)
     return float(st.results.upload)
+
+
+def download_continuous(module: Any, st: Any, threads: int) -> float:
+    """speedtest-cli's ``download`` with ``threads`` requests always in flight.
+
+    The same requests as ``Speedtest.download`` (image sizes, counts, order, cache-bust
+    numbering, test-length cut-off in ``HTTPDownloader``), counted and timed the same way,
+    including its side effect of setting 8 upload threads above 100 kbit/s; only the
+    scheduling differs, as in :func:`upload_continuous`: speedtest-cli's producer starts a
+    request only when its consumer has joined the *oldest* one (and both poll every
+    millisecond), so one slow request holds every slot whose request already ended.
+    """
+    config = st.config
+    base = os.path.dirname(st.best["url"])
+    urls = [
+        f"{base}/random{size}x{size}.jpg"
+        for size in config["sizes"]["download"]
+        for _ in range(config["counts"]["download"])
+    ]
+    requests = [module.build_request(url, bump=i, secure=st._secure) for i, url in enumerate(urls)]
+    length = config["length"]["download"]
+    slots = threading.Semaphore(threads)
+
+    class Downloader(module.HTTPDownloader):
+        def run(self) -> None:
+            try:
+                super().run()
+            finally:
+                slots.release()
+
+    started = []
+    start = timeit.default_timer()
+    for i, request in enumerate(requests):
+        slots.acquire()
+        downloader = Downloader(
+            i, request, start, length, opener=st._opener, shutdown_event=st._shutdown_event
+        )
+        downloader.start()
+        started.append(downloader)
+    for downloader in started:
+        downloader.join()
+    stop = timeit.default_timer()
+    st.results.bytes_received = sum(sum(d.result) for d in started)
+    st.results.download = st.results.bytes_received * 8.0 / (stop - start)
+    if st.results.download > 100000:
+        config["threads"]["upload"] = 8
+    return float(st.results.download)
 
 
 def is_unreachable(module: Any, exc: BaseException) -> bool:
