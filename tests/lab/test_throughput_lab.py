@@ -7,11 +7,11 @@ namespace; the reference server
 collector and speedtest-cli (through our collector) must each report goodput within 5 % of
 iperf3's receiver-side figure, and never more than the set rate.
 
-The speedtest download runs with ``download_scheduling=continuous`` (the default is
-speedtest-cli's own FIFO join; under five busy loops its downloads read 0.93-0.95 of
-iperf3 in 2 of 4 runs and 0.51-0.93 in three rounds in a row of a loaded suite run,
-continuous 0.98-1.01 in 4 of 4).  The upload runs with the collector's default
-``upload_scheduling=continuous``:
+The speedtest download and upload run with the collector's defaults,
+``download_scheduling=continuous`` and ``upload_scheduling=continuous`` (with speedtest-cli's
+own FIFO join, under five busy loops its downloads read 0.93-0.95 of iperf3 in 2 of 4 runs
+and 0.51-0.93 in three rounds in a row of a loaded suite run, continuous 0.98-1.01 in 4 of
+4);
 speedtest-cli's own FIFO join idled this link whenever one of its short connections was
 stuck at a low BBR pacing rate (0.57-0.92 of iperf3 in 6 of 22 runs; evidence in
 :mod:`qos_agent.collectors.speedtest`).
@@ -88,7 +88,6 @@ def _round(lab: Lab, url: str, direction: str, state_file: str) -> dict[str, flo
                 "min_interval": 0,
                 "warmup": 2,
                 "state_file": state_file,
-                "download_scheduling": "continuous",
             },
         )
     )

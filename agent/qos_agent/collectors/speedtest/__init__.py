@@ -25,12 +25,12 @@ no loss, window open, data waiting in the send buffer, the server reading at onc
 9) every run was within 1.2 %.  speedtest-cli's ``threads`` means "this many requests in
 flight" (its ``in_flight`` counter); continuous scheduling keeps exactly that, with the
 same requests (sizes, order, bodies, test-length cut-off) and the same counting; ``fifo``
-reproduces speedtest-cli exactly.  ``download_scheduling`` offers the same for downloads
-(default ``fifo``, speedtest-cli's own; ``continuous`` kept a 50 Mbit/s lab link full under
-CPU load where the FIFO join left it idle for up to half a second).  Its own figure — all
-bytes over the time until every thread stopped, slow start and shutdown tail included —
-is kept as ``details["speedtest_cli_bps"]``.  ``goodput_bps`` is ours, measured as for
-``http_throughput`` (BEREC practice, docs/methods.md §8.1): aggregate bytes are sampled every
+reproduces speedtest-cli exactly.  ``download_scheduling`` does the same for downloads
+(default ``continuous`` as for uploads: it kept a 50 Mbit/s lab link full under CPU load
+where the FIFO join left it idle for up to half a second; ``fifo`` is speedtest-cli's
+own).  Its own figure — all bytes over the time until every thread stopped, slow start
+and shutdown tail included — is kept as ``details["speedtest_cli_bps"]``.
+``goodput_bps`` is ours, measured as for ``http_throughput`` (BEREC practice, docs/methods.md §8.1): aggregate bytes are sampled every
 ``interval`` (intervals with ``stream=-1``) and the goodput is the bytes between the end of
 ``warmup`` and the end of the test length over that time (:func:`measurement_window`).
 Download counts body bytes read; upload counts bytes the server's TCP acknowledged,

@@ -62,7 +62,7 @@ class SpeedtestCollector(Collector):
         ParamSpec(
             "download_scheduling",
             "str",
-            "fifo",
+            "continuous",
             "continuous: a new download request as soon as any ends; fifo: speedtest-cli's own "
             "(a new request only after the oldest ended)",
             choices=("continuous", "fifo"),
