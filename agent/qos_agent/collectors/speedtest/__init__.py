@@ -30,9 +30,10 @@ reproduces speedtest-cli exactly.  ``download_scheduling`` does the same for dow
 where the FIFO join left it idle for up to half a second; ``fifo`` is speedtest-cli's
 own).  Its own figure — all bytes over the time until every thread stopped, slow start
 and shutdown tail included — is kept as ``details["speedtest_cli_bps"]``.
-``goodput_bps`` is ours, measured as for ``http_throughput`` (BEREC practice, docs/methods.md §8.1): aggregate bytes are sampled every
-``interval`` (intervals with ``stream=-1``) and the goodput is the bytes between the end of
-``warmup`` and the end of the test length over that time (:func:`measurement_window`).
+``goodput_bps`` is ours, measured as for ``http_throughput`` (BEREC practice,
+docs/methods.md §8.1): aggregate bytes are sampled every ``interval`` (intervals with
+``stream=-1``) and the goodput is the bytes between the end of ``warmup`` and the end of
+the test length over that time (:func:`measurement_window`).
 Download counts body bytes read; upload counts bytes the server's TCP acknowledged,
 cumulatively or by SACK (``TCP_INFO``; :meth:`~.accounting.TrackedConnection.current`),
 not bytes handed to ``http.client``, which include full socket buffers.
