@@ -40,6 +40,7 @@ from qos.errors import SchemaVersionError
 from qos.records import SCHEMA_VERSION
 from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import MARKER, is_dataset
+from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.readers import (
     EXPORT_BASENAMES,
     KINDS,
@@ -108,7 +109,7 @@ def load(paths: str | Path | Sequence[str | Path]) -> Dataset:
         for path in _expand(item):
             if path.resolve() not in {r.resolve() for r in resolved}:
                 resolved.append(path)
-    with system_memory_pool():
+    with system_memory_pool(), no_hugepage_advice():
         parts = [read_source(path) for path in resolved]
         return _combine(parts)
 
@@ -179,7 +180,7 @@ check_measurements = _validate_measurements
 
 def from_parts(parts: list[RawPart]) -> Dataset:
     """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset)."""
-    with system_memory_pool():
+    with system_memory_pool(), no_hugepage_advice():
         return _combine(parts)
 
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import agent_from_segment, agent_segment, is_dataset
 from qos_analysis.dataset.schema import AGENTS_SCHEMA, SCHEMAS
+from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.readers import (
     MEASUREMENT_COLUMNS,
     DataError,
@@ -88,7 +89,7 @@ def read_dataset(
     if not is_dataset(root):
         raise DataError(f"{root}: not a qos-toolkit dataset (no qos-dataset.json)")
     parts = committed_parts(root, agents=agents, dates=dates)
-    with system_memory_pool():
+    with system_memory_pool(), no_hugepage_advice():
         return _read(root, parts, agents)
 
 

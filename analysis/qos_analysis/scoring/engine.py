@@ -12,6 +12,7 @@ from qos.errors import ProfileError
 from qos.profiles import Objective, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
+from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.scoring.block import VerdictBlock, blocks_frame, blocks_verdicts
 from qos_analysis.scoring.evidence import attach_block_evidence, attach_evidence
 from qos_analysis.scoring.objective import score_objective
@@ -57,10 +58,11 @@ def _score_blocks(
         raise ProfileError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     override = _parse_window_arg(window)
     run = ScoringRun(data, prof, param_values, confidence)
-    return [
-        score_objective(run, objective, _objective_window(prof, objective, override))
-        for objective in prof.objectives
-    ]
+    with no_hugepage_advice():
+        return [
+            score_objective(run, objective, _objective_window(prof, objective, override))
+            for objective in prof.objectives
+        ]
 
 
 def score(
