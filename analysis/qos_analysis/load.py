@@ -252,7 +252,7 @@ def _attach(
         if np.any(mapping[used] < 0):
             missing = int(np.count_nonzero(mapping[codes] < 0))
             raise DataError(f"{source}: {missing} row(s) refer to unknown measurement ids")
-        new = mapping[codes].astype(np.int64, copy=False)
+        new = mapping.astype(_code_dtype(len(ids)))[codes]
         foreign = used & (owners[np.maximum(mapping, 0)] != part)
         keep = None if not foreign.any() else ~foreign[codes]
     else:
@@ -265,6 +265,15 @@ def _attach(
         keep = None if keep.all() else keep
     out = frame.assign(_code=new)
     return out if keep is None else out.loc[keep]
+
+
+def _code_dtype(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer type for codes into ``n`` categories (as pandas
+    stores categorical codes), so that re-keyed rows are not widened and narrowed again."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def _nullable_int(series: pd.Series) -> Any:
@@ -331,7 +340,7 @@ def _numeric(series: pd.Series, dtype: Any) -> np.ndarray:
 
 
 def _type_probes(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    codes = frame["_code"].to_numpy(dtype=np.int64) if "_code" in frame else np.empty(0, np.int64)
+    codes = frame["_code"].to_numpy() if "_code" in frame else np.empty(0, np.int64)
     n = len(frame)
     cols: dict[str, Any] = {
         "measurement_id": pd.Categorical.from_codes(codes, categories=ids, validate=False)
@@ -455,7 +464,9 @@ def _type_measurements(
     out["probes_received"] = (
         out["probes_sent"] - np.bincount(codes[lost], minlength=n_meas)[:n_meas]
     )
-    out["probes_expected"] = [_param_int(p, "count") for p in out["params_json"]]
+    # Tests of one schedule share their parameters: parse each distinct text once.
+    counts = {p: _param_int(p, "count") for p in dict.fromkeys(out["params_json"])}
+    out["probes_expected"] = [counts[p] for p in out["params_json"]]
     derived = [_derive(k, r) for k, r in zip(out["kind"], out["result_json"], strict=True)]
     for i, name in enumerate(
         ("direction", "goodput_bps", "bytes_total", "streams", "transaction_time_s", "outcome")

@@ -245,7 +245,6 @@ def _arrow_to_frame(
 
 
 def _arrow_column(col: Any, n: int) -> Any:
-    import pyarrow as pa
     import pyarrow.types as pat
 
     if n and col.null_count == n:
@@ -262,7 +261,9 @@ def _arrow_column(col: Any, n: int) -> Any:
     ):
         return col.to_numpy()
     if pat.is_integer(col.type):
-        values = col.cast(pa.int64()).fill_null(0).to_numpy()
+        # Fill and concatenate at the stored width, then widen once: a narrow column
+        # (int16 TTLs) costs one int64 array, not three.
+        values = col.fill_null(0).to_numpy().astype(np.int64, copy=False)
         return pd.arrays.IntegerArray(values, col.is_null().to_numpy())
     if pat.is_boolean(col.type):
         values = col.fill_null(False).to_numpy()
