@@ -72,11 +72,15 @@ class RawPart:
     agents: pd.DataFrame
 
 
-def read_source(path: Path) -> RawPart:
+def read_source(path: Path, *, probe_columns: Sequence[str] | None = None) -> RawPart:
+    """One source's frames; a partitioned dataset decodes only ``probe_columns`` of its
+    probes when given (other formats are read whole, the loader selects)."""
     if path.is_dir():
         from qos_analysis.dataset import is_dataset, read_dataset
 
-        return read_dataset(path) if is_dataset(path) else _read_export_dir(path)
+        if is_dataset(path):
+            return read_dataset(path, probe_columns=probe_columns)
+        return _read_export_dir(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
