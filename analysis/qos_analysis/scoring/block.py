@@ -54,9 +54,21 @@ def blocks_verdicts(blocks: Iterable[VerdictBlock]) -> list[Verdict]:
 def blocks_frame(blocks: Sequence[VerdictBlock]) -> pd.DataFrame:
     """The verdict table of ``blocks``: equal, column for column and dtype for dtype, to
     :func:`~qos_analysis.scoring.verdict.verdicts_frame` of their verdicts."""
-    return columns_frame(
-        {
-            name: list(chain.from_iterable(b.column(name) for b in blocks))
-            for name in VERDICT_COLUMNS
-        }
-    )
+    columns: dict[str, Any] = {}
+    for name in VERDICT_COLUMNS:
+        pieces = [b.column(name) for b in blocks]
+        if any(isinstance(p, pd.DatetimeIndex) for p in pieces):
+            columns[name] = _times(pieces)
+        else:
+            columns[name] = list(chain.from_iterable(pieces))
+    return columns_frame(columns)
+
+
+def _times(pieces: Sequence[Sequence[Any]]) -> pd.Series:
+    """Window bounds of many blocks as one UTC column (µs, as the loader's clock), without
+    a Python object per value where a block holds them as a :class:`pd.DatetimeIndex`."""
+    indexes = [
+        p if isinstance(p, pd.DatetimeIndex) else pd.DatetimeIndex(list(p), tz="UTC").as_unit("us")
+        for p in pieces
+    ]
+    return pd.Series(indexes[0].append(indexes[1:]) if len(indexes) > 1 else indexes[0])

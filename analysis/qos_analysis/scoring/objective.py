@@ -195,7 +195,7 @@ def _group_notes(first: str, notes: list[str], empty_ok: list[int]) -> list[str]
     return out
 
 
-def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, list[Any]]:
+def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, Any]:
     """Per group: scope, window bounds, statistic, counts (as Python values), column-wise."""
     scopes = pop.scopes.iloc[win.g_scope]
     agents = scopes["agent_id"].tolist()
@@ -211,8 +211,8 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, list[A
         "collector": collectors,
         "target": targets,
         "direction": directions,
-        "window_start": list(pd.to_datetime(win.start_us, unit="us", utc=True)),
-        "window_end": list(pd.to_datetime(win.end_us, unit="us", utc=True)),
+        "window_start": pd.to_datetime(win.start_us, unit="us", utc=True),
+        "window_end": pd.to_datetime(win.end_us, unit="us", utc=True),
         "value": optional_floats(stat.value),
         "lower_bound": optional_floats(stat.lower),
         "upper_bound": optional_floats(stat.upper),
