@@ -81,8 +81,11 @@ class SortedGroups:
         starts = self.starts[nonempty]
         with np.errstate(invalid="ignore"):
             mean[nonempty] = np.add.reduceat(self.values, starts) / n[nonempty]
-            dev = self.values - np.repeat(mean[nonempty], n[nonempty])
-            ss = np.add.reduceat(dev * dev, starts)
+            # In place: one array of the samples' size, not three.
+            dev = np.repeat(mean[nonempty], n[nonempty])
+            np.subtract(self.values, dev, out=dev)
+            np.multiply(dev, dev, out=dev)
+            ss = np.add.reduceat(dev, starts)
         several = n[nonempty] >= 2
         out = np.full(starts.size, np.nan)
         out[several] = np.sqrt(ss[several] / (n[nonempty][several] - 1))
@@ -239,8 +242,9 @@ def distinct_per_group(codes: np.ndarray, item: np.ndarray, n_groups: int) -> np
     if codes.size == 0:
         return np.zeros(n_groups, dtype=np.int64)
     same_item = item[1:] == item[:-1]
+    # Within each item the codes never decrease (compared in place, not gathered).
     ordered = bool(np.all(item[1:] >= item[:-1])) and bool(
-        np.all(codes[1:][same_item] >= codes[:-1][same_item])
+        np.all((codes[1:] >= codes[:-1]) | ~same_item)
     )
     if ordered:
         starts = np.ones(codes.size, dtype=bool)
