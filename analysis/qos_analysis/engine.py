@@ -30,7 +30,7 @@ import pandas as pd
 
 from qos.errors import QosError
 from qos.profiles import Profile, get_profile
-from qos_analysis.load import Dataset, from_parts, load
+from qos_analysis.load import SCORING_PROBE_COLUMNS, Dataset, from_parts, load
 
 ENGINES = ("pandas", "dask")
 TASKS_PER_WORKER = 4
@@ -65,7 +65,7 @@ def score_sources(
     if engine == "pandas":
         if scheduler:
             raise QosError("--scheduler needs --engine dask")
-        data = load(list(sources))
+        data = load(list(sources), probe_columns=SCORING_PROBE_COLUMNS)
         data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     if engine != "dask":
@@ -75,7 +75,7 @@ def score_sources(
 
     agents = list_agents(root)
     if not agents:
-        data = load([root])
+        data = load([root], probe_columns=SCORING_PROBE_COLUMNS)
         data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     parts = map_agents(
@@ -161,7 +161,8 @@ def _score_agents(
     from qos_analysis.dataset.reader import read_dataset
     from qos_analysis.scoring import score
 
-    data: Dataset = from_parts([read_dataset(Path(root), agents=set(agents))])
+    part = read_dataset(Path(root), agents=set(agents), probe_columns=SCORING_PROBE_COLUMNS)
+    data: Dataset = from_parts([part], SCORING_PROBE_COLUMNS)
     data = prepare(data) if prepare is not None else data
     return score(data, profile, **kwargs), data.notes
 

@@ -9,7 +9,9 @@
   local-time views; derived columns ``probes_sent``, ``probes_received``, ``direction``,
   ``goodput_bps``, ``bytes_total``, ``streams``, ``transaction_time_s``, ``outcome``,
   ``manipulated`` (integrity tests: 1.0 manipulated, 0.0 clean, NaN otherwise);
-* ``probes`` — one row per probe: ``rtt_s`` NaN and ``lost`` True when no reply came;
+* ``probes`` — one row per probe: ``rtt_s`` NaN and ``lost`` True when no reply came
+  (``probe_columns`` keeps only some probe columns, e.g. :data:`SCORING_PROBE_COLUMNS`;
+  a partitioned dataset then decodes only those);
 * ``intervals`` — throughput samples with ``rate_bps``;
 * ``agents`` — ``agent_id``, ``timezone``.
 
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 import glob as globmod
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from qos.errors import SchemaVersionError
 from qos.records import SCHEMA_VERSION
 from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import MARKER, is_dataset
+from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.readers import (
     EXPORT_BASENAMES,
     KINDS,
@@ -52,7 +55,20 @@ from qos_analysis.readers import (
     read_source,
 )
 
-__all__ = ["DataError", "Dataset", "from_measurements", "load"]
+__all__ = ["SCORING_PROBE_COLUMNS", "DataError", "Dataset", "from_measurements", "load"]
+
+#: The probe columns scoring and reports read (populations, provenance): a loader asked for
+#: these alone skips decoding sequence numbers, TTLs, duplicate counts and sizes.
+SCORING_PROBE_COLUMNS: tuple[str, ...] = (
+    "send_offset_s",
+    "rtt_s",
+    "forward_delay_s",
+    "backward_delay_s",
+    "lost_direction",
+    "one_way_valid",
+)
+#: Probe columns every load keeps: the send time and the reply (``lost`` derives from it).
+_REQUIRED_PROBE_COLUMNS = ("send_offset_s", "rtt_s")
 
 
 @dataclass(frozen=True)
@@ -98,8 +114,12 @@ def _child_rows(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
 # --- public entry point ----------------------------------------------------------------------
 
 
-def load(paths: str | Path | Sequence[str | Path]) -> Dataset:
-    """Read one or many stores/exports into a :class:`Dataset` (see module docstring)."""
+def load(
+    paths: str | Path | Sequence[str | Path], *, probe_columns: Collection[str] | None = None
+) -> Dataset:
+    """Read one or many stores/exports into a :class:`Dataset` (see module docstring);
+    ``probe_columns`` keeps only those probe columns (and ``send_offset_s``, ``rtt_s``)."""
+    wanted = probe_column_selection(probe_columns)
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
         raise DataError("no data path given")
@@ -108,9 +128,20 @@ def load(paths: str | Path | Sequence[str | Path]) -> Dataset:
         for path in _expand(item):
             if path.resolve() not in {r.resolve() for r in resolved}:
                 resolved.append(path)
-    with system_memory_pool():
-        parts = [read_source(path) for path in resolved]
-        return _combine(parts)
+    with system_memory_pool(), no_hugepage_advice():
+        parts = [read_source(path, probe_columns=wanted) for path in resolved]
+        return _combine(parts, wanted)
+
+
+def probe_column_selection(probe_columns: Collection[str] | None) -> tuple[str, ...] | None:
+    """The probe columns to keep, in table order (None: all); unknown names are an error."""
+    if probe_columns is None:
+        return None
+    unknown = sorted(set(probe_columns) - set(PROBE_COLUMNS))
+    if unknown:
+        raise DataError(f"unknown probe column(s) {', '.join(unknown)}")
+    keep = set(probe_columns) | set(_REQUIRED_PROBE_COLUMNS)
+    return tuple(name for name in PROBE_COLUMNS if name in keep)
 
 
 def _expand(item: str | Path) -> list[Path]:
@@ -177,13 +208,14 @@ def _validate_measurements(part: RawPart) -> None:
 check_measurements = _validate_measurements
 
 
-def from_parts(parts: list[RawPart]) -> Dataset:
-    """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset)."""
-    with system_memory_pool():
-        return _combine(parts)
+def from_parts(parts: list[RawPart], probe_columns: Collection[str] | None = None) -> Dataset:
+    """A :class:`Dataset` from reader output (e.g. some agents of a partitioned dataset),
+    keeping ``probe_columns`` only when given (as :func:`load`)."""
+    with system_memory_pool(), no_hugepage_advice():
+        return _combine(parts, probe_column_selection(probe_columns))
 
 
-def _combine(parts: list[RawPart]) -> Dataset:
+def _combine(parts: list[RawPart], probe_columns: tuple[str, ...] | None = None) -> Dataset:
     notes: list[str] = []
     for part in parts:
         _validate_measurements(part)
@@ -205,7 +237,7 @@ def _combine(parts: list[RawPart]) -> Dataset:
     owners = part_of_row[keep_first]
     probe_frames = [_attach(p.probes, ids, owners, i, p.source) for i, p in enumerate(parts)]
     interval_frames = [_attach(p.intervals, ids, owners, i, p.source) for i, p in enumerate(parts)]
-    probes = _type_probes(_concat(probe_frames), ids)
+    probes = _type_probes(_concat(probe_frames), ids, probe_columns)
     intervals = _type_intervals(_concat(interval_frames), ids)
 
     agents = pd.concat([p.agents[["agent_id", "timezone"]] for p in parts], ignore_index=True)
@@ -251,7 +283,7 @@ def _attach(
         if np.any(mapping[used] < 0):
             missing = int(np.count_nonzero(mapping[codes] < 0))
             raise DataError(f"{source}: {missing} row(s) refer to unknown measurement ids")
-        new = mapping[codes].astype(np.int64, copy=False)
+        new = mapping.astype(_code_dtype(len(ids)))[codes]
         foreign = used & (owners[np.maximum(mapping, 0)] != part)
         keep = None if not foreign.any() else ~foreign[codes]
     else:
@@ -264,6 +296,15 @@ def _attach(
         keep = None if keep.all() else keep
     out = frame.assign(_code=new)
     return out if keep is None else out.loc[keep]
+
+
+def _code_dtype(n: int) -> type[np.signedinteger[Any]]:
+    """The narrowest signed integer type for codes into ``n`` categories (as pandas
+    stores categorical codes), so that re-keyed rows are not widened and narrowed again."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def _nullable_int(series: pd.Series) -> Any:
@@ -329,62 +370,66 @@ def _numeric(series: pd.Series, dtype: Any) -> np.ndarray:
     return pd.to_numeric(series).to_numpy(dtype=dtype)
 
 
-def _type_probes(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
-    codes = frame["_code"].to_numpy(dtype=np.int64) if "_code" in frame else np.empty(0, np.int64)
-    n = len(frame)
+def _type_probes(
+    frame: pd.DataFrame, ids: pd.Index, probe_columns: tuple[str, ...] | None = None
+) -> pd.DataFrame:
+    """Probe rows in the loader's dtypes: ``probe_columns`` only when given (a selective
+    dataset read gives no others), else every probe column."""
+    codes = frame["_code"].to_numpy() if "_code" in frame else np.empty(0, np.int64)
+    names = [n for n in (probe_columns or PROBE_COLUMNS) if n in frame or not len(frame)]
+    missing = sorted(set(probe_columns or PROBE_COLUMNS) - set(names))
+    if missing:
+        raise DataError(f"probe data malformed: column(s) {', '.join(missing)} missing")
     cols: dict[str, Any] = {
         "measurement_id": pd.Categorical.from_codes(codes, categories=ids, validate=False)
         if len(ids)
         else pd.Categorical([])
     }
-    if n == 0:
-        for name in PROBE_COLUMNS:
+    if len(frame) == 0:
+        for name in names:
             cols[name] = pd.Series(dtype=_EMPTY_PROBE_DTYPES.get(name, np.float64))
         cols["lost"] = pd.Series(dtype=bool)
         return pd.DataFrame(cols)
     try:
-        cols["seq"] = _numeric(frame["seq"], np.int64)
-        for name in ("send_offset_s", "rtt_s"):
-            cols[name] = _numeric(frame[name], np.float64)
-        cols["ttl"] = _nullable_int(frame["ttl"])
-        dup = frame["duplicates"]
-        cols["duplicates"] = (
-            dup.to_numpy()
-            if dup.dtype == np.int64
-            else pd.to_numeric(dup).fillna(0).to_numpy(np.int64)
-        )
-        cols["size_bytes"] = _nullable_int(frame["size_bytes"])
-        for name in ("forward_delay_s", "backward_delay_s", "reflector_residence_s"):
-            cols[name] = _numeric(frame[name], np.float64)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"probe data malformed: {exc}") from None
-    direction = frame["lost_direction"]
-    cols["lost_direction"] = (
-        pd.array(pa.nulls(n, pa.large_string()), dtype="string")
-        if direction.isna().all()
-        else direction.astype("string").array
-    )
-    cols["one_way_valid"] = _bool_column(frame["one_way_valid"])
-    try:
-        cols["reflector_ttl"] = _nullable_int(frame["reflector_ttl"])
+        for name in names:
+            cols[name] = _PROBE_TYPES.get(name, _float_probe)(frame[name])
     except (ValueError, TypeError) as exc:
         raise DataError(f"probe data malformed: {exc}") from None
     cols["lost"] = np.isnan(cols["rtt_s"])
     if np.isnan(cols["send_offset_s"]).any():
         raise DataError("probe data malformed: send_offset_s missing")
     return pd.DataFrame(
-        {
-            k: (
-                v.to_numpy()
-                if isinstance(v, pd.Series)
-                and k
-                not in ("ttl", "size_bytes", "reflector_ttl", "lost_direction", "one_way_valid")
-                else v
-            )
-            for k, v in cols.items()
-        },
+        {k: v.to_numpy() if isinstance(v, pd.Series) else v for k, v in cols.items()},
         copy=False,
     )
+
+
+def _float_probe(series: pd.Series) -> np.ndarray:
+    return _numeric(series, np.float64)
+
+
+def _duplicates(series: pd.Series) -> np.ndarray:
+    if series.dtype == np.int64:
+        return series.to_numpy()
+    return pd.to_numeric(series).fillna(0).to_numpy(np.int64)
+
+
+def _lost_direction(series: pd.Series) -> Any:
+    if series.isna().all():
+        return pd.array(pa.nulls(len(series), pa.large_string()), dtype="string")
+    return series.astype("string").array
+
+
+#: How each non-float probe column is typed (float columns: :func:`_float_probe`).
+_PROBE_TYPES: dict[str, Any] = {
+    "seq": lambda series: _numeric(series, np.int64),
+    "ttl": _nullable_int,
+    "duplicates": _duplicates,
+    "size_bytes": _nullable_int,
+    "lost_direction": _lost_direction,
+    "one_way_valid": lambda series: _bool_column(series).array,
+    "reflector_ttl": _nullable_int,
+}
 
 
 _EMPTY_PROBE_DTYPES: dict[str, Any] = {
@@ -454,7 +499,9 @@ def _type_measurements(
     out["probes_received"] = (
         out["probes_sent"] - np.bincount(codes[lost], minlength=n_meas)[:n_meas]
     )
-    out["probes_expected"] = [_param_int(p, "count") for p in out["params_json"]]
+    # Tests of one schedule share their parameters: parse each distinct text once.
+    counts = {p: _param_int(p, "count") for p in dict.fromkeys(out["params_json"])}
+    out["probes_expected"] = [counts[p] for p in out["params_json"]]
     derived = [_derive(k, r) for k, r in zip(out["kind"], out["result_json"], strict=True)]
     for i, name in enumerate(
         ("direction", "goodput_bps", "bytes_total", "streams", "transaction_time_s", "outcome")

@@ -137,7 +137,9 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
     # Send offsets are ≥ 0: adding 0.5 and truncating rounds half up, like SQL round().
     offset_us = send * US_PER_S
     offset_us += 0.5
-    t_us = started_us[m_code] + offset_us.astype(np.int64)
+    t_us = offset_us.astype(np.int64)
+    del offset_us
+    t_us += started_us[m_code]
     rtt = probes["rtt_s"].to_numpy(np.float64)[sel]
     values = {
         "rtt_s": rtt,
@@ -190,7 +192,7 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
 def _lost_directions(column: pd.Series, rtt: np.ndarray, sel: Any) -> np.ndarray:
     """Per probe: 0 delivered, 1 lost forward, 2 lost backward, 3 lost, direction unknown."""
     lost = np.isnan(rtt)
-    out = np.where(lost, LOST_UNKNOWN, 0).astype(np.int8)
+    out = np.where(lost, np.int8(LOST_UNKNOWN), np.int8(0))
     if len(column) and not bool(column.isna().all()):
         text = column.to_numpy(dtype=object, na_value=None)[sel]
         out[lost & (text == "forward")] = LOST_FORWARD

@@ -72,11 +72,15 @@ class RawPart:
     agents: pd.DataFrame
 
 
-def read_source(path: Path) -> RawPart:
+def read_source(path: Path, *, probe_columns: Sequence[str] | None = None) -> RawPart:
+    """One source's frames; a partitioned dataset decodes only ``probe_columns`` of its
+    probes when given (other formats are read whole, the loader selects)."""
     if path.is_dir():
         from qos_analysis.dataset import is_dataset, read_dataset
 
-        return read_dataset(path) if is_dataset(path) else _read_export_dir(path)
+        if is_dataset(path):
+            return read_dataset(path, probe_columns=probe_columns)
+        return _read_export_dir(path)
     try:
         with path.open("rb") as handle:
             head = handle.read(16)
@@ -245,7 +249,6 @@ def _arrow_to_frame(
 
 
 def _arrow_column(col: Any, n: int) -> Any:
-    import pyarrow as pa
     import pyarrow.types as pat
 
     if n and col.null_count == n:
@@ -262,7 +265,9 @@ def _arrow_column(col: Any, n: int) -> Any:
     ):
         return col.to_numpy()
     if pat.is_integer(col.type):
-        values = col.cast(pa.int64()).fill_null(0).to_numpy()
+        # Fill and concatenate at the stored width, then widen once: a narrow column
+        # (int16 TTLs) costs one int64 array, not three.
+        values = col.fill_null(0).to_numpy().astype(np.int64, copy=False)
         return pd.arrays.IntegerArray(values, col.is_null().to_numpy())
     if pat.is_boolean(col.type):
         values = col.fill_null(False).to_numpy()

@@ -17,7 +17,7 @@ from qos.store.sqlite import SqliteStore
 from qos_agent.export import export_store
 from qos_analysis.dataset import DatasetWriter, read_dataset
 from qos_analysis.dataset.schema import SCHEMAS
-from qos_analysis.load import load
+from qos_analysis.load import SCORING_PROBE_COLUMNS, DataError, load
 from tests.scale.records import mixed_batch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -62,6 +62,33 @@ def test_dataset_loads_like_the_export_of_the_same_records(tmp_path: Path) -> No
     _frames_equal(got.measurements, want.measurements, ["measurement_id"])
     _frames_equal(got.probes, want.probes, ["measurement_id", "seq"])
     _frames_equal(got.intervals, want.intervals, ["measurement_id", "start_offset_s"])
+
+
+def test_probe_columns_selects_the_same_values_from_a_dataset_and_an_export(
+    tmp_path: Path,
+) -> None:
+    records = mixed_batch("agent-a") + mixed_batch("agent-b", seed=2)
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        for m in records:
+            store.append(m)
+        export_store(store, tmp_path / "export", "parquet")
+    DatasetWriter(tmp_path / "ds").write_records(records)
+    full = load(tmp_path / "ds")
+    for source in (tmp_path / "ds", tmp_path / "export"):
+        some = load(source, probe_columns=SCORING_PROBE_COLUMNS)
+        assert list(some.probes.columns) == ["measurement_id", *SCORING_PROBE_COLUMNS, "lost"]
+        want = full.probes[list(some.probes.columns)]
+        _frames_equal(some.probes, want, ["measurement_id", "send_offset_s"])
+        _frames_equal(some.measurements, full.measurements, ["measurement_id"])
+    assert list(load(tmp_path / "ds", probe_columns=["seq"]).probes.columns) == [
+        "measurement_id",
+        "seq",
+        "send_offset_s",
+        "rtt_s",
+        "lost",
+    ]
+    with pytest.raises(DataError, match="unknown probe column"):
+        load(tmp_path / "ds", probe_columns=["rtt_s", "jitter"])
 
 
 def test_partitions_by_utc_date_and_agent_with_safe_names(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import agent_from_segment, agent_segment, is_dataset
 from qos_analysis.dataset.schema import AGENTS_SCHEMA, SCHEMAS
+from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.readers import (
     MEASUREMENT_COLUMNS,
     DataError,
@@ -83,16 +84,23 @@ def read_dataset(
     *,
     agents: Collection[str] | None = None,
     dates: Collection[str] | None = None,
+    probe_columns: Collection[str] | None = None,
 ) -> RawPart:
-    """Loader frames of the committed batches of ``root`` (optionally some agents/days)."""
+    """Loader frames of the committed batches of ``root`` (optionally some agents/days;
+    only ``probe_columns`` of the probes, with their key, when given)."""
     if not is_dataset(root):
         raise DataError(f"{root}: not a qos-toolkit dataset (no qos-dataset.json)")
     parts = committed_parts(root, agents=agents, dates=dates)
-    with system_memory_pool():
-        return _read(root, parts, agents)
+    with system_memory_pool(), no_hugepage_advice():
+        return _read(root, parts, agents, probe_columns)
 
 
-def _read(root: Path, parts: Sequence[Path], agents: Collection[str] | None) -> RawPart:
+def _read(
+    root: Path,
+    parts: Sequence[Path],
+    agents: Collection[str] | None,
+    probe_columns: Collection[str] | None = None,
+) -> RawPart:
     meas_table = _read_parts(root, "measurements", parts)
     meas = meas_table.to_pandas()[list(MEASUREMENT_COLUMNS)]
     meas["started_at"] = (
@@ -100,7 +108,10 @@ def _read(root: Path, parts: Sequence[Path], agents: Collection[str] | None) -> 
         if len(meas)
         else pd.Series(dtype="datetime64[us, UTC]")
     )
-    probes = _keyed_frame(*_read_keyed(root, "probes", parts), SCHEMAS["probes"].names)
+    names = SCHEMAS["probes"].names
+    if probe_columns is not None:
+        names = [n for n in names if n == "measurement_id" or n in probe_columns]
+    probes = _keyed_frame(*_read_keyed(root, "probes", parts, names), names)
     intervals = _keyed_frame(*_read_keyed(root, "intervals", parts), SCHEMAS["intervals"].names)
     return RawPart(str(root), meas, probes, intervals, _read_timezones(root, agents))
 
@@ -117,11 +128,14 @@ def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
     return _scan(root / table, dataset)
 
 
-def _read_keyed(root: Path, table: str, parts: Sequence[Path]) -> tuple[pa.Table, list[str]]:
-    """The committed parts of a probe or interval table, and the columns null in every
-    row (STAMP-only columns of ICMP data): those are not decoded at all, their Parquet
-    statistics say so.  The measurement key is read dictionary-encoded (a few ids repeated
-    per part), which avoids materialising a string per row."""
+def _read_keyed(
+    root: Path, table: str, parts: Sequence[Path], names: Sequence[str] | None = None
+) -> tuple[pa.Table, list[str]]:
+    """The committed parts of a probe or interval table (columns ``names``, default all),
+    and the columns null in every row (STAMP-only columns of ICMP data): those are not
+    decoded at all, their Parquet statistics say so.  The measurement key is read
+    dictionary-encoded (a few ids repeated per part), which avoids materialising a string
+    per row."""
     files = _files(root, table, parts)
     schema = SCHEMAS[table]
     if not files:
@@ -135,7 +149,7 @@ def _read_keyed(root: Path, table: str, parts: Sequence[Path]) -> tuple[pa.Table
         null = _null_columns(dataset)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
-    columns = [name for name in schema.names if name not in null]
+    columns = [n for n in schema.names if n not in null and (names is None or n in names)]
     return _scan(root / table, dataset, columns).unify_dictionaries(), null
 
 

@@ -25,7 +25,8 @@ a known direction for every loss is scored as measured, one verdict per directio
 Modules, one job each: :mod:`~qos_analysis.scoring.engine` (``score_verdicts``, and
 ``score``, the verdict table as a view of them), :mod:`~qos_analysis.scoring.run` (one
 run's populations, windows and sorted samples), :mod:`~qos_analysis.scoring.objective`
-(one objective → its verdicts, step by step), :mod:`~qos_analysis.scoring.rules`
+(one objective → its verdicts, step by step, as a column-wise
+:class:`~qos_analysis.scoring.block.VerdictBlock`), :mod:`~qos_analysis.scoring.rules`
 (round-trip vs one-way rules), :mod:`~qos_analysis.scoring.evaluators` (the evaluator
 registry the metric catalogue names: statistics and confidence bounds),
 :mod:`~qos_analysis.scoring.counting` (threshold shares and regulator day-counting rules),

@@ -12,10 +12,12 @@ from qos.errors import ProfileError
 from qos.profiles import Objective, Profile, get_profile
 from qos.units import parse_duration_s
 from qos_analysis.load import Dataset
-from qos_analysis.scoring.evidence import attach_evidence
+from qos_analysis.page_advice import no_hugepage_advice
+from qos_analysis.scoring.block import VerdictBlock, blocks_frame, blocks_verdicts
+from qos_analysis.scoring.evidence import attach_block_evidence, attach_evidence
 from qos_analysis.scoring.objective import score_objective
 from qos_analysis.scoring.run import ScoringRun
-from qos_analysis.scoring.verdict import Verdict, verdicts_frame
+from qos_analysis.scoring.verdict import Verdict
 
 
 def score_verdicts(
@@ -32,6 +34,18 @@ def score_verdicts(
     objectives that do not fix their own; ``params`` supplies profile parameters such as
     contracted speeds (strings with units).
     """
+    blocks = _score_blocks(data, profile, window, params, confidence)
+    return attach_evidence(data, blocks_verdicts(blocks))
+
+
+def _score_blocks(
+    data: Dataset,
+    profile: Profile | str,
+    window: str | float | None,
+    params: Mapping[str, str | float] | None,
+    confidence: float | None,
+) -> list[VerdictBlock]:
+    """Each objective's verdicts, column-wise, in the profile's order."""
     prof = get_profile(profile) if isinstance(profile, str) else profile
     if params:
         prof = prof.with_parameters(params)
@@ -44,11 +58,11 @@ def score_verdicts(
         raise ProfileError(f"confidence must lie strictly between 0 and 1, got {confidence}")
     override = _parse_window_arg(window)
     run = ScoringRun(data, prof, param_values, confidence)
-    verdicts: list[Verdict] = []
-    for objective in prof.objectives:
-        window_s = _objective_window(prof, objective, override)
-        verdicts.extend(score_objective(run, objective, window_s))
-    return attach_evidence(data, verdicts)
+    with no_hugepage_advice():
+        return [
+            score_objective(run, objective, _objective_window(prof, objective, override))
+            for objective in prof.objectives
+        ]
 
 
 def score(
@@ -62,8 +76,8 @@ def score(
     """Verdicts of ``profile`` on ``data`` as the verdict table (columns
     :data:`~qos_analysis.scoring.verdict.VERDICT_COLUMNS`); arguments as
     :func:`score_verdicts`."""
-    verdicts = score_verdicts(data, profile, window=window, params=params, confidence=confidence)
-    return verdicts_frame(verdicts)
+    blocks = _score_blocks(data, profile, window, params, confidence)
+    return blocks_frame([attach_block_evidence(data, block) for block in blocks])
 
 
 def _parse_window_arg(window: str | float | None) -> float | Literal["profile"] | None:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from qos_analysis.integrity import evidence_lines, integrity_findings
 from qos_analysis.load import Dataset
+from qos_analysis.scoring.block import VerdictBlock
 from qos_analysis.scoring.verdict import Outcome, Verdict
 
 EvidenceFn = Callable[[Dataset, Verdict], list[str]]
@@ -44,6 +45,15 @@ def attach_evidence(data: Dataset, verdicts: Iterable[Verdict]) -> list[Verdict]
                 verdict = replace(verdict, reason=f"{verdict.reason}; evidence: {'; '.join(lines)}")
         out.append(verdict)
     return out
+
+
+def attach_block_evidence(data: Dataset, block: VerdictBlock) -> VerdictBlock:
+    """``block`` with the evidence of each failed verdict appended to its reason (the
+    block itself when its metric has no evidence or nothing failed)."""
+    metrics = set(block.column("metric"))
+    if not metrics & EVIDENCE.keys() or Outcome.FAIL not in block.column("outcome"):
+        return block
+    return VerdictBlock.from_verdicts(attach_evidence(data, block.verdicts()))
 
 
 @register_evidence("dns_manipulation", "http_manipulation", "port_manipulation", "tls_manipulation")

@@ -38,9 +38,14 @@ _SEARCH_CAP = 10**10
 
 
 def _percentile_label(obj: Objective) -> str:
-    if obj.percentile is None:
-        return "median" if obj.statistic == "median" else obj.statistic
-    return f"p{float(obj.percentile * 100):g}"
+    return _label(obj.statistic, obj.percentile)
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def _label(statistic: str, percentile: Fraction | float | None) -> str:
+    if percentile is None:
+        return "median" if statistic == "median" else statistic
+    return f"p{float(percentile * 100):g}"
 
 
 def infinite_bound_reason(

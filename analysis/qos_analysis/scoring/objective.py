@@ -13,6 +13,7 @@ import pandas as pd
 from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
+from qos_analysis.scoring.block import VerdictBlock
 from qos_analysis.scoring.decide import GroupResult, Rule, decide, prepare_explanations
 from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
 from qos_analysis.scoring.rows import base_row, join_notes
@@ -60,16 +61,17 @@ def resolve(run: ScoringRun, obj: Objective, window_s: float | None) -> Resolved
     return Resolved(obj, window_s, conf, limit, exact, threshold, decision, base)
 
 
-def score_objective(run: ScoringRun, obj: Objective, window_s: float | None) -> list[Verdict]:
+def score_objective(run: ScoringRun, obj: Objective, window_s: float | None) -> VerdictBlock:
     """The verdicts of ``obj``: one per (scope, window), or one "*" verdict saying why
     there is nothing to judge."""
     res = resolve(run, obj, window_s)
     if not obj.spec.observable:
-        return [_not_observable(res)]
+        return VerdictBlock.from_verdicts([_not_observable(res)])
     pop_key, pop = run.population(obj)
     samples = samples_for(run.profile, obj, pop)
     if samples.refused:
-        return [res.verdict(rule=samples.rule, approximate=True, reason=_REFUSED)]
+        verdict = res.verdict(rule=samples.rule, approximate=True, reason=_REFUSED)
+        return VerdictBlock.from_verdicts([verdict])
     local_time = _needs_local_time(run.profile, obj, window_s)
     period = run.profile.periods.get(obj.period) if obj.period else None
     window_key, win = run.windows(pop_key, pop, window_s, period, local_time)
@@ -77,7 +79,7 @@ def score_objective(run: ScoringRun, obj: Objective, window_s: float | None) -> 
     if win.tz_unknown and local_time:
         notes.append(_TZ_UNKNOWN)
     if win.n_groups == 0:
-        return [_no_samples(res, pop, samples, notes)]
+        return VerdictBlock.from_verdicts([_no_samples(res, pop, samples, notes)])
     stat = _statistic(run, res, pop, samples, window_key, win)
     return _group_verdicts(run.profile, res, pop, samples, win, stat, notes)
 
@@ -149,8 +151,8 @@ def _group_verdicts(
     win: Windows,
     stat: Stat,
     notes: list[str],
-) -> list[Verdict]:
-    """Decide every (scope, window) group and build its verdict."""
+) -> VerdictBlock:
+    """Decide every (scope, window) group; the verdicts as columns."""
     obj, n_groups = res.obj, win.n_groups
     breaches = campaign_problems(prof.campaign, win.codes, n_groups, pop, win.sel, win.local_us)
     unit = str(res.base["unit"])
@@ -158,31 +160,43 @@ def _group_verdicts(
     if stat.favourable:
         rule = replace(rule, favourable=stat.favourable)
     prepare_explanations(obj, rule, stat.n, stat.count, stat.lower, stat.upper)
-    groups = _group_fields(pop, win, stat)
+    columns = _group_fields(pop, win, stat)
+    n_list = columns["n_samples"]
     k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
     v_list, lo_list, hi_list = stat.value.tolist(), stat.lower.tolist(), stat.upper.tolist()
-    verdicts = []
-    for g, fields in enumerate(groups):
-        group = GroupResult(fields["n_samples"], v_list[g], lo_list[g], hi_list[g], k_list[g])
+    outcomes, reasons = [], []
+    for g in range(n_groups):
+        group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
         outcome, reason = decide(obj, group, rule, breaches.get(g))
-        empty_ok = fields.pop("empty_ok")
-        extra = [f"{empty_ok} ok measurement(s) without probes"] if empty_ok else []
-        verdicts.append(
-            res.verdict(
-                **fields,
-                outcome=outcome,
-                reason=reason,
-                bound_method=stat.bound_method,
-                rule=samples.rule,
-                approximate=samples.approximate,
-                note=join_notes(obj.note, [*notes, *extra]),
-            )
-        )
-    return verdicts
+        outcomes.append(outcome)
+        reasons.append(reason)
+    columns["outcome"] = outcomes
+    columns["reason"] = reasons
+    columns["note"] = _group_notes(obj.note, notes, columns.pop("empty_ok"))
+    base = {
+        **res.base,
+        "bound_method": stat.bound_method,
+        "rule": samples.rule,
+        "approximate": samples.approximate,
+    }
+    return VerdictBlock(base, columns, n_groups)
 
 
-def _group_fields(pop: Population, win: Windows, stat: Stat) -> list[dict[str, Any]]:
-    """Per group: scope, window bounds, statistic, counts (as Python values)."""
+def _group_notes(first: str, notes: list[str], empty_ok: list[int]) -> list[str]:
+    """Each group's note: the objective's and the population's notes, and how many ok
+    measurements of the group's scope had no probes (one text per distinct count)."""
+    texts: dict[int, str] = {}
+    out = []
+    for count in empty_ok:
+        if count not in texts:
+            extra = [f"{count} ok measurement(s) without probes"] if count else []
+            texts[count] = join_notes(first, [*notes, *extra])
+        out.append(texts[count])
+    return out
+
+
+def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, Any]:
+    """Per group: scope, window bounds, statistic, counts (as Python values), column-wise."""
     scopes = pop.scopes.iloc[win.g_scope]
     agents = scopes["agent_id"].tolist()
     collectors = scopes["collector"].tolist()
@@ -190,16 +204,15 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> list[dict[str, A
     directions = (
         scopes["direction"].tolist() if "direction" in scopes.columns else [""] * win.n_groups
     )
-    starts = list(pd.to_datetime(win.start_us, unit="us", utc=True))
-    ends = list(pd.to_datetime(win.end_us, unit="us", utc=True))
     no_ci = [None] * win.n_groups
-    columns = {
+    return {
+        "scope": _scope_names(agents, collectors, targets, directions),
         "agent_id": agents,
         "collector": collectors,
         "target": targets,
         "direction": directions,
-        "window_start": starts,
-        "window_end": ends,
+        "window_start": pd.to_datetime(win.start_us, unit="us", utc=True),
+        "window_end": pd.to_datetime(win.end_us, unit="us", utc=True),
         "value": optional_floats(stat.value),
         "lower_bound": optional_floats(stat.lower),
         "upper_bound": optional_floats(stat.upper),
@@ -210,10 +223,13 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> list[dict[str, A
         "excluded_tests": scopes["excluded_tests"].tolist(),
         "empty_ok": scopes["empty_ok"].tolist(),
     }
-    rows = [
-        dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)
+
+
+def _scope_names(
+    agents: list[str], collectors: list[str], targets: list[str], directions: list[str]
+) -> list[str]:
+    """ "agent|collector|target", with "|direction" for a one-way population."""
+    return [
+        f"{a}|{c}|{t}" + (f"|{d}" if d else "")
+        for a, c, t, d in zip(agents, collectors, targets, directions, strict=True)
     ]
-    for row in rows:
-        a, c, t, d = row["agent_id"], row["collector"], row["target"], row["direction"]
-        row["scope"] = f"{a}|{c}|{t}" + (f"|{d}" if d else "")
-    return rows

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 from enum import StrEnum
@@ -94,7 +94,9 @@ def optional_floats(values: np.ndarray) -> list[float | None]:
     return out.tolist()  # ndarray.tolist() is typed Any: a list of float and None here
 
 
-def _column(name: str, values: list[object]) -> object:
+def _column(name: str, values: list[object] | pd.Series) -> object:
+    if isinstance(values, pd.Series):  # already typed (window bounds of verdict blocks)
+        return values
     if name == "outcome":
         return pd.Series([str(v) for v in values])
     if name in _OPTIONAL_FLOATS:
@@ -113,11 +115,16 @@ def _column(name: str, values: list[object]) -> object:
 
 def verdicts_frame(verdicts: Sequence[Verdict]) -> pd.DataFrame:
     """The verdict table: one row per verdict, columns :data:`VERDICT_COLUMNS`."""
-    if not verdicts:
+    return columns_frame({name: [getattr(v, name) for v in verdicts] for name in VERDICT_COLUMNS})
+
+
+def columns_frame(columns: Mapping[str, list[object] | pd.Series]) -> pd.DataFrame:
+    """The verdict table from one list per field of :data:`VERDICT_COLUMNS` (the values
+    :class:`Verdict` holds), typed as :func:`verdicts_frame` types them; a column given as
+    a Series is taken as typed."""
+    if not columns or not len(columns[VERDICT_COLUMNS[0]]):
         frame = pd.DataFrame(columns=list(VERDICT_COLUMNS))
         for name in _TIMES:
             frame[name] = pd.to_datetime(frame[name], utc=True)
         return frame
-    return pd.DataFrame(
-        {name: _column(name, [getattr(v, name) for v in verdicts]) for name in VERDICT_COLUMNS}
-    )
+    return pd.DataFrame({name: _column(name, columns[name]) for name in VERDICT_COLUMNS})

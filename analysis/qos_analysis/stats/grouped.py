@@ -81,8 +81,11 @@ class SortedGroups:
         starts = self.starts[nonempty]
         with np.errstate(invalid="ignore"):
             mean[nonempty] = np.add.reduceat(self.values, starts) / n[nonempty]
-            dev = self.values - np.repeat(mean[nonempty], n[nonempty])
-            ss = np.add.reduceat(dev * dev, starts)
+            # In place: one array of the samples' size, not three.
+            dev = np.repeat(mean[nonempty], n[nonempty])
+            np.subtract(self.values, dev, out=dev)
+            np.multiply(dev, dev, out=dev)
+            ss = np.add.reduceat(dev, starts)
         several = n[nonempty] >= 2
         out = np.full(starts.size, np.nan)
         out[several] = np.sqrt(ss[several] / (n[nonempty][several] - 1))
@@ -111,19 +114,22 @@ def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, lengths, codes[starts]
 
 
-def _contiguous(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+def _contiguous(
+    codes: np.ndarray, values: np.ndarray, n_groups: int, *, owned: bool = False
+) -> np.ndarray:
     """A copy of ``values`` reordered so each group's values are contiguous, groups in code
-    order, rows of a group in their original order (a stable sort by code).
+    order, rows of a group in their original order (a stable sort by code); ``values``
+    itself when already in that order and ``owned`` (a fresh array the caller gives up).
 
     Rows usually arrive in runs of one group (a test's probes fall in one window), so the
     runs are ordered, not the rows: a stable sort of the run codes, then one copy of the
     runs in that order; short runs fall back to a stable sort of the rows.
     """
     if codes.size < 2:
-        return values.copy()
+        return values if owned else values.copy()
     starts, lengths, run_codes = _runs(codes)
     if bool(np.all(run_codes[1:] > run_codes[:-1])):
-        return values.copy()
+        return values if owned else values.copy()
     if starts.size > codes.size // 8:
         small = codes.astype(np.uint16) if n_groups <= np.iinfo(np.uint16).max + 1 else codes
         return values[np.argsort(small, kind="stable")]
@@ -143,16 +149,19 @@ def sort_groups(
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
+    owned = True  # ``values`` below is a fresh array, sorted in place
     if lost == "exclude":
         if missing.any():
             keep = ~missing
             codes, values = codes[keep], values[keep]
+        else:
+            owned = False
     elif lost == "infinite":
         values = np.where(missing, np.inf, values)
     else:
         raise ValueError(f"lost must be 'exclude' or 'infinite', not {lost!r}")
     counts = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    values = _contiguous(codes, values, n_groups)
+    values = _contiguous(codes, values, n_groups, owned=owned)
     starts = np.zeros(n_groups, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     if n_groups and values.size / n_groups < 64:
@@ -239,8 +248,9 @@ def distinct_per_group(codes: np.ndarray, item: np.ndarray, n_groups: int) -> np
     if codes.size == 0:
         return np.zeros(n_groups, dtype=np.int64)
     same_item = item[1:] == item[:-1]
+    # Within each item the codes never decrease (compared in place, not gathered).
     ordered = bool(np.all(item[1:] >= item[:-1])) and bool(
-        np.all(codes[1:][same_item] >= codes[:-1][same_item])
+        np.all((codes[1:] >= codes[:-1]) | ~same_item)
     )
     if ordered:
         starts = np.ones(codes.size, dtype=bool)
