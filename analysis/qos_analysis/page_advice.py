@@ -39,11 +39,16 @@ def _switch() -> Callable[[bool], bool] | None:
     """NumPy's run-time switch (``_set_madvise_hugepage(on) -> previous``), if any."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
         return None
-    try:
-        from numpy._core import multiarray
-    except ImportError:  # NumPy < 2
-        from numpy.core import multiarray
-    return getattr(multiarray, "_set_madvise_hugepage", None)
+    import importlib
+
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):  # NumPy 2, NumPy 1
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        switch: Callable[[bool], bool] | None = getattr(module, "_set_madvise_hugepage", None)
+        return switch
+    return None
 
 
 @contextmanager
