@@ -16,8 +16,15 @@ def test_missing_library_gives_the_distribution_to_install() -> None:
     assert Collector.requires("json", "python") == []
 
 
-def test_a_blocked_import_counts_as_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "dns", None)
+@pytest.mark.parametrize("blocked", [("dns",), ("dns", "dns.message")])
+def test_a_blocked_import_counts_as_missing(
+    monkeypatch: pytest.MonkeyPatch, blocked: tuple[str, ...]
+) -> None:
+    """A package blocked in ``sys.modules`` (``None``) cannot be imported: it is missing,
+    whether or not another test imported it before."""
+    monkeypatch.delitem(sys.modules, "dns.message", raising=False)
+    for name in blocked:
+        monkeypatch.setitem(sys.modules, name, None)
     assert Collector.requires("dns.message", "dnspython") != []
 
 
