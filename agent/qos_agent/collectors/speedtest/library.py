@@ -16,6 +16,7 @@ import timeit
 import urllib.error
 import urllib.request
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from typing import Any
 
 from qos_agent.collectors.speedtest.accounting import CountingResponse, TrackedConnection, Traffic
@@ -209,35 +210,17 @@ def upload_continuous(module: Any, st: Any, threads: int) -> float:
             st.best["url"], data, secure=st._secure, headers={"Content-length": size}
         )
         requests.append((request, size))
-    slots = threading.Semaphore(threads)
 
-    class Uploader(module.HTTPUploader):
-        def run(self) -> None:
-            try:
-                super().run()
-            finally:
-                slots.release()
-
-    started = []
-    start = timeit.default_timer()
-    for i, (request, size) in enumerate(requests):
-        slots.acquire()
-        uploader = Uploader(
-            i,
-            request,
-            start,
-            size,
-            length,
-            opener=st._opener,
-            shutdown_event=st._shutdown_event,
+    def uploader(i: int, start: float, slot: Callable[[], None]) -> Any:
+        request, size = requests[i]
+        worker = _releasing(module.HTTPUploader, slot)
+        return worker(
+            i, request, start, size, length, opener=st._opener, shutdown_event=st._shutdown_event
         )
-        uploader.start()
-        started.append(uploader)
-    for uploader in started:
-        uploader.join()
-    stop = timeit.default_timer()
+
+    started, elapsed = _run_in_slots(threads, len(requests), uploader)
     st.results.bytes_sent = sum(u.result for u in started)
-    st.results.upload = st.results.bytes_sent * 8.0 / (stop - start)
+    st.results.upload = st.results.bytes_sent * 8.0 / elapsed
     return float(st.results.upload)
 
 
@@ -260,29 +243,16 @@ def download_continuous(module: Any, st: Any, threads: int) -> float:
     ]
     requests = [module.build_request(url, bump=i, secure=st._secure) for i, url in enumerate(urls)]
     length = config["length"]["download"]
-    slots = threading.Semaphore(threads)
 
-    class Downloader(module.HTTPDownloader):
-        def run(self) -> None:
-            try:
-                super().run()
-            finally:
-                slots.release()
-
-    started = []
-    start = timeit.default_timer()
-    for i, request in enumerate(requests):
-        slots.acquire()
-        downloader = Downloader(
-            i, request, start, length, opener=st._opener, shutdown_event=st._shutdown_event
+    def downloader(i: int, start: float, slot: Callable[[], None]) -> Any:
+        worker = _releasing(module.HTTPDownloader, slot)
+        return worker(
+            i, requests[i], start, length, opener=st._opener, shutdown_event=st._shutdown_event
         )
-        downloader.start()
-        started.append(downloader)
-    for downloader in started:
-        downloader.join()
-    stop = timeit.default_timer()
+
+    started, elapsed = _run_in_slots(threads, len(requests), downloader)
     st.results.bytes_received = sum(sum(d.result) for d in started)
-    st.results.download = st.results.bytes_received * 8.0 / (stop - start)
+    st.results.download = st.results.bytes_received * 8.0 / elapsed
     if st.results.download > 100000:
         config["threads"]["upload"] = 8
     return float(st.results.download)
@@ -296,3 +266,36 @@ def is_unreachable(module: Any, exc: BaseException) -> bool:
         ConnectionRefusedError,
     )
     return isinstance(exc, unreachable)
+
+
+def _releasing(worker_class: Any, release: Callable[[], None]) -> Any:
+    """``worker_class`` (a speedtest-cli request thread) that calls ``release`` when its
+    request ends, however it ends."""
+
+    class Releasing(worker_class):
+        def run(self) -> None:
+            try:
+                super().run()
+            finally:
+                release()
+
+    return Releasing
+
+
+def _run_in_slots(
+    threads: int, count: int, make: Callable[[int, float, Callable[[], None]], Any]
+) -> tuple[list[Any], float]:
+    """Start request threads ``make(i, start, release)`` for ``i`` in ``range(count)``, each
+    as soon as one of ``threads`` slots is free (its own ``release`` frees it); join them
+    all.  Returns the threads and the seconds from the first start to the last join."""
+    slots = threading.Semaphore(threads)
+    started = []
+    start = timeit.default_timer()
+    for i in range(count):
+        slots.acquire()
+        worker = make(i, start, slots.release)
+        worker.start()
+        started.append(worker)
+    for worker in started:
+        worker.join()
+    return started, timeit.default_timer() - start
