@@ -25,6 +25,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -52,17 +53,26 @@ def run_in_child(
     timeout_s: float,
     interrupt: threading.Event | None = None,
     on_interrupt: Callable[[], None] | None = None,
+    fork_guard: AbstractContextManager[object] | None = None,
 ) -> ChildResult:
     """Run ``work()`` in a forked child and return the bytes it produced.
 
     ``on_interrupt`` runs in the child when the parent passes on ``interrupt``
-    (``SIGTERM``); without it the child stops at once.
+    (``SIGTERM``); without it the child stops at once.  ``fork_guard`` is entered just
+    before the fork and left by the parent right after it (also when the fork fails): it
+    puts aside what the child must not inherit, such as an open SQLite connection.
     """
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+    try:
+        with fork_guard if fork_guard is not None else contextlib.nullcontext():
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover - the child's coverage is not collected
+                os.close(read_fd)
+                _child(work, write_fd, on_interrupt)
+    except BaseException:
         os.close(read_fd)
-        _child(work, write_fd, on_interrupt)
+        os.close(write_fd)
+        raise
     os.close(write_fd)
     try:
         return _collect(pid, read_fd, timeout_s, interrupt)

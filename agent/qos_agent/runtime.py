@@ -19,13 +19,14 @@ job at a time.  It never loses a record it can keep somewhere and never dies on 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -84,6 +85,8 @@ class AgentRuntime:
         self.timezone = resolve_timezone(self.config.agent.timezone)
         self.reference = ReferenceServices(self.config.reference.bind)
         self._backlog: deque[Measurement] = deque()
+        #: id → store key of records a job's process stored itself, until committed here
+        self._stored_by_child: dict[str, int] = {}
         self._lock = threading.RLock()
         self._failures = 0
         self._retry_at = 0.0
@@ -144,24 +147,27 @@ class AgentRuntime:
         return self._run_here(job)
 
     def _run_in_child(self, job: JobConfig) -> Measurement:
-        """:meth:`_run_here` in a forked child; the record (and any events) come back over
-        a pipe.  A child that dies, answers nonsense or outlives its deadline is killed and
-        becomes an ``error`` record, so the run is never lost."""
+        """:meth:`_run_here` in a forked child.  The child stores the record itself when the
+        store is open and nothing is queued before it, so the daemon never holds the
+        record's probes (decoding one leaves about a megabyte that the allocator keeps); it
+        then answers the record's store key and, unless an exporter or a byte budget needs
+        the whole record, only its envelope.  Otherwise the whole record comes back over the
+        pipe and is stored here.  A child that dies, answers nonsense or outlives its
+        deadline is killed and becomes an ``error`` record, so the run is never lost."""
         started_at, start = self.clock.wall(), self.monotonic()
         limit = job.effective_deadline_s + DEADLINE_GRACE_S + CHILD_MARGIN_S
+        store_in_child = self.store is not None and not self._backlog
         result = run_in_child(
-            lambda: self._child_answer(job),
+            lambda: self._child_answer(job, store_in_child),
             timeout_s=limit,
             interrupt=self.abort,
             on_interrupt=self.abort.set,
+            fork_guard=self._store_closed_across_fork(),
         )
         problem = result.problem
         if result.output is not None:
             try:
-                head, _, body = result.output.partition(b"\n")
-                for kind, detail in json.loads(head):
-                    self.record_event(kind, **detail)
-                return loads(body.decode("utf-8"))
+                return self._read_child_answer(result.output)
             except (ValueError, TypeError, SerializationError) as exc:
                 problem = f"answered something unreadable ({exc})"
         if result.timed_out:
@@ -171,12 +177,68 @@ class AgentRuntime:
         log.error("job %s: its process %s", job.name, problem)
         return self._failed(job, started_at, start, f"job process {problem}")
 
-    def _child_answer(self, job: JobConfig) -> bytes:
-        """In the child: run the job, answer with its events (a JSON line) and record."""
+    @contextlib.contextmanager
+    def _store_closed_across_fork(self) -> Iterator[None]:
+        """Close the store's connection for the fork and reopen it in the parent right
+        after, under the lock that keeps other threads (streams) away from the store."""
+        with self._lock:
+            store = self.store
+            if store is None:
+                yield
+                return
+            store.close()
+            try:
+                yield
+            finally:
+                self._reopen(store)
+
+    def _reopen(self, store: SqliteStore) -> None:
+        try:
+            store.reopen()
+        except StoreError as exc:  # e.g. no room for the WAL files: reattached later
+            log.error("cannot reopen the store (records are queued): %s", exc)
+            self.store = None
+            self.delivery = None
+
+    def _read_child_answer(self, output: bytes) -> Measurement:
+        """Record the child's events and return its record (noting its key if stored)."""
+        head, _, body = output.partition(b"\n")
+        answer = json.loads(head)
+        for kind, detail in answer["events"]:
+            self.record_event(kind, **detail)
+        record = loads(body.decode("utf-8"))
+        stored = answer["stored"]
+        if stored is not None:
+            self._stored_by_child[record.id] = int(stored)
+        return record
+
+    def _child_answer(self, job: JobConfig, store_here: bool) -> bytes:
+        """In the child: run the job, store its record if ``store_here`` (a store that
+        refuses it leaves it to the parent's queue), answer with a JSON line (events and
+        the store key, or null) and the record."""
         self._child_events = []
         record = self._run_here(job)
-        events = json.dumps(self._child_events, default=str)
-        return (events + "\n" + dumps(record)).encode("utf-8")
+        stored = self._store_from_child(record) if store_here else None
+        answer = json.dumps({"events": self._child_events, "stored": stored}, default=str)
+        if stored is not None and not self._parent_needs_records():
+            record = dataclasses.replace(record, result=None)  # the probes are in the store
+        return (answer + "\n" + dumps(record)).encode("utf-8")
+
+    def _store_from_child(self, record: Measurement) -> int | None:
+        """Append ``record`` over the child's own connection; None if the store refuses."""
+        try:
+            with SqliteStore(self.store_path, timeout_s=STORE_BUSY_TIMEOUT_S) as store:
+                return store.append(record)
+        except StoreError as exc:
+            log.error("the job's process cannot store %s (handed back): %s", record.id, exc)
+            return None
+
+    def _parent_needs_records(self) -> bool:
+        """Exporters take every record and a daily byte budget counts each run's bytes:
+        then the daemon needs whole records, else the envelope is enough."""
+        return bool(self.exporters) or any(
+            job.daily_budget_bytes is not None for job in self.config.jobs
+        )
 
     def _failed(
         self, job: JobConfig, started_at: datetime, start: float, error: str
@@ -298,6 +360,10 @@ class AgentRuntime:
     def commit(self, measurement: Measurement) -> bool:
         """Store a record (after any backlog) and export it; False if it is only queued."""
         with self._lock:
+            mid = self._stored_by_child.pop(measurement.id, None)
+            if mid is not None:
+                self._stored_elsewhere(mid, measurement)
+                return True
             self._backlog.append(measurement)
             stored = self._flush_backlog()
             if not stored and len(self._backlog) > self.config.store.backlog_limit:
@@ -312,6 +378,18 @@ class AgentRuntime:
         child processes, and ``ctypes`` costs 0.4 MB)."""
         if self.store is not None:
             self.store.release_memory()
+
+    def _stored_elsewhere(self, mid: int, measurement: Measurement) -> None:
+        """A job's process stored ``measurement`` under key ``mid``: export it (straight
+        away if it is the next key, else exporters catch up from the store) and do what
+        follows a commit."""
+        previous = self._top
+        self._top = max(self._top, mid)
+        if self.delivery is not None:
+            self.delivery.committed(mid, measurement, mid - 1 if previous == mid - 1 else -1)
+        self._import_spills()
+        self._enforce_max_size()
+        self._release_memory()
 
     def _flush_backlog(self) -> bool:
         """Store queued records in order; each one is exported once it is stored."""

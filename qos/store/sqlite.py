@@ -107,6 +107,13 @@ class SqliteStore:
     ) -> None:
         self.path = Path(path).expanduser()
         self.readonly = readonly
+        self._timeout_s = timeout_s
+        self._open(create=create)
+
+    def _open(self, *, create: bool) -> None:
+        """Connect, set the connection's pragmas and bring the schema up to date."""
+        timeout_s = self._timeout_s
+        readonly = self.readonly
         try:
             if readonly:
                 if not self.path.exists():
@@ -549,6 +556,16 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+    def reopen(self) -> None:
+        """Connect again after :meth:`close`.
+
+        A process that forks closes its connection first and reopens it afterwards: a child
+        must not inherit an open SQLite connection nor SQLite's per-process bookkeeping of
+        the file's locks (https://www.sqlite.org/howtocorrupt.html §2.6), so that it can open
+        a connection of its own.
+        """
+        self._open(create=False)
 
     def __enter__(self) -> SqliteStore:
         return self

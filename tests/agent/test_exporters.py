@@ -20,13 +20,13 @@ from tests.agent.field_helpers import listening, tcp_job
 from tests.agent.test_import_boundaries import _modules_after
 
 
-def _runtime(tmp_path: Path, exporters: list[dict]) -> AgentRuntime:
+def _runtime(tmp_path: Path, exporters: list[dict], *, isolate: bool = False) -> AgentRuntime:
     doc = {
         "agent": {"id": "exp-agent", "timezone": "UTC"},
         "store": {"path": str(tmp_path / "s.sqlite")},
         "exporters": exporters,
     }
-    return AgentRuntime(parse_config(doc, file="test"))
+    return AgentRuntime(parse_config(doc, file="test"), isolate=isolate)
 
 
 def _ids(path: Path) -> list[str]:
@@ -44,12 +44,17 @@ def _repair(directory: Path) -> None:
     directory.with_name("saved").rename(directory)
 
 
-def test_target_down_then_up_delivers_every_record_exactly_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "job-processes"])
+def test_target_down_then_up_delivers_every_record_exactly_once(
+    tmp_path: Path, isolate: bool
+) -> None:
+    """Also when each job runs in its own process (as in the daemon), which stores the
+    record itself: the daemon exports it once, whole."""
     out = tmp_path / "out"
     out.mkdir()
     lines = out / "records.jsonl"
     spec = [{"name": "lines", "type": "jsonl", "path": str(lines)}]
-    runtime = _runtime(tmp_path, spec)
+    runtime = _runtime(tmp_path, spec, isolate=isolate)
     with listening() as port:
         job = tcp_job(port, count=5)
         runtime.commit(runtime.run_job(job))
@@ -57,13 +62,13 @@ def test_target_down_then_up_delivers_every_record_exactly_once(tmp_path: Path) 
         for _ in range(3):
             assert runtime.commit(runtime.run_job(job))  # measuring and storing go on
         runtime.close()  # … and stays down across a restart
-        runtime = _runtime(tmp_path, spec)
+        runtime = _runtime(tmp_path, spec, isolate=isolate)
         runtime.commit(runtime.run_job(job))
         _repair(out)  # the target is back
         runtime.waiter(threading.Event())(3.0)  # backoff retry while idle
         runtime.commit(runtime.run_job(job))
         runtime.close()
-        runtime = _runtime(tmp_path, spec)  # a clean restart neither skips nor repeats
+        runtime = _runtime(tmp_path, spec, isolate=isolate)  # neither skips nor repeats
         runtime.commit(runtime.run_job(job))
         stored = runtime.store.ids()
         runtime.close()
@@ -71,6 +76,8 @@ def test_target_down_then_up_delivers_every_record_exactly_once(tmp_path: Path) 
     assert len(exported) == len(set(exported)), "a record was delivered twice"
     assert set(exported) == stored
     assert len(exported) == len(stored) == 7
+    records = [loads(line) for line in lines.read_text().splitlines()]
+    assert all(isinstance(m.result, RttResult) and len(m.result.probes) == 5 for m in records)
 
 
 def test_one_failing_exporter_never_blocks_another(tmp_path: Path) -> None:

@@ -33,9 +33,14 @@ needs_tmpfs = pytest.mark.skipif(tmpfs_skip_reason() is not None, reason=str(tmp
 
 
 @needs_tmpfs
-def test_records_measured_while_the_disk_is_full_land_once_space_returns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "job-processes"])
+def test_records_measured_while_the_disk_is_full_land_once_space_returns(
+    tmp_path: Path, isolate: bool
+) -> None:
+    """Also with each job in its own process (as in the daemon): a job process that cannot
+    store its record hands it back to the daemon's queue."""
     with small_tmpfs(tmp_path / "disk") as disk, listening() as port:
-        runtime = AgentRuntime(agent_config(tmp_path, disk / "store.sqlite"))
+        runtime = AgentRuntime(agent_config(tmp_path, disk / "store.sqlite"), isolate=isolate)
         try:
             job = tcp_job(port)
             for _ in range(3):
@@ -60,10 +65,11 @@ def test_records_measured_while_the_disk_is_full_land_once_space_returns(tmp_pat
 
 
 @needs_tmpfs
-def test_queue_drains_while_idle_once_space_returns(tmp_path: Path) -> None:
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "job-processes"])
+def test_queue_drains_while_idle_once_space_returns(tmp_path: Path, isolate: bool) -> None:
     """No new record needed: the idle wait retries with backoff within one interval."""
     with small_tmpfs(tmp_path / "disk") as disk, listening() as port:
-        runtime = AgentRuntime(agent_config(tmp_path, disk / "store.sqlite"))
+        runtime = AgentRuntime(agent_config(tmp_path, disk / "store.sqlite"), isolate=isolate)
         try:
             job = tcp_job(port)
             runtime.commit(runtime.run_job(job))

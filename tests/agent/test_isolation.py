@@ -92,13 +92,36 @@ def _isolated(tmp_path: Path, monkeypatch, collector: type[Collector]) -> AgentR
     return AgentRuntime(agent_config(tmp_path, tmp_path / "s.sqlite"), isolate=True)
 
 
-def test_an_isolated_job_returns_its_record_from_the_child(tmp_path: Path, monkeypatch) -> None:
+def test_an_isolated_job_stores_its_record_from_the_child(tmp_path: Path, monkeypatch) -> None:
+    """The child stores the record over its own connection; the daemon gets the envelope
+    and stores nothing twice."""
     runtime = _isolated(tmp_path, monkeypatch, _Probes)
     m = runtime.run_job(JobConfig(name="tcp", collector="tcp_connect", target="127.0.0.1:1"))
-    assert m.status == Status.OK and m.result is not None
-    assert m.result.details["pid"] != os.getpid()  # measured in another process
-    assert [p.rtt_s for p in m.result.probes] == [i / 1e6 for i in range(500)]
-    assert runtime.commit(m) and m.id in runtime.store.ids()
+    assert m.status == Status.OK and m.result is None  # the probes stayed in the child
+    assert runtime.store.count() == 1  # stored before the daemon commits it
+    assert runtime.commit(m) and runtime.store.count() == 1
+    stored = runtime.store.get(m.id)
+    assert stored.result is not None and stored.result.details["pid"] != os.getpid()
+    assert [p.rtt_s for p in stored.result.probes] == [i / 1e6 for i in range(500)]
+    runtime.close()
+
+
+def test_the_whole_record_comes_back_when_the_child_cannot_store_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A record queued before it keeps the order: the child hands its record back whole
+    and the daemon stores the queue first."""
+    runtime = _isolated(tmp_path, monkeypatch, _Probes)
+    job = JobConfig(name="tcp", collector="tcp_connect", target="127.0.0.1:1")
+    queued = runtime.skipped(job, "queued while the store refused writes")
+    runtime._backlog.append(queued)  # the state a refused write leaves
+    m = runtime.run_job(job)
+    assert m.result is not None and len(m.result.probes) == 500
+    assert m.result.details["pid"] != os.getpid()
+    assert runtime.store.count() == 0
+    assert runtime.commit(m)
+    assert [mid for mid, _ in runtime.store.after(0)] == [1, 2]
+    assert [r.id for _, r in runtime.store.after(0)] == [queued.id, m.id]
     runtime.close()
 
 
