@@ -13,104 +13,132 @@ from __future__ import annotations
 
 import math
 import re
-from decimal import Decimal, InvalidOperation
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from qos.errors import UnitError
 
-_F = Fraction
+if TYPE_CHECKING:  # fractions imports decimal: loaded only where an exact value is asked for
+    from fractions import Fraction
 
-_DURATION_FACTORS_S: dict[str, Fraction] = {
-    "ns": _F(1, 10**9),
-    "us": _F(1, 10**6),
-    "µs": _F(1, 10**6),
-    "ms": _F(1, 10**3),
-    "s": _F(1),
-    "sec": _F(1),
-    "secs": _F(1),
-    "second": _F(1),
-    "seconds": _F(1),
-    "m": _F(60),
-    "min": _F(60),
-    "mins": _F(60),
-    "minute": _F(60),
-    "minutes": _F(60),
-    "h": _F(3600),
-    "hour": _F(3600),
-    "hours": _F(3600),
-    "d": _F(86400),
-    "day": _F(86400),
-    "days": _F(86400),
+#: an exact rational number as integers (numerator, denominator > 0)
+Exact = tuple[int, int]
+
+_DURATION_FACTORS_S: dict[str, Exact] = {
+    "ns": (1, 10**9),
+    "us": (1, 10**6),
+    "µs": (1, 10**6),
+    "ms": (1, 10**3),
+    "s": (1, 1),
+    "sec": (1, 1),
+    "secs": (1, 1),
+    "second": (1, 1),
+    "seconds": (1, 1),
+    "m": (60, 1),
+    "min": (60, 1),
+    "mins": (60, 1),
+    "minute": (60, 1),
+    "minutes": (60, 1),
+    "h": (3600, 1),
+    "hour": (3600, 1),
+    "hours": (3600, 1),
+    "d": (86400, 1),
+    "day": (86400, 1),
+    "days": (86400, 1),
 }
 
-_SIZE_FACTORS_BYTES: dict[str, Fraction] = {
-    "b": _F(1),  # lower-case b alone is ambiguous; sizes use B, we accept "b" only as bytes here
-    "B": _F(1),
-    "byte": _F(1),
-    "bytes": _F(1),
-    "kB": _F(10**3),
-    "KB": _F(10**3),
-    "MB": _F(10**6),
-    "GB": _F(10**9),
-    "TB": _F(10**12),
-    "KiB": _F(2**10),
-    "MiB": _F(2**20),
-    "GiB": _F(2**30),
-    "TiB": _F(2**40),
+_SIZE_FACTORS_BYTES: dict[str, Exact] = {
+    "b": (1, 1),  # lower-case b alone is ambiguous; sizes use B, we accept "b" only as bytes
+    "B": (1, 1),
+    "byte": (1, 1),
+    "bytes": (1, 1),
+    "kB": (10**3, 1),
+    "KB": (10**3, 1),
+    "MB": (10**6, 1),
+    "GB": (10**9, 1),
+    "TB": (10**12, 1),
+    "KiB": (2**10, 1),
+    "MiB": (2**20, 1),
+    "GiB": (2**30, 1),
+    "TiB": (2**40, 1),
 }
 
-_RATE_FACTORS_BPS: dict[str, Fraction] = {
-    "bit/s": _F(1),
-    "bps": _F(1),
-    "kbit/s": _F(10**3),
-    "kbps": _F(10**3),
-    "Kbit/s": _F(10**3),
-    "Kbps": _F(10**3),
-    "Mbit/s": _F(10**6),
-    "Mbps": _F(10**6),
-    "Gbit/s": _F(10**9),
-    "Gbps": _F(10**9),
-    "Tbit/s": _F(10**12),
-    "B/s": _F(8),
-    "kB/s": _F(8 * 10**3),
-    "MB/s": _F(8 * 10**6),
-    "GB/s": _F(8 * 10**9),
+_RATE_FACTORS_BPS: dict[str, Exact] = {
+    "bit/s": (1, 1),
+    "bps": (1, 1),
+    "kbit/s": (10**3, 1),
+    "kbps": (10**3, 1),
+    "Kbit/s": (10**3, 1),
+    "Kbps": (10**3, 1),
+    "Mbit/s": (10**6, 1),
+    "Mbps": (10**6, 1),
+    "Gbit/s": (10**9, 1),
+    "Gbps": (10**9, 1),
+    "Tbit/s": (10**12, 1),
+    "B/s": (8, 1),
+    "kB/s": (8 * 10**3, 1),
+    "MB/s": (8 * 10**6, 1),
+    "GB/s": (8 * 10**9, 1),
 }
 
-_RATIO_FACTORS: dict[str, Fraction] = {
-    "": _F(1),
-    "%": _F(1, 100),
-    "percent": _F(1, 100),
-    "ppm": _F(1, 10**6),
+_RATIO_FACTORS: dict[str, Exact] = {
+    "": (1, 1),
+    "%": (1, 100),
+    "percent": (1, 100),
+    "ppm": (1, 10**6),
 }
 
-# ASCII digits only: Decimal() would accept "١٢" or "１２" as 12.
-_QUANTITY = re.compile(
-    r"^\s*([-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([^\d\s].*?)?\s*$", re.ASCII
-)
+# ASCII digits only: int() would accept "١٢" or "１２" as 12.
+_NUMBER = r"([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?"
+_QUANTITY = re.compile(r"^\s*(" + _NUMBER + r")\s*([^\d\s].*?)?\s*$", re.ASCII)
+_DECIMAL = re.compile(r"^" + _NUMBER + r"$", re.ASCII)
 # Far beyond any physical quantity: refuses "1e999999" before exact arithmetic on it.
 _MAX_EXPONENT = 400
 
 
-def _split(text: str, what: str) -> tuple[Fraction, str]:
+def _exact_decimal(
+    sign: str, whole: str, fraction: str, exponent: str, text: str, what: str
+) -> Exact:
+    """The exact value of a decimal numeral given by its parts (sign, digits before and
+    after the point, exponent), e.g. ``"1.25e-3"`` → (125, 100000)."""
+    if not (whole or fraction):
+        raise UnitError(f"cannot parse {what} {text!r}: expected a number followed by a unit")
+    try:
+        digits = int((whole or "0") + fraction)
+        power = int(exponent or "0") - len(fraction)
+    except ValueError as exc:  # more digits than int() converts
+        raise UnitError(f"cannot parse {what} {text!r}: too many digits") from exc
+    if digits and abs(power + len(str(digits)) - 1) > _MAX_EXPONENT:
+        raise UnitError(f"{what} {text!r} is not finite")
+    if sign == "-":
+        digits = -digits
+    return (digits * 10**power, 1) if power >= 0 else (digits, 10**-power)
+
+
+def _split(text: str, what: str) -> tuple[Exact, str]:
     match = _QUANTITY.match(text)
     if not match:
         raise UnitError(f"cannot parse {what} {text!r}: expected a number followed by a unit")
-    try:
-        decimal = Decimal(match.group(1))
-    except InvalidOperation as exc:  # pragma: no cover - the regex already guards this
-        raise UnitError(f"cannot parse {what} {text!r}") from exc
-    if decimal and abs(decimal.adjusted()) > _MAX_EXPONENT:
-        raise UnitError(f"{what} {text!r} is not finite")
-    return Fraction(decimal), (match.group(2) or "").strip()
+    sign, whole, fraction, exponent, unit = match.group(2, 3, 4, 5, 6)
+    number = _exact_decimal(sign, whole, fraction or "", exponent or "", text, what)
+    return number, (unit or "").strip()
+
+
+def _exact_float(value: float, what: str) -> Exact:
+    """A float written in TOML/JSON denotes its shortest decimal repr (``0.95``)."""
+    text = repr(value)
+    match = _DECIMAL.match(text)
+    if not match:  # pragma: no cover - repr of a finite float is always a decimal numeral
+        raise UnitError(f"cannot parse {what} {value!r}")
+    sign, whole, fraction, exponent = match.groups()
+    return _exact_decimal(sign, whole, fraction or "", exponent or "", text, what)
 
 
 _EXAMPLES = {"duration": "250ms", "size": "50MB", "rate": "2Mbit/s"}
 
 
 def _parse_exact(
-    value: str | int | float, factors: dict[str, Fraction], what: str, default_unit: str | None
-) -> Fraction:
+    value: str | int | float, factors: dict[str, Exact], what: str, default_unit: str | None
+) -> Exact:
     """The exact rational value of a quantity in base units.
 
     A decimal written in text ("95%", "0.1ms") is taken as the exact decimal it denotes,
@@ -125,8 +153,7 @@ def _parse_exact(
             raise UnitError(f"{what} {value!r} is not finite")
         if default_unit is None:
             raise UnitError(f"{what} {value!r} needs a unit, e.g. {next(iter(factors))!r}")
-        # A float written in TOML/JSON denotes its shortest decimal repr ("0.95").
-        number = Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
+        number = _exact_float(value, what) if isinstance(value, float) else (value, 1)
         unit = default_unit
     elif isinstance(value, str):
         number, unit = _split(value, what)
@@ -143,21 +170,29 @@ def _parse_exact(
     if unit not in factors:
         known = ", ".join(sorted(k for k in factors if k))
         raise UnitError(f"unknown unit {unit!r} in {what} {value!r}; known units: {known}")
-    return number * factors[unit]
+    numerator, denominator = factors[unit]
+    return number[0] * numerator, number[1] * denominator
 
 
 def _parse(
-    value: str | int | float, factors: dict[str, Fraction], what: str, default_unit: str | None
+    value: str | int | float, factors: dict[str, Exact], what: str, default_unit: str | None
 ) -> float:
-    """The double nearest to the exact value (``float(Fraction)`` rounds correctly once)."""
-    exact = _parse_exact(value, factors, what, default_unit)
+    """The double nearest to the exact value: Python's integer true division rounds
+    correctly, once (as ``float(Fraction)`` does)."""
+    numerator, denominator = _parse_exact(value, factors, what, default_unit)
     try:
-        result = float(exact)
+        result = numerator / denominator
     except OverflowError as exc:
         raise UnitError(f"{what} {value!r} is not finite") from exc
     if not math.isfinite(result):
         raise UnitError(f"{what} {value!r} is not finite")
     return result
+
+
+def _fraction(exact: Exact) -> Fraction:
+    from fractions import Fraction
+
+    return Fraction(*exact)
 
 
 def parse_duration_s(value: str | int | float, *, default_unit: str | None = None) -> float:
@@ -194,7 +229,7 @@ def parse_ratio(value: str | int | float) -> float:
 
 def parse_duration_exact(value: str | int | float) -> Fraction:
     """Like :func:`parse_duration_s`, as the exact rational number of seconds written."""
-    seconds = _parse_exact(value, _DURATION_FACTORS_S, "duration", None)
+    seconds = _fraction(_parse_exact(value, _DURATION_FACTORS_S, "duration", None))
     if seconds < 0:
         raise UnitError(f"duration {value!r} must not be negative")
     return seconds
@@ -202,7 +237,7 @@ def parse_duration_exact(value: str | int | float) -> Fraction:
 
 def parse_rate_exact(value: str | int | float) -> Fraction:
     """Like :func:`parse_rate_bps`, as the exact rational number of bit/s written."""
-    rate = _parse_exact(value, _RATE_FACTORS_BPS, "rate", None)
+    rate = _fraction(_parse_exact(value, _RATE_FACTORS_BPS, "rate", None))
     if rate < 0:
         raise UnitError(f"rate {value!r} must not be negative")
     return rate
@@ -214,7 +249,7 @@ def parse_ratio_exact(value: str | int | float) -> Fraction:
     Used where a limit is compared with a count ratio k/n, so that a share exactly at the
     limit is decided by integer arithmetic, never by floating-point noise.
     """
-    ratio = _parse_exact(value, _RATIO_FACTORS, "ratio", "")
+    ratio = _fraction(_parse_exact(value, _RATIO_FACTORS, "ratio", ""))
     if not 0 <= ratio <= 1:
         raise UnitError(f"ratio {value!r} must lie between 0 and 1 (0 % and 100 %)")
     return ratio
