@@ -1,6 +1,6 @@
 """The agent's identity and time zone, with privacy by default.
 
-The agent id is a random UUID created once and kept in the data directory: it links a
+The agent id is 128 random bits created once and kept in the data directory: it links a
 device's records together without revealing a host name, user, address or location.
 The IANA time zone is recorded so regulators can evaluate peak hours in local time; it is
 configured or read from the host (``TZ``, ``/etc/timezone``, ``/etc/localtime``).
@@ -30,9 +30,9 @@ def resolve_agent_id(configured: str, data_dir: Path) -> str:
         pass
     except OSError as exc:
         raise ConfigError(f"cannot read the agent id: {exc}", file=str(id_file)) from exc
-    import uuid  # once per installation
-
-    new_id = uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, the form of a UUID4's hex without its fixed version
+    # bits (and without the uuid module, which the long-running daemon need not hold)
+    new_id = os.urandom(16).hex()
     try:
         atomic_write_text(id_file, new_id + "\n", mode=0o600, make_parents=True)
     except OSError as exc:
