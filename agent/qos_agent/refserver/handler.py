@@ -147,6 +147,10 @@ class ReferenceHandler(BaseHTTPRequestHandler):
         reader.deadline = time.monotonic() + self.server.limits.header_timeout_s
         try:
             super().handle_one_request()
+        except ConnectionError:
+            # The client reset or closed the connection (e.g. closing with our answer still
+            # unread, which sends RST): nothing is left to answer, and it is not a fault.
+            self.close_connection = True
         finally:
             reader.deadline = None
 
