@@ -153,7 +153,8 @@ class AgentRuntime:
         then answers the record's store key and, unless an exporter or a byte budget needs
         the whole record, only its envelope.  Otherwise the whole record comes back over the
         pipe and is stored here.  A child that dies, answers nonsense or outlives its
-        deadline is killed and becomes an ``error`` record, so the run is never lost."""
+        deadline is killed and becomes an ``error`` record, so the run is never lost (a
+        child killed between storing its record and answering leaves both records)."""
         started_at, start = self.clock.wall(), self.monotonic()
         limit = job.effective_deadline_s + DEADLINE_GRACE_S + CHILD_MARGIN_S
         store_in_child = self.store is not None and not self._backlog
@@ -346,12 +347,13 @@ class AgentRuntime:
         if self._child_events is not None:  # a job's child: the parent stores it
             self._child_events.append((kind, dict(detail)))
             return
-        if self.store is None:
-            return
-        try:
-            self.store.add_event(kind, dict(detail), at=self.clock.wall())
-        except StoreError as exc:
-            log.error("cannot record event %s: %s", kind, exc)
+        with self._lock:  # the store's connection is closed while a job's process forks
+            if self.store is None:
+                return
+            try:
+                self.store.add_event(kind, dict(detail), at=self.clock.wall())
+            except StoreError as exc:
+                log.error("cannot record event %s: %s", kind, exc)
 
     def clock_stepped(self, step_s: float) -> None:
         self.record_event("clock_step", step_s=round(step_s, 6))
