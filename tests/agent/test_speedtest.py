@@ -421,3 +421,31 @@ def test_download_scheduling_around_one_slow_request(tmp_path: Path, scheduling:
         assert len(started_during) <= 14, started_during
     else:
         assert len(during) >= 20, (len(during), len(events))
+
+
+def test_a_test_that_starts_and_ends_between_two_samples_keeps_its_bytes() -> None:
+    """A download that fails within one sampling period (a reset right after the first
+    bytes, on a busy host) still leaves the bytes it read in the record's intervals."""
+    from qos_agent.collectors.speedtest.collector import (
+        ShutdownEvent,
+        Traffic,
+        _Outcome,
+        _sample_until_done,
+    )
+
+    box: dict = {}
+    worker = threading.Thread(target=lambda: box.update(t0=time.monotonic_ns(), c0=0))
+    worker.start()
+    worker.join()  # started and ended before the sampler first looks
+    read_by_the_test = 100_000
+    samples = _sample_until_done(
+        worker,
+        box,
+        lambda: (time.monotonic_ns(), read_by_the_test),
+        {"interval": 0.1, "timeout": 1.0},
+        MeasureContext(agent_id="t"),
+        ShutdownEvent(),
+        _Outcome(traffic=Traffic()),
+    )
+    assert samples[0] == (box["t0"], 0)
+    assert samples[-1][1] - samples[0][1] == read_by_the_test
