@@ -54,6 +54,7 @@ from qos_analysis.readers import (
     all_missing_int,
     read_source,
 )
+from qos_analysis.stats import chunked
 
 __all__ = ["SCORING_PROBE_COLUMNS", "DataError", "Dataset", "from_measurements", "load"]
 
@@ -278,7 +279,7 @@ def _attach(
         used[
             np.unique(codes)
             if codes.size < 1024
-            else np.flatnonzero(np.bincount(codes, minlength=len(mapping)))
+            else np.flatnonzero(chunked.bincount(codes, minlength=len(mapping)))
         ] = True
         if np.any(mapping[used] < 0):
             missing = int(np.count_nonzero(mapping[codes] < 0))
@@ -494,7 +495,7 @@ def _type_measurements(
     out["timezone"] = out["timezone"].where(out["timezone"].notna(), None)
     n_meas = len(out)
     codes = probes["measurement_id"].cat.codes.to_numpy() if len(probes) else np.empty(0, np.int64)
-    out["probes_sent"] = np.bincount(codes, minlength=n_meas)[:n_meas].astype(np.int64)
+    out["probes_sent"] = chunked.bincount(codes, minlength=n_meas)[:n_meas]
     lost = probes["lost"].to_numpy() if len(probes) else np.empty(0, bool)
     out["probes_received"] = (
         out["probes_sent"] - np.bincount(codes[lost], minlength=n_meas)[:n_meas]
