@@ -1,6 +1,6 @@
 """Row-wise work done slice by slice (``qos_analysis.stats.chunked``) gives what the same
 work over whole arrays gives, bit for bit, whatever the slice size: group codes by window
-width, per-group sorting with lost samples dropped or infinite, means and standard
+width, per-group sorting with lost samples dropped or infinite (and of halved samples), means and standard
 deviations, narrow-code bincounts and probe send times."""
 
 from __future__ import annotations
@@ -42,6 +42,10 @@ def test_slices_equal_whole_arrays(monkeypatch: pytest.MonkeyPatch, size: int, s
         keep = ~np.isnan(v)
         assert np.array_equal(sg.values, v[keep][np.lexsort((v[keep], codes[keep]))])
         assert np.array_equal(sg.counts, np.bincount(codes[keep], minlength=n_groups))
+        halved = sort_groups(codes, values, n_groups, lost=lost, divisor=2.0)
+        assert np.array_equal(
+            halved.values, sort_groups(codes, values / 2.0, n_groups, lost=lost).values
+        )
     sg = sort_groups(codes, values, n_groups, lost="exclude")
     n_per, _mean, sd = sg.mean_std()
     nonempty = n_per > 0

@@ -94,6 +94,10 @@ class ScoringRun:
         if key not in self._sorted:
             win = self._windows[window_key]
             self._sorted[key] = sort_groups(
-                win.codes, samples.values[win.sel], win.n_groups, lost=lost
+                win.codes,
+                samples.source[win.sel],
+                win.n_groups,
+                lost=lost,
+                divisor=samples.divisor,
             )
         return self._sorted[key]

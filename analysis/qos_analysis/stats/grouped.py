@@ -161,14 +161,21 @@ def _contiguous(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndar
 
 
 def sort_groups(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, *, lost: str = "exclude"
+    codes: np.ndarray,
+    values: np.ndarray,
+    n_groups: int,
+    *,
+    lost: str = "exclude",
+    divisor: float = 1.0,
 ) -> SortedGroups:
-    """Group ``values`` by integer ``codes`` (0…n_groups−1) and sort within each group.
+    """Group ``values / divisor`` by integer ``codes`` (0…n_groups−1) and sort within each
+    group.
 
     NaN marks a lost packet: dropped with ``lost="exclude"`` (conditional statistics,
     RFC 3393 §4.1), kept as +∞ with ``lost="infinite"`` (RFC 7679 §4).  One copy of the
-    values is made (groups back to back) and the lost ones are dropped or set to +∞ in it,
-    in place.
+    values is made (groups back to back); it is divided by ``divisor`` (element by element,
+    as dividing the whole array first would) and the lost ones are dropped or set to +∞ in
+    it, in place.
     """
     if lost not in ("exclude", "infinite"):
         raise ValueError(f"lost must be 'exclude' or 'infinite', not {lost!r}")
@@ -177,6 +184,8 @@ def sort_groups(
     missing = np.isnan(values)
     counts = np.bincount(codes, minlength=n_groups).astype(np.int64)
     grouped = _contiguous(codes, values, n_groups)
+    if divisor != 1.0:
+        np.divide(grouped, divisor, out=grouped)
     if missing.any():
         if lost == "exclude":
             counts -= np.bincount(codes[missing], minlength=counts.size)
