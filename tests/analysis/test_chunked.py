@@ -1,7 +1,7 @@
 """Row-wise work done slice by slice (``qos_analysis.stats.chunked``) gives what the same
 work over whole arrays gives, bit for bit, whatever the slice size: group codes by window
-width, per-group sorting with lost samples dropped or infinite (and of halved samples), means and standard
-deviations, narrow-code bincounts and probe send times."""
+width, per-group sorting with lost samples dropped or infinite (and of halved samples),
+means and standard deviations, narrow-code bincounts and probe send times."""
 
 from __future__ import annotations
 
