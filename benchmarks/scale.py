@@ -5,8 +5,9 @@ partitioned dataset, then runs each engine in its own child process and reports 
 and the peak resident memory of the child's whole process tree (Dask workers included),
 sampled every 50 ms with psutil:
 
-* ``pandas``  — ``load(dataset, probe_columns=SCORING_PROBE_COLUMNS)`` (the probe
-                columns scoring reads, as ``qos score`` loads) then
+* ``pandas``  — ``load(dataset, probe_columns=SCORING_PROBE_COLUMNS, intervals=False)``
+                (the probe columns scoring reads and no throughput intervals, which
+                scoring never reads: as ``qos score`` loads) then
                 ``score(data, PROFILE)`` in one process;
 * ``dask``    — ``score_sources(..., engine="dask")`` on a LocalCluster of 2 worker
                 processes, 1 thread each, ``--worker-memory`` each (default 1.5 GB);
@@ -68,7 +69,8 @@ def run_pandas(root: str) -> dict[str, Any]:
     from qos_analysis.load import SCORING_PROBE_COLUMNS
 
     t0 = time.perf_counter()
-    data = load(root, probe_columns=SCORING_PROBE_COLUMNS)  # as `qos score` loads
+    # as `qos score` loads (qos_analysis.engine.score_sources)
+    data = load(root, probe_columns=SCORING_PROBE_COLUMNS, intervals=False)
     t1 = time.perf_counter()
     verdicts = score(data, PROFILE, window=WINDOW)
     t2 = time.perf_counter()

@@ -116,10 +116,15 @@ def _child_rows(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
 
 
 def load(
-    paths: str | Path | Sequence[str | Path], *, probe_columns: Collection[str] | None = None
+    paths: str | Path | Sequence[str | Path],
+    *,
+    probe_columns: Collection[str] | None = None,
+    intervals: bool = True,
 ) -> Dataset:
     """Read one or many stores/exports into a :class:`Dataset` (see module docstring);
-    ``probe_columns`` keeps only those probe columns (and ``send_offset_s``, ``rtt_s``)."""
+    ``probe_columns`` keeps only those probe columns (and ``send_offset_s``, ``rtt_s``);
+    ``intervals=False`` leaves ``intervals`` empty (scoring never reads them: throughput
+    verdicts score each test's goodput), and a partitioned dataset does not read them."""
     wanted = probe_column_selection(probe_columns)
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
@@ -130,7 +135,9 @@ def load(
             if path.resolve() not in {r.resolve() for r in resolved}:
                 resolved.append(path)
     with system_memory_pool(), no_hugepage_advice():
-        parts = [read_source(path, probe_columns=wanted) for path in resolved]
+        parts = [read_source(path, probe_columns=wanted, intervals=intervals) for path in resolved]
+        if not intervals:
+            parts = [replace(p, intervals=p.intervals.iloc[:0]) for p in parts]
         return _combine(parts, wanted)
 
 

@@ -72,14 +72,17 @@ class RawPart:
     agents: pd.DataFrame
 
 
-def read_source(path: Path, *, probe_columns: Sequence[str] | None = None) -> RawPart:
+def read_source(
+    path: Path, *, probe_columns: Sequence[str] | None = None, intervals: bool = True
+) -> RawPart:
     """One source's frames; a partitioned dataset decodes only ``probe_columns`` of its
-    probes when given (other formats are read whole, the loader selects)."""
+    probes when given, and no intervals without ``intervals`` (other formats are read
+    whole, the loader selects)."""
     if path.is_dir():
         from qos_analysis.dataset import is_dataset, read_dataset
 
         if is_dataset(path):
-            return read_dataset(path, probe_columns=probe_columns)
+            return read_dataset(path, probe_columns=probe_columns, intervals=intervals)
         return _read_export_dir(path)
     try:
         with path.open("rb") as handle:

@@ -85,14 +85,16 @@ def read_dataset(
     agents: Collection[str] | None = None,
     dates: Collection[str] | None = None,
     probe_columns: Collection[str] | None = None,
+    intervals: bool = True,
 ) -> RawPart:
     """Loader frames of the committed batches of ``root`` (optionally some agents/days;
-    only ``probe_columns`` of the probes, with their key, when given)."""
+    only ``probe_columns`` of the probes, with their key, when given; no interval rows
+    without ``intervals``)."""
     if not is_dataset(root):
         raise DataError(f"{root}: not a qos-toolkit dataset (no qos-dataset.json)")
     parts = committed_parts(root, agents=agents, dates=dates)
     with system_memory_pool(), no_hugepage_advice():
-        return _read(root, parts, agents, probe_columns)
+        return _read(root, parts, agents, probe_columns, intervals)
 
 
 def _read(
@@ -100,6 +102,7 @@ def _read(
     parts: Sequence[Path],
     agents: Collection[str] | None,
     probe_columns: Collection[str] | None = None,
+    intervals: bool = True,
 ) -> RawPart:
     meas_table = _read_parts(root, "measurements", parts)
     meas = meas_table.to_pandas()[list(MEASUREMENT_COLUMNS)]
@@ -112,8 +115,11 @@ def _read(
     if probe_columns is not None:
         names = [n for n in names if n == "measurement_id" or n in probe_columns]
     probes = _keyed_frame(*_read_keyed(root, "probes", parts, names), names)
-    intervals = _keyed_frame(*_read_keyed(root, "intervals", parts), SCHEMAS["intervals"].names)
-    return RawPart(str(root), meas, probes, intervals, _read_timezones(root, agents))
+    interval_parts = parts if intervals else ()
+    interval_rows = _keyed_frame(
+        *_read_keyed(root, "intervals", interval_parts), SCHEMAS["intervals"].names
+    )
+    return RawPart(str(root), meas, probes, interval_rows, _read_timezones(root, agents))
 
 
 def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
