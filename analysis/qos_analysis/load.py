@@ -424,8 +424,20 @@ def _duplicates(series: pd.Series) -> np.ndarray:
 
 def _lost_direction(series: pd.Series) -> Any:
     if series.isna().all():
-        return pd.array(pa.nulls(len(series), pa.large_string()), dtype="string")
+        return _missing_strings(len(series))
     return series.astype("string").array
+
+
+def _missing_strings(n: int) -> Any:
+    """``n`` missing values of the ``string`` dtype, as one null chunk repeated: a null
+    string array still has an offsets buffer of n + 1 zeros, which the C library's
+    allocator (Arrow's while loading) would write out in full — 80 MB at 10 M rows."""
+    size = min(n, chunked.CHUNK_ROWS)
+    if size == 0:
+        return pd.array(pa.nulls(0, pa.large_string()), dtype="string")
+    chunk = pa.nulls(size, pa.large_string())
+    pieces = [chunk] * (n // size) + ([chunk.slice(0, n % size)] if n % size else [])
+    return pd.arrays.ArrowStringArray(pa.chunked_array(pieces, type=pa.large_string()))
 
 
 #: How each non-float probe column is typed (float columns: :func:`_float_probe`).

@@ -13,7 +13,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
-import pyarrow.parquet as pq
 
 from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.dataset.layout import agent_from_segment, agent_segment, is_dataset
@@ -211,5 +210,6 @@ def _read_timezones(root: Path, agents: Collection[str] | None) -> pd.DataFrame:
         files = sorted(f for f in wanted if f.is_file())
     if not files:
         return pd.DataFrame({"agent_id": pd.Series(dtype=object), "timezone": []})
-    tables = [pq.read_table(f, schema=AGENTS_SCHEMA) for f in files]
-    return pa.concat_tables(tables).to_pandas()
+    # One scan of the small files (in order), not one read_table call per agent.
+    dataset = pads.dataset([str(f) for f in files], schema=AGENTS_SCHEMA)
+    return _scan(root / "agents", dataset).to_pandas()
