@@ -46,7 +46,7 @@ class Population:
     t_us: np.ndarray  # int64 epoch µs (probe send time or test start)
     tz_code: np.ndarray  # int code into ``tz_names`` (−1 = unknown time zone)
     values: dict[str, np.ndarray]
-    measurement: np.ndarray  # int64 row of data.measurements (-1 for synthesised)
+    measurement: np.ndarray  # integer row of data.measurements (-1 for synthesised)
     scopes: pd.DataFrame  # agent_id, collector, target (+ excluded/empty counts)
     tz_names: tuple[str | None, ...] = ()
     derived: dict[str, np.ndarray] = field(default_factory=dict, compare=False)
@@ -87,7 +87,9 @@ def epoch_us(series: pd.Series) -> np.ndarray:
 
 def _timezones(meas: pd.DataFrame) -> tuple[np.ndarray, tuple[str | None, ...]]:
     codes, names = pd.factorize(meas["timezone"].astype(object))
-    return np.asarray(codes, dtype=np.int32), tuple(str(n) for n in names)
+    # int16 for the (few) zones of a panel: the codes are gathered once per probe row.
+    dtype = np.int16 if len(names) < np.iinfo(np.int16).max else np.int32
+    return np.asarray(codes, dtype=dtype), tuple(str(n) for n in names)
 
 
 def _scopes(meas: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -124,10 +126,9 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
         tests=_count_by_scope(scope_of_meas, usable, n_scopes),
     )
     probes = data.probes
+    # The probes' own categorical codes (as narrow as pandas keeps them), not a copy.
     m_code = (
-        probes["measurement_id"].cat.codes.to_numpy().astype(np.int64)
-        if len(probes)
-        else np.empty(0, np.int64)
+        probes["measurement_id"].cat.codes.to_numpy() if len(probes) else np.empty(0, np.int64)
     )
     keep = usable[m_code] if len(m_code) else np.empty(0, bool)
     all_kept = bool(keep.all()) if len(keep) else True
