@@ -127,9 +127,7 @@ def probe_population(data: Dataset, *, failed_tests: str = "count") -> Populatio
     )
     probes = data.probes
     # The probes' own categorical codes (as narrow as pandas keeps them), not a copy.
-    m_code = (
-        probes["measurement_id"].cat.codes.to_numpy() if len(probes) else np.empty(0, np.int64)
-    )
+    m_code = probes["measurement_id"].cat.codes.to_numpy() if len(probes) else np.empty(0, np.int64)
     keep = usable[m_code] if len(m_code) else np.empty(0, bool)
     all_kept = bool(keep.all()) if len(keep) else True
     sel = slice(None) if all_kept else keep
