@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -154,6 +155,17 @@ def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Out
     return (PASS if ok else FAIL), f"value {shown} {verb} {sym} {limit} (literal rule)"
 
 
+def _limit_text(limit: float, unit: str) -> str:
+    """The limit as reasons show it (the same for every group of an objective)."""
+    return _limit_text_cached(limit, unit, math.copysign(1.0, limit) < 0)
+
+
+@lru_cache(maxsize=256)
+def _limit_text_cached(limit: float, unit: str, negative: bool) -> str:
+    # ``negative`` keeps −0.0 apart from 0.0, which compare (and hash) equal.
+    return format_quantity(limit, unit)
+
+
 def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Outcome, str]:
     fmt = rule.unit
     limit = rule.limit
@@ -162,29 +174,29 @@ def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[O
         if hi <= limit:
             return (
                 PASS,
-                f"upper bound {format_quantity(hi, fmt)} ≤ limit {format_quantity(limit, fmt)}",
+                f"upper bound {format_quantity(hi, fmt)} ≤ limit {_limit_text(limit, fmt)}",
             )
         if lo > limit:
             return (
                 FAIL,
-                f"lower bound {format_quantity(lo, fmt)} > limit {format_quantity(limit, fmt)}",
+                f"lower bound {format_quantity(lo, fmt)} > limit {_limit_text(limit, fmt)}",
             )
     else:
         if lo >= limit:
             return (
                 PASS,
-                f"lower bound {format_quantity(lo, fmt)} ≥ limit {format_quantity(limit, fmt)}",
+                f"lower bound {format_quantity(lo, fmt)} ≥ limit {_limit_text(limit, fmt)}",
             )
         if hi < limit:
             return (
                 FAIL,
-                f"upper bound {format_quantity(hi, fmt)} < limit {format_quantity(limit, fmt)}",
+                f"upper bound {format_quantity(hi, fmt)} < limit {_limit_text(limit, fmt)}",
             )
     if math.isnan(lo) or math.isnan(hi):
         return INCONCLUSIVE, "not enough samples for a confidence bound"
     reason = (
         f"confidence interval {format_interval(lo, hi, fmt)} contains the limit "
-        f"{format_quantity(limit, fmt)}: the sample cannot support a pass or a fail"
+        f"{_limit_text(limit, fmt)}: the sample cannot support a pass or a fail"
     )
     why_infinite = infinite_bound_reason(obj, group.n, lo, hi, rule.confidence)
     if why_infinite:

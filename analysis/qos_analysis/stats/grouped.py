@@ -268,14 +268,25 @@ def group_codes(
     by scope, then window.  A bincount over the (scope × window) range compacts the pairs
     in linear time; when that range is much larger than the data, hashing is used.
     """
-    scope = np.asarray(scope, dtype=np.int64)
-    window = np.asarray(window, dtype=np.int64)
+    scope, window = _integers(scope), _integers(window)
     if scope.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
     # Rows come in runs of one (scope, window) pair: code the runs, then expand.
     starts = run_starts(scope, window)
-    return _code_runs(starts, scope[starts], window[starts], n_scopes, scope.size)
+    return _code_runs(
+        starts,
+        scope[starts].astype(np.int64),
+        window[starts].astype(np.int64),
+        n_scopes,
+        scope.size,
+    )
+
+
+def _integers(values: np.ndarray) -> np.ndarray:
+    """``values`` as an integer array, not copied when it is one (of any width)."""
+    values = np.asarray(values)
+    return values if values.dtype.kind in "iu" else values.astype(np.int64)
 
 
 def group_codes_by_width(
@@ -283,7 +294,7 @@ def group_codes_by_width(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``group_codes(scope, n_scopes, t_us // width)`` without an array of window numbers:
     the runs are found slice by slice, window numbers computed for each slice only."""
-    scope = np.asarray(scope, dtype=np.int64)
+    scope = _integers(scope)
     t_us = np.asarray(t_us, dtype=np.int64)
     n = scope.size
     if n == 0:
@@ -296,7 +307,7 @@ def group_codes_by_width(
         change |= window[1:] != window[:-1]
         found.append(np.flatnonzero(change) + (a + 1))
     starts = np.concatenate(found)
-    return _code_runs(starts, scope[starts], t_us[starts] // width, n_scopes, n)
+    return _code_runs(starts, scope[starts].astype(np.int64), t_us[starts] // width, n_scopes, n)
 
 
 def _code_runs(
