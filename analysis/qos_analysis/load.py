@@ -282,6 +282,9 @@ def _attach(
         codes = col.cat.codes.to_numpy()
         if codes.size and int(codes.min()) < 0:
             raise DataError(f"{source}: rows without a measurement id")
+        if mapping.size and int(mapping.min()) >= 0 and bool(np.all(owners[mapping] == part)):
+            # Every category is a measurement kept from this part: nothing to check per row.
+            return frame.assign(_code=mapping.astype(_code_dtype(len(ids)))[codes])
         used = np.zeros(len(mapping), dtype=bool)
         used[
             np.unique(codes)
