@@ -257,7 +257,9 @@ def _arrow_column(col: Any, n: int) -> Any:
     if n and col.null_count == n:
         return all_missing_float(n)
     if pat.is_dictionary(col.type):
-        combined = col.combine_chunks()
+        if col.null_count == 0:
+            return _dictionary_categorical(col, n)
+        combined = col.unify_dictionaries().combine_chunks()
         return pd.Categorical.from_codes(
             combined.indices.to_numpy(zero_copy_only=False),
             categories=pd.Index(combined.dictionary.to_pylist(), dtype=object),
@@ -276,6 +278,35 @@ def _arrow_column(col: Any, n: int) -> Any:
         values = col.fill_null(False).to_numpy()
         return pd.arrays.BooleanArray(values, col.is_null().to_numpy())
     return col.to_pandas()
+
+
+def _dictionary_categorical(col: Any, n: int) -> pd.Categorical:
+    """A dictionary-encoded column without nulls (one dictionary per chunk, e.g. per file)
+    as a categorical: categories in order of first appearance (as Arrow's
+    ``unify_dictionaries`` orders them), codes written chunk by chunk straight into one
+    array of the width pandas keeps them in — no unified, combined or widened copy of
+    the indices."""
+    seen: dict[Any, int] = {}
+    mappings = []
+    for chunk in col.chunks:
+        values = chunk.dictionary.to_pylist()
+        mappings.append(np.array([seen.setdefault(v, len(seen)) for v in values], np.int64))
+    codes = np.empty(n, dtype=_categorical_code_dtype(len(seen)))
+    pos = 0
+    for chunk, mapping in zip(col.chunks, mappings, strict=True):
+        indices = chunk.indices.to_numpy()
+        codes[pos : pos + indices.size] = mapping[indices]
+        pos += indices.size
+    categories = pd.Index(list(seen), dtype=object)
+    return pd.Categorical.from_codes(codes, categories=categories, validate=False)
+
+
+def _categorical_code_dtype(n_categories: int) -> type[np.signedinteger[Any]]:
+    """The code type pandas gives a categorical of ``n_categories`` categories."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if n_categories < np.iinfo(dtype).max:
+            return dtype
+    return np.int64
 
 
 def read_csv_table(path: Path, columns: Sequence[str], *, required: bool) -> pd.DataFrame:

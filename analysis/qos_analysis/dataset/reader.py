@@ -139,8 +139,8 @@ def _read_keyed(
     """The committed parts of a probe or interval table (columns ``names``, default all),
     and the columns null in every row (STAMP-only columns of ICMP data): those are not
     decoded at all, their Parquet statistics say so.  The measurement key is read
-    dictionary-encoded (a few ids repeated per part), which avoids materialising a string
-    per row."""
+    dictionary-encoded (a few ids repeated per part, one dictionary per part), which
+    avoids materialising a string per row."""
     files = _files(root, table, parts)
     schema = SCHEMAS[table]
     if not files:
@@ -155,7 +155,7 @@ def _read_keyed(
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
     columns = [n for n in schema.names if n not in null and (names is None or n in names)]
-    return _scan(root / table, dataset, columns).unify_dictionaries(), null
+    return _scan(root / table, dataset, columns), null
 
 
 def _files(root: Path, table: str, parts: Sequence[Path]) -> list[str]:
