@@ -14,7 +14,14 @@ from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
 from qos_analysis.scoring.block import VerdictBlock
-from qos_analysis.scoring.decide import GroupResult, Rule, decide, prepare_explanations
+from qos_analysis.scoring.decide import (
+    GroupResult,
+    Rule,
+    bound_outcomes,
+    bound_verdict,
+    decide,
+    prepare_explanations,
+)
 from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
 from qos_analysis.scoring.rows import base_row, join_notes
 from qos_analysis.scoring.rules import Samples, samples_for
@@ -167,10 +174,19 @@ def _group_verdicts(
     n_list = columns["n_samples"]
     k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
     v_list, lo_list, hi_list = stat.value.tolist(), stat.lower.tolist(), stat.upper.tolist()
+    # Groups a bound decides outright are worded directly; the others go through decide().
+    by_bound = bound_outcomes(
+        obj, rule, stat.n, stat.value, stat.lower, stat.upper, [g for g, b in breaches.items() if b]
+    ).tolist()
     outcomes, reasons = [], []
     for g in range(n_groups):
-        group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
-        outcome, reason = decide(obj, group, rule, breaches.get(g))
+        if by_bound[g]:
+            outcome, reason = bound_verdict(
+                obj.comparison, by_bound[g], lo_list[g], hi_list[g], rule
+            )
+        else:
+            group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
+            outcome, reason = decide(obj, group, rule, breaches.get(g))
         outcomes.append(outcome)
         reasons.append(reason)
     columns["outcome"] = outcomes
