@@ -268,7 +268,7 @@ def _arrow_column(col: Any, n: int) -> Any:
     if pat.is_floating(col.type) or (
         col.null_count == 0 and (pat.is_integer(col.type) or pat.is_boolean(col.type))
     ):
-        return col.to_numpy()
+        return _to_numpy(col, n)
     if pat.is_integer(col.type):
         # Fill and concatenate at the stored width, then widen once: a narrow column
         # (int16 TTLs) costs one int64 array, not three.
@@ -278,6 +278,24 @@ def _arrow_column(col: Any, n: int) -> Any:
         values = col.fill_null(False).to_numpy()
         return pd.arrays.BooleanArray(values, col.is_null().to_numpy())
     return col.to_pandas()
+
+
+def _to_numpy(col: Any, n: int) -> np.ndarray:
+    """``col.to_numpy()`` (a float's nulls as NaN), written chunk by chunk into one array
+    NumPy allocates.  pyarrow would concatenate the chunks in a buffer of Arrow's default
+    pool (mimalloc, whatever pool is set from Python), which advises transparent huge
+    pages: on a virtual machine those 2 MiB faults cost far more than the 4 KiB ones of a
+    NumPy array (measured: 0.08–0.43 s against ≈ 0.05 s for two 80 MB columns)."""
+    if col.num_chunks == 1:
+        return col.chunk(0).to_numpy(zero_copy_only=False)
+    if col.num_chunks == 0:
+        return col.to_numpy()
+    out = np.empty(n, dtype=np.dtype(col.type.to_pandas_dtype()))
+    pos = 0
+    for chunk in col.chunks:
+        out[pos : pos + len(chunk)] = chunk.to_numpy(zero_copy_only=False)
+        pos += len(chunk)
+    return out
 
 
 def _dictionary_categorical(col: Any, n: int) -> pd.Categorical:
