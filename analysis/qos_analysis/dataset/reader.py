@@ -151,7 +151,7 @@ def _read_keyed(
     schema = schema.set(0, pa.field("measurement_id", pa.dictionary(pa.int32(), pa.string())))
     try:
         dataset = pads.dataset(files, schema=schema, format=fmt)
-        null = _null_columns(dataset)
+        null = _null_columns(dataset, names)
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
     columns = [n for n in schema.names if n not in null and (names is None or n in names)]
@@ -169,9 +169,12 @@ def _scan(where: Path, dataset: pads.Dataset, columns: list[str] | None = None) 
         raise DataError(f"{where}: unreadable dataset part: {exc}") from None
 
 
-def _null_columns(dataset: pads.Dataset) -> list[str]:
-    """Columns whose Parquet statistics count every row of every row group as null."""
-    names = [n for n in dataset.schema.names if n != "measurement_id"]
+def _null_columns(dataset: pads.Dataset, wanted: Sequence[str] | None = None) -> list[str]:
+    """Columns (of ``wanted``, default all) whose Parquet statistics count every row of
+    every row group as null."""
+    names = [
+        n for n in dataset.schema.names if n != "measurement_id" and (wanted is None or n in wanted)
+    ]
     null = set(names)
     for fragment in dataset.get_fragments():
         meta = fragment.metadata
