@@ -127,7 +127,7 @@ def _read_parts(root: Path, table: str, parts: Sequence[Path]) -> pa.Table:
     if not files:
         return SCHEMAS[table].empty_table()
     try:
-        dataset = pads.dataset(files, schema=SCHEMAS[table])
+        dataset = pads.dataset(files, schema=SCHEMAS[table], format=_parquet_format())
     except (OSError, pa.ArrowException) as exc:
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
     return _scan(root / table, dataset)
@@ -145,9 +145,7 @@ def _read_keyed(
     schema = SCHEMAS[table]
     if not files:
         return schema.empty_table(), []
-    fmt = pads.ParquetFileFormat(
-        read_options=pads.ParquetReadOptions(dictionary_columns={"measurement_id"})
-    )
+    fmt = _parquet_format(dictionary_columns={"measurement_id"})
     schema = schema.set(0, pa.field("measurement_id", pa.dictionary(pa.int32(), pa.string())))
     try:
         dataset = pads.dataset(files, schema=schema, format=fmt)
@@ -156,6 +154,17 @@ def _read_keyed(
         raise DataError(f"{root / table}: unreadable dataset part: {exc}") from None
     columns = [n for n in schema.names if n not in null and (names is None or n in names)]
     return _scan(root / table, dataset, columns), null
+
+
+def _parquet_format(dictionary_columns: Collection[str] = ()) -> pads.ParquetFileFormat:
+    """Parquet reading without ``pre_buffer``: the parts are small and local, and the
+    coalesced read-ahead buffers come from Arrow's default pool (mimalloc, huge pages)
+    whatever pool is set from Python; measured on 420 probe parts, 0.37 s against 0.40 s
+    (medians of six alternating runs), with a third of the huge-page faults."""
+    return pads.ParquetFileFormat(
+        read_options=pads.ParquetReadOptions(dictionary_columns=set(dictionary_columns)),
+        default_fragment_scan_options=pads.ParquetFragmentScanOptions(pre_buffer=False),
+    )
 
 
 def _files(root: Path, table: str, parts: Sequence[Path]) -> list[str]:
@@ -214,5 +223,5 @@ def _read_timezones(root: Path, agents: Collection[str] | None) -> pd.DataFrame:
     if not files:
         return pd.DataFrame({"agent_id": pd.Series(dtype=object), "timezone": []})
     # One scan of the small files (in order), not one read_table call per agent.
-    dataset = pads.dataset([str(f) for f in files], schema=AGENTS_SCHEMA)
+    dataset = pads.dataset([str(f) for f in files], schema=AGENTS_SCHEMA, format=_parquet_format())
     return _scan(root / "agents", dataset).to_pandas()
