@@ -5,8 +5,9 @@ partitioned dataset, then runs each engine in its own child process and reports 
 and the peak resident memory of the child's whole process tree (Dask workers included),
 sampled every 50 ms with psutil:
 
-* ``pandas``  — ``load(dataset, probe_columns=SCORING_PROBE_COLUMNS)`` (the probe
-                columns scoring reads, as ``qos score`` loads) then
+* ``pandas``  — ``load(dataset, probe_columns=SCORING_PROBE_COLUMNS, intervals=False)``
+                (the probe columns scoring reads and no throughput intervals, which
+                scoring never reads: as ``qos score`` loads) then
                 ``score(data, PROFILE)`` in one process;
 * ``dask``    — ``score_sources(..., engine="dask")`` on a LocalCluster of 2 worker
                 processes, 1 thread each, ``--worker-memory`` each (default 1.5 GB);
@@ -20,7 +21,10 @@ within 2× DuckDB at 10 M rows; Dask at 100 M rows within 3× DuckDB in ≤ 4 GB
 100 M-row run takes long on a small machine: ask for it with ``--rows 100000000``.
 
     python benchmarks/scale.py [--rows 10000000] [--engines pandas,dask,duckdb]
-                               [--dataset DIR] [--keep]
+                               [--dataset DIR] [--repeat N]
+
+``--repeat N`` runs the engines N times, alternating, and ends with the median and range of
+each engine's work and of the per-run ratios (every ratio is of two children of one round).
 
 (from a checkout: ``PYTHONPATH=.:agent:analysis``).
 """
@@ -65,7 +69,8 @@ def run_pandas(root: str) -> dict[str, Any]:
     from qos_analysis.load import SCORING_PROBE_COLUMNS
 
     t0 = time.perf_counter()
-    data = load(root, probe_columns=SCORING_PROBE_COLUMNS)  # as `qos score` loads
+    # as `qos score` loads (qos_analysis.engine.score_sources)
+    data = load(root, probe_columns=SCORING_PROBE_COLUMNS, intervals=False)
     t1 = time.perf_counter()
     verdicts = score(data, PROFILE, window=WINDOW)
     t2 = time.perf_counter()
@@ -224,12 +229,46 @@ def report(results: dict[str, dict[str, Any]], rows: int, memory: str) -> None:
     print("targets: pandas ≤ 2× DuckDB at 10 M rows; Dask ≤ 3× DuckDB and ≤ 4 GB at 100 M")
 
 
+def _load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _spread(values: list[float], unit: str = "") -> str:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return f"median {median:.2f}{unit} (range {ordered[0]:.2f}–{ordered[-1]:.2f}{unit})"
+
+
+def summarise(rounds: list[dict[str, dict[str, Any]]]) -> None:
+    """Median and range over the rounds of each engine's work and of the ratios."""
+    print(f"over {len(rounds)} rounds:")
+    names = [n for n in rounds[0] if all("work_s" in r.get(n, {}) for r in rounds)]
+    for name in names:
+        line = f"  {name:<7} work {_spread([r[name]['work_s'] for r in rounds], ' s')}"
+        if name == "pandas":
+            line += (
+                f"; load {_spread([r[name]['load_s'] for r in rounds], ' s')}"
+                f", score {_spread([r[name]['score_s'] for r in rounds], ' s')}"
+            )
+        print(line)
+    if "duckdb" in names:
+        for name in ("pandas", "dask"):
+            if name in names:
+                ratios = [r[name]["work_s"] / r["duckdb"]["work_s"] for r in rounds]
+                print(
+                    f"ratio {name} / DuckDB over the rounds: {_spread(ratios, '×')}; "
+                    f"per round {', '.join(f'{x:.2f}×' for x in ratios)}"
+                )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--engines", default="pandas,dask,duckdb")
     parser.add_argument("--dataset", type=Path, help="use (or keep) this dataset directory")
     parser.add_argument("--worker-memory", default="1.5GB")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of runs (median shown)")
     parser.add_argument("--child", choices=("pandas", "dask", "duckdb"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -249,16 +288,23 @@ def main(argv: list[str] | None = None) -> int:
                 f"wrote {sizes['probes']:,} probe rows, {sizes['measurements']:,} "
                 f"measurements in {time.perf_counter() - t:.1f} s"
             )
-        results = {e: run_child(e, root, args.worker_memory) for e in args.engines.split(",")}
-        report(results, args.rows, args.worker_memory)
-        counts = {
-            results.get("pandas", {}).get("probes"),
-            results.get("duckdb", {}).get("sent"),
-        } - {None}
-        if len(counts) > 1:
-            print(f"row counts disagree: {counts}")
-            return 1
-    return 0 if all("error" not in r for r in results.values()) else 1
+        rounds = []
+        for i in range(max(1, args.repeat)):
+            if args.repeat > 1:
+                print(f"round {i + 1} of {args.repeat} (load average {_load_average()})")
+            results = {e: run_child(e, root, args.worker_memory) for e in args.engines.split(",")}
+            report(results, args.rows, args.worker_memory)
+            rounds.append(results)
+            counts = {
+                results.get("pandas", {}).get("probes"),
+                results.get("duckdb", {}).get("sent"),
+            } - {None}
+            if len(counts) > 1:
+                print(f"row counts disagree: {counts}")
+                return 1
+        if len(rounds) > 1:
+            summarise(rounds)
+    return 0 if all("error" not in r for res in rounds for r in res.values()) else 1
 
 
 if __name__ == "__main__":

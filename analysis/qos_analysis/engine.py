@@ -65,7 +65,7 @@ def score_sources(
     if engine == "pandas":
         if scheduler:
             raise QosError("--scheduler needs --engine dask")
-        data = load(list(sources), probe_columns=SCORING_PROBE_COLUMNS)
+        data = load(list(sources), probe_columns=SCORING_PROBE_COLUMNS, intervals=False)
         data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     if engine != "dask":
@@ -75,7 +75,7 @@ def score_sources(
 
     agents = list_agents(root)
     if not agents:
-        data = load([root], probe_columns=SCORING_PROBE_COLUMNS)
+        data = load([root], probe_columns=SCORING_PROBE_COLUMNS, intervals=False)
         data = prepare(data) if prepare is not None else data
         return score(data, prof, **kwargs), data.notes
     parts = map_agents(
@@ -161,7 +161,9 @@ def _score_agents(
     from qos_analysis.dataset.reader import read_dataset
     from qos_analysis.scoring import score
 
-    part = read_dataset(Path(root), agents=set(agents), probe_columns=SCORING_PROBE_COLUMNS)
+    part = read_dataset(
+        Path(root), agents=set(agents), probe_columns=SCORING_PROBE_COLUMNS, intervals=False
+    )
     data: Dataset = from_parts([part], SCORING_PROBE_COLUMNS)
     data = prepare(data) if prepare is not None else data
     return score(data, profile, **kwargs), data.notes

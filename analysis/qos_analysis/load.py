@@ -54,6 +54,7 @@ from qos_analysis.readers import (
     all_missing_int,
     read_source,
 )
+from qos_analysis.stats import chunked
 
 __all__ = ["SCORING_PROBE_COLUMNS", "DataError", "Dataset", "from_measurements", "load"]
 
@@ -115,10 +116,15 @@ def _child_rows(frame: pd.DataFrame, ids: pd.Index) -> pd.DataFrame:
 
 
 def load(
-    paths: str | Path | Sequence[str | Path], *, probe_columns: Collection[str] | None = None
+    paths: str | Path | Sequence[str | Path],
+    *,
+    probe_columns: Collection[str] | None = None,
+    intervals: bool = True,
 ) -> Dataset:
     """Read one or many stores/exports into a :class:`Dataset` (see module docstring);
-    ``probe_columns`` keeps only those probe columns (and ``send_offset_s``, ``rtt_s``)."""
+    ``probe_columns`` keeps only those probe columns (and ``send_offset_s``, ``rtt_s``);
+    ``intervals=False`` leaves ``intervals`` empty (scoring never reads them: throughput
+    verdicts score each test's goodput), and a partitioned dataset does not read them."""
     wanted = probe_column_selection(probe_columns)
     items = [paths] if isinstance(paths, str | Path) else list(paths)
     if not items:
@@ -129,7 +135,9 @@ def load(
             if path.resolve() not in {r.resolve() for r in resolved}:
                 resolved.append(path)
     with system_memory_pool(), no_hugepage_advice():
-        parts = [read_source(path, probe_columns=wanted) for path in resolved]
+        parts = [read_source(path, probe_columns=wanted, intervals=intervals) for path in resolved]
+        if not intervals:
+            parts = [replace(p, intervals=p.intervals.iloc[:0]) for p in parts]
         return _combine(parts, wanted)
 
 
@@ -274,11 +282,14 @@ def _attach(
         codes = col.cat.codes.to_numpy()
         if codes.size and int(codes.min()) < 0:
             raise DataError(f"{source}: rows without a measurement id")
+        if mapping.size and int(mapping.min()) >= 0 and bool(np.all(owners[mapping] == part)):
+            # Every category is a measurement kept from this part: nothing to check per row.
+            return frame.assign(_code=mapping.astype(_code_dtype(len(ids)))[codes])
         used = np.zeros(len(mapping), dtype=bool)
         used[
             np.unique(codes)
             if codes.size < 1024
-            else np.flatnonzero(np.bincount(codes, minlength=len(mapping)))
+            else np.flatnonzero(chunked.bincount(codes, minlength=len(mapping)))
         ] = True
         if np.any(mapping[used] < 0):
             missing = int(np.count_nonzero(mapping[codes] < 0))
@@ -416,8 +427,20 @@ def _duplicates(series: pd.Series) -> np.ndarray:
 
 def _lost_direction(series: pd.Series) -> Any:
     if series.isna().all():
-        return pd.array(pa.nulls(len(series), pa.large_string()), dtype="string")
+        return _missing_strings(len(series))
     return series.astype("string").array
+
+
+def _missing_strings(n: int) -> Any:
+    """``n`` missing values of the ``string`` dtype, as one null chunk repeated: a null
+    string array still has an offsets buffer of n + 1 zeros, which the C library's
+    allocator (Arrow's while loading) would write out in full — 80 MB at 10 M rows."""
+    size = min(n, chunked.CHUNK_ROWS)
+    if size == 0:
+        return pd.array(pa.nulls(0, pa.large_string()), dtype="string")
+    chunk = pa.nulls(size, pa.large_string())
+    pieces = [chunk] * (n // size) + ([chunk.slice(0, n % size)] if n % size else [])
+    return pd.arrays.ArrowStringArray(pa.chunked_array(pieces, type=pa.large_string()))
 
 
 #: How each non-float probe column is typed (float columns: :func:`_float_probe`).
@@ -494,7 +517,7 @@ def _type_measurements(
     out["timezone"] = out["timezone"].where(out["timezone"].notna(), None)
     n_meas = len(out)
     codes = probes["measurement_id"].cat.codes.to_numpy() if len(probes) else np.empty(0, np.int64)
-    out["probes_sent"] = np.bincount(codes, minlength=n_meas)[:n_meas].astype(np.int64)
+    out["probes_sent"] = chunked.bincount(codes, minlength=n_meas)[:n_meas]
     lost = probes["lost"].to_numpy() if len(probes) else np.empty(0, bool)
     out["probes_received"] = (
         out["probes_sent"] - np.bincount(codes[lost], minlength=n_meas)[:n_meas]

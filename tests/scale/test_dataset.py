@@ -18,6 +18,7 @@ from qos_agent.export import export_store
 from qos_analysis.dataset import DatasetWriter, read_dataset
 from qos_analysis.dataset.schema import SCHEMAS
 from qos_analysis.load import SCORING_PROBE_COLUMNS, DataError, load
+from qos_analysis.scoring import score
 from tests.scale.records import mixed_batch
 
 REPO = Path(__file__).resolve().parents[2]
@@ -89,6 +90,30 @@ def test_probe_columns_selects_the_same_values_from_a_dataset_and_an_export(
     ]
     with pytest.raises(DataError, match="unknown probe column"):
         load(tmp_path / "ds", probe_columns=["rtt_s", "jitter"])
+
+
+def test_without_intervals_the_other_tables_and_the_verdicts_are_unchanged(
+    tmp_path: Path,
+) -> None:
+    records = mixed_batch("agent-a") + mixed_batch("agent-b", seed=2)
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        for m in records:
+            store.append(m)
+        export_store(store, tmp_path / "export", "parquet")
+    DatasetWriter(tmp_path / "ds").write_records(records)
+    for source in (tmp_path / "ds", tmp_path / "export"):
+        full = load(source, probe_columns=SCORING_PROBE_COLUMNS)
+        assert len(full.intervals)
+        lean = load(source, probe_columns=SCORING_PROBE_COLUMNS, intervals=False)
+        assert lean.intervals.empty
+        assert list(lean.intervals.columns) == list(full.intervals.columns)
+        pd.testing.assert_frame_equal(lean.measurements, full.measurements)
+        pd.testing.assert_frame_equal(lean.probes, full.probes)
+        speeds = {"required_download": "50Mbit/s", "required_upload": "10Mbit/s"}
+        for profile, params in (("y1541/class0", {}), ("fcc-caf", speeds)):
+            pd.testing.assert_frame_equal(
+                score(lean, profile, params=params), score(full, profile, params=params)
+            )
 
 
 def test_partitions_by_utc_date_and_agent_with_safe_names(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -154,37 +155,85 @@ def _decide_literal(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Out
     return (PASS if ok else FAIL), f"value {shown} {verb} {sym} {limit} (literal rule)"
 
 
+def _limit_text(limit: float, unit: str) -> str:
+    """The limit as reasons show it (the same for every group of an objective)."""
+    return _limit_text_cached(limit, unit, math.copysign(1.0, limit) < 0)
+
+
+@lru_cache(maxsize=256)
+def _limit_text_cached(limit: float, unit: str, negative: bool) -> str:
+    # ``negative`` keeps −0.0 apart from 0.0, which compare (and hash) equal.
+    return format_quantity(limit, unit)
+
+
+#: :func:`bound_outcomes` codes: not decided by a bound alone, pass, fail.
+BY_BOUND_OPEN, BY_BOUND_PASS, BY_BOUND_FAIL = 0, 1, 2
+
+
+def bound_outcomes(
+    obj: Objective,
+    rule: Rule,
+    n: np.ndarray,
+    value: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    campaign: Sequence[int] = (),
+) -> np.ndarray:
+    """Per group, what :func:`decide` would answer from the bounds alone, for all groups
+    at once: :data:`BY_BOUND_PASS` / :data:`BY_BOUND_FAIL` where it reaches
+    :func:`_decide_by_bounds` (samples present, at least ``min_samples``, no campaign
+    problem — ``campaign`` lists the groups with one —, decided by confidence bounds) and
+    a bound is on one side of the limit, else :data:`BY_BOUND_OPEN`."""
+    out = np.full(len(n), BY_BOUND_OPEN, dtype=np.int8)
+    if rule.decision == "literal" or rule.literal_only or not len(n):
+        return out
+    n = np.asarray(n).astype(np.int64)  # as the verdicts' n_samples
+    with np.errstate(invalid="ignore"):
+        reached = (n != 0) & ~np.isnan(value) & (n >= obj.min_samples)
+        if obj.comparison == "<=":
+            passed, failed = upper <= rule.limit, lower > rule.limit
+        else:
+            passed, failed = lower >= rule.limit, upper < rule.limit
+    out[reached & failed] = BY_BOUND_FAIL
+    out[reached & passed] = BY_BOUND_PASS  # the pass test comes first in decide()
+    out[list(campaign)] = BY_BOUND_OPEN
+    return out
+
+
+def bound_verdict(
+    comparison: str, code: int, lo: float, hi: float, rule: Rule
+) -> tuple[Outcome, str]:
+    """The outcome and reason of a group :func:`bound_outcomes` found decided (``code``),
+    as :func:`decide` words them."""
+    fmt, limit = rule.unit, _limit_text(rule.limit, rule.unit)
+    if comparison == "<=":
+        if code == BY_BOUND_PASS:
+            return PASS, f"upper bound {format_quantity(hi, fmt)} ≤ limit {limit}"
+        return FAIL, f"lower bound {format_quantity(lo, fmt)} > limit {limit}"
+    if code == BY_BOUND_PASS:
+        return PASS, f"lower bound {format_quantity(lo, fmt)} ≥ limit {limit}"
+    return FAIL, f"upper bound {format_quantity(hi, fmt)} < limit {limit}"
+
+
 def _decide_by_bounds(obj: Objective, group: GroupResult, rule: Rule) -> tuple[Outcome, str]:
     fmt = rule.unit
     limit = rule.limit
     lo, hi = group.lower, group.upper
     if obj.comparison == "<=":
         if hi <= limit:
-            return (
-                PASS,
-                f"upper bound {format_quantity(hi, fmt)} ≤ limit {format_quantity(limit, fmt)}",
-            )
+            return bound_verdict(obj.comparison, BY_BOUND_PASS, lo, hi, rule)
         if lo > limit:
-            return (
-                FAIL,
-                f"lower bound {format_quantity(lo, fmt)} > limit {format_quantity(limit, fmt)}",
-            )
+            return bound_verdict(obj.comparison, BY_BOUND_FAIL, lo, hi, rule)
     else:
         if lo >= limit:
-            return (
-                PASS,
-                f"lower bound {format_quantity(lo, fmt)} ≥ limit {format_quantity(limit, fmt)}",
-            )
+            return bound_verdict(obj.comparison, BY_BOUND_PASS, lo, hi, rule)
         if hi < limit:
-            return (
-                FAIL,
-                f"upper bound {format_quantity(hi, fmt)} < limit {format_quantity(limit, fmt)}",
-            )
+            return bound_verdict(obj.comparison, BY_BOUND_FAIL, lo, hi, rule)
     if math.isnan(lo) or math.isnan(hi):
         return INCONCLUSIVE, "not enough samples for a confidence bound"
     reason = (
         f"confidence interval {format_interval(lo, hi, fmt)} contains the limit "
-        f"{format_quantity(limit, fmt)}: the sample cannot support a pass or a fail"
+        f"{_limit_text(limit, fmt)}: the sample cannot support a pass or a fail"
     )
     why_infinite = infinite_bound_reason(obj, group.n, lo, hi, rule.confidence)
     if why_infinite:

@@ -11,6 +11,7 @@ import pandas as pd
 from qos.errors import ProfileError
 from qos.profiles import Objective, Profile, get_profile
 from qos.units import parse_duration_s
+from qos_analysis.arrow_memory import system_memory_pool
 from qos_analysis.load import Dataset
 from qos_analysis.page_advice import no_hugepage_advice
 from qos_analysis.scoring.block import VerdictBlock, blocks_frame, blocks_verdicts
@@ -34,7 +35,8 @@ def score_verdicts(
     objectives that do not fix their own; ``params`` supplies profile parameters such as
     contracted speeds (strings with units).
     """
-    blocks = _score_blocks(data, profile, window, params, confidence)
+    with system_memory_pool():
+        blocks = _score_blocks(data, profile, window, params, confidence)
     return attach_evidence(data, blocks_verdicts(blocks))
 
 
@@ -76,8 +78,11 @@ def score(
     """Verdicts of ``profile`` on ``data`` as the verdict table (columns
     :data:`~qos_analysis.scoring.verdict.VERDICT_COLUMNS`); arguments as
     :func:`score_verdicts`."""
-    blocks = _score_blocks(data, profile, window, params, confidence)
-    return blocks_frame([attach_block_evidence(data, block) for block in blocks])
+    # Arrow buffers (text columns of the table, pandas' Arrow-backed strings) come from
+    # the C library's allocator, as while loading (qos_analysis.arrow_memory).
+    with system_memory_pool():
+        blocks = _score_blocks(data, profile, window, params, confidence)
+        return blocks_frame([attach_block_evidence(data, block) for block in blocks])
 
 
 def _parse_window_arg(window: str | float | None) -> float | Literal["profile"] | None:

@@ -124,14 +124,16 @@ def jitter(inp: EvalInput) -> Stat:
 @register_evaluator("mean")
 def mean(inp: EvalInput) -> Stat:
     """Sample mean with a one-sided Student t bound (a normal approximation)."""
-    codes, n_groups, conf = inp.codes, inp.n_groups, inp.conf
-    n, avg, sd = inp.sorted_groups("exclude").mean_std()
+    conf = inp.conf
+    sg = inp.sorted_groups("exclude")
+    n, avg, sd = sg.mean_std()
     with np.errstate(invalid="ignore", divide="ignore"):
         tq = sps.t.ppf(conf, np.maximum(n - 1, 1))
         half = np.where(n >= 2, tq * sd / np.sqrt(n), np.nan)
     lower, upper = avg - half, avg + half
-    # A failed transaction counts as +inf: the mean is then +inf, with certainty.
-    infinite = group_has(codes, n_groups, np.isinf(inp.sample))
+    # A failed transaction counts as +inf: the mean is then +inf, with certainty.  The
+    # sorted groups hold every defined sample, so an infinite one is the group's end.
+    infinite = np.isinf(sg.minimum()) | np.isinf(sg.maximum())
     avg = np.where(infinite, np.inf, avg)
     lower = np.where(infinite, np.inf, lower)
     upper = np.where(infinite, np.inf, upper)

@@ -48,6 +48,23 @@ def _label(statistic: str, percentile: Fraction | float | None) -> str:
     return f"p{float(percentile * 100):g}"
 
 
+#: (statistic, percentile as integers, confidence) → (smallest n with a finite upper bound,
+#: label): a Fraction key would be hashed afresh for each of thousands of groups.
+_UPPER_BOUND_FACTS: dict[tuple[object, ...], tuple[int, str]] = {}
+
+
+def _upper_bound_facts(obj: Objective, confidence: float) -> tuple[int, str]:
+    p = obj.percentile if obj.percentile is not None else 0.5
+    exact = (p.numerator, p.denominator) if isinstance(p, Fraction) else (p,)
+    key = (obj.statistic, *exact, confidence)
+    facts = _UPPER_BOUND_FACTS.get(key)
+    if facts is None:
+        facts = (min_samples_for_upper_bound(p, confidence), _percentile_label(obj))
+        if len(_UPPER_BOUND_FACTS) < _CACHE_SIZE:
+            _UPPER_BOUND_FACTS[key] = facts
+    return facts
+
+
 def infinite_bound_reason(
     obj: Objective, n: int, lower: float, upper: float, confidence: float
 ) -> str:
@@ -58,9 +75,7 @@ def infinite_bound_reason(
     if obj.statistic == "mean":
         return "bound ∞: at least one failed transaction counts as +∞ in the mean"
     if obj.statistic in ("percentile", "median", "pseudo_range") and obj.comparison == "<=":
-        p = obj.percentile if obj.percentile is not None else 0.5
-        needed = min_samples_for_upper_bound(p, confidence)
-        label = _percentile_label(obj)
+        needed, label = _upper_bound_facts(obj, confidence)
         if n < needed:
             return (
                 f"upper bound ∞: {n:,} samples cannot bound the {label} from above at "

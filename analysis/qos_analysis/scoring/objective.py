@@ -14,7 +14,14 @@ from qos.profiles import Objective, Profile
 from qos_analysis.campaign import campaign_problems
 from qos_analysis.populations import Population
 from qos_analysis.scoring.block import VerdictBlock
-from qos_analysis.scoring.decide import GroupResult, Rule, decide, prepare_explanations
+from qos_analysis.scoring.decide import (
+    GroupResult,
+    Rule,
+    bound_outcomes,
+    bound_verdict,
+    decide,
+    prepare_explanations,
+)
 from qos_analysis.scoring.evaluators import EvalInput, compute_statistic
 from qos_analysis.scoring.rows import base_row, join_notes
 from qos_analysis.scoring.rules import Samples, samples_for
@@ -81,7 +88,8 @@ def score_objective(run: ScoringRun, obj: Objective, window_s: float | None) -> 
     if win.n_groups == 0:
         return VerdictBlock.from_verdicts([_no_samples(res, pop, samples, notes)])
     stat = _statistic(run, res, pop, samples, window_key, win)
-    return _group_verdicts(run.profile, res, pop, samples, win, stat, notes)
+    shared = run.group_fields(window_key, lambda: _window_fields(pop, win))
+    return _group_verdicts(run.profile, res, pop, samples, win, stat, notes, shared)
 
 
 def _needs_local_time(prof: Profile, obj: Objective, window_s: float | None) -> bool:
@@ -151,8 +159,10 @@ def _group_verdicts(
     win: Windows,
     stat: Stat,
     notes: list[str],
+    shared: dict[str, Any],
 ) -> VerdictBlock:
-    """Decide every (scope, window) group; the verdicts as columns."""
+    """Decide every (scope, window) group; the verdicts as columns (``shared``: the
+    fields of the groups that do not depend on the objective, :func:`_window_fields`)."""
     obj, n_groups = res.obj, win.n_groups
     breaches = campaign_problems(prof.campaign, win.codes, n_groups, pop, win.sel, win.local_us)
     unit = str(res.base["unit"])
@@ -160,14 +170,23 @@ def _group_verdicts(
     if stat.favourable:
         rule = replace(rule, favourable=stat.favourable)
     prepare_explanations(obj, rule, stat.n, stat.count, stat.lower, stat.upper)
-    columns = _group_fields(pop, win, stat)
+    columns = {**shared, **_stat_fields(stat, n_groups)}
     n_list = columns["n_samples"]
     k_list = stat.count.tolist() if stat.count is not None else [None] * n_groups
     v_list, lo_list, hi_list = stat.value.tolist(), stat.lower.tolist(), stat.upper.tolist()
+    # Groups a bound decides outright are worded directly; the others go through decide().
+    by_bound = bound_outcomes(
+        obj, rule, stat.n, stat.value, stat.lower, stat.upper, [g for g, b in breaches.items() if b]
+    ).tolist()
     outcomes, reasons = [], []
     for g in range(n_groups):
-        group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
-        outcome, reason = decide(obj, group, rule, breaches.get(g))
+        if by_bound[g]:
+            outcome, reason = bound_verdict(
+                obj.comparison, by_bound[g], lo_list[g], hi_list[g], rule
+            )
+        else:
+            group = GroupResult(n_list[g], v_list[g], lo_list[g], hi_list[g], k_list[g])
+            outcome, reason = decide(obj, group, rule, breaches.get(g))
         outcomes.append(outcome)
         reasons.append(reason)
     columns["outcome"] = outcomes
@@ -195,8 +214,9 @@ def _group_notes(first: str, notes: list[str], empty_ok: list[int]) -> list[str]
     return out
 
 
-def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, Any]:
-    """Per group: scope, window bounds, statistic, counts (as Python values), column-wise."""
+def _window_fields(pop: Population, win: Windows) -> dict[str, Any]:
+    """Per group: scope, window bounds and counts (as Python values), column-wise; the same
+    for every objective scored on these windows."""
     scopes = pop.scopes.iloc[win.g_scope]
     agents = scopes["agent_id"].tolist()
     collectors = scopes["collector"].tolist()
@@ -204,7 +224,6 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, Any]:
     directions = (
         scopes["direction"].tolist() if "direction" in scopes.columns else [""] * win.n_groups
     )
-    no_ci = [None] * win.n_groups
     return {
         "scope": _scope_names(agents, collectors, targets, directions),
         "agent_id": agents,
@@ -213,15 +232,22 @@ def _group_fields(pop: Population, win: Windows, stat: Stat) -> dict[str, Any]:
         "direction": directions,
         "window_start": pd.to_datetime(win.start_us, unit="us", utc=True),
         "window_end": pd.to_datetime(win.end_us, unit="us", utc=True),
+        "n_tests": win.tests.tolist(),
+        "excluded_tests": scopes["excluded_tests"].tolist(),
+        "empty_ok": scopes["empty_ok"].tolist(),
+    }
+
+
+def _stat_fields(stat: Stat, n_groups: int) -> dict[str, Any]:
+    """Per group: the statistic, its bounds and sample count (as Python values)."""
+    no_ci = [None] * n_groups
+    return {
         "value": optional_floats(stat.value),
         "lower_bound": optional_floats(stat.lower),
         "upper_bound": optional_floats(stat.upper),
         "ci_low": no_ci if stat.ci_low is None else optional_floats(stat.ci_low),
         "ci_high": no_ci if stat.ci_high is None else optional_floats(stat.ci_high),
         "n_samples": stat.n.astype("int64").tolist(),
-        "n_tests": win.tests.tolist(),
-        "excluded_tests": scopes["excluded_tests"].tolist(),
-        "empty_ok": scopes["empty_ok"].tolist(),
     }
 
 

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,14 +24,29 @@ class Samples:
     ``name`` names the population column (or derived series) the values come from; it
     identifies the array in the scoring run's caches.  ``refused``: round-trip data cannot
     stand in for the one-way objective (``one_way_rule = "refuse"``).
+
+    The values are ``source / divisor``: a derived series (RTT/2) is made only when an
+    evaluator asks for it row by row (kept in ``cache``, the population's derived series);
+    per-group sorting divides its own copy instead (:func:`sort_groups`' ``divisor``).
     """
 
     name: str
-    values: np.ndarray
+    source: np.ndarray
     send: np.ndarray | None
     rule: str
     approximate: bool
     refused: bool = False
+    divisor: float = 1.0
+    cache: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def values(self) -> np.ndarray:
+        """The samples, one per population row."""
+        if self.divisor == 1.0:
+            return self.source
+        if self.name not in self.cache:
+            self.cache[self.name] = self.source / self.divisor
+        return self.cache[self.name]
 
 
 def samples_for(prof: Profile, obj: Objective, pop: Population) -> Samples:
@@ -54,7 +69,4 @@ def samples_for(prof: Profile, obj: Objective, pop: Population) -> Samples:
     rule = obj.one_way_rule or prof.one_way_rule
     if rule == "refuse":
         return Samples("", np.empty(0), None, "refuse", True, refused=True)
-    derived = pop.derived
-    if "rtt_half" not in derived:
-        derived["rtt_half"] = rtt / 2.0
-    return Samples("rtt_half", derived["rtt_half"], send, RULE_RTT_HALF, True)
+    return Samples("rtt_half", rtt, send, RULE_RTT_HALF, True, divisor=2.0, cache=pop.derived)

@@ -8,7 +8,8 @@ name, a window specification, a sample name — never by object identity.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from qos.profiles import Objective, Period, Profile
 from qos_analysis.load import Dataset
@@ -42,6 +43,7 @@ class ScoringRun:
         self._populations: dict[str, Population | None] = {}
         self._windows: dict[WindowKey, Windows] = {}
         self._sorted: dict[tuple[WindowKey, str, str], SortedGroups] = {}
+        self._fields: dict[WindowKey, dict[str, Any]] = {}
 
     def _population(self, key: str, obj: Objective) -> Population | None:
         if key not in self._populations:
@@ -94,6 +96,20 @@ class ScoringRun:
         if key not in self._sorted:
             win = self._windows[window_key]
             self._sorted[key] = sort_groups(
-                win.codes, samples.values[win.sel], win.n_groups, lost=lost
+                win.codes,
+                samples.source[win.sel],
+                win.n_groups,
+                lost=lost,
+                divisor=samples.divisor,
             )
         return self._sorted[key]
+
+    def group_fields(
+        self, window_key: WindowKey, make: Callable[[], dict[str, Any]]
+    ) -> dict[str, Any]:
+        """The verdict fields of the groups of windows ``window_key`` that every objective
+        scored on them shares (scope names, window bounds, test counts), built once.  The
+        dict and its lists are shared: callers copy the dict and never change the lists."""
+        if window_key not in self._fields:
+            self._fields[window_key] = make()
+        return self._fields[window_key]

@@ -16,6 +16,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from qos_analysis.stats import chunked
+from qos_analysis.stats.chunked import chunks, run_starts
 from qos_analysis.stats.quantiles import lower_bound_rank, rank, upper_bound_rank
 
 
@@ -81,11 +83,7 @@ class SortedGroups:
         starts = self.starts[nonempty]
         with np.errstate(invalid="ignore"):
             mean[nonempty] = np.add.reduceat(self.values, starts) / n[nonempty]
-            # In place: one array of the samples' size, not three.
-            dev = np.repeat(mean[nonempty], n[nonempty])
-            np.subtract(self.values, dev, out=dev)
-            np.multiply(dev, dev, out=dev)
-            ss = np.add.reduceat(dev, starts)
+            ss = _squared_deviations(self.values, starts, n[nonempty], mean[nonempty])
         several = n[nonempty] >= 2
         out = np.full(starts.size, np.nan)
         out[several] = np.sqrt(ss[several] / (n[nonempty][several] - 1))
@@ -107,6 +105,33 @@ class SortedGroups:
         return out
 
 
+def _squared_deviations(
+    values: np.ndarray, starts: np.ndarray, counts: np.ndarray, means: np.ndarray
+) -> np.ndarray:
+    """Sum of squared deviations from its mean of each non-empty group (``starts``,
+    ``counts``, ``means`` of the groups, back to back in ``values``).
+
+    Groups are taken a batch of about :data:`~qos_analysis.stats.chunked.CHUNK_ROWS` rows at
+    a time, so the deviations live in one small buffer instead of an array of the samples'
+    size; each group's sum runs over the same values in the same order as over the whole
+    array, so the sums are identical.
+    """
+    ends = starts + counts
+    out = np.empty(starts.size, dtype=np.float64)
+    first = 0
+    while first < starts.size:
+        # The groups of this batch: at least one, up to CHUNK_ROWS rows in all.
+        limit = starts[first] + chunked.CHUNK_ROWS
+        last = max(first + 1, int(np.searchsorted(ends, limit, "right")))
+        lo, hi = int(starts[first]), int(ends[last - 1])
+        dev = np.repeat(means[first:last], counts[first:last])
+        np.subtract(values[lo:hi], dev, out=dev)
+        np.multiply(dev, dev, out=dev)
+        out[first:last] = np.add.reduceat(dev, starts[first:last] - lo)
+        first = last
+    return out
+
+
 def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(start, length, code) of each run of equal consecutive codes."""
     starts = np.concatenate(([0], np.flatnonzero(codes[1:] != codes[:-1]) + 1))
@@ -114,22 +139,19 @@ def _runs(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, lengths, codes[starts]
 
 
-def _contiguous(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, *, owned: bool = False
-) -> np.ndarray:
+def _contiguous(codes: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
     """A copy of ``values`` reordered so each group's values are contiguous, groups in code
-    order, rows of a group in their original order (a stable sort by code); ``values``
-    itself when already in that order and ``owned`` (a fresh array the caller gives up).
+    order, rows of a group in their original order (a stable sort by code).
 
     Rows usually arrive in runs of one group (a test's probes fall in one window), so the
     runs are ordered, not the rows: a stable sort of the run codes, then one copy of the
     runs in that order; short runs fall back to a stable sort of the rows.
     """
     if codes.size < 2:
-        return values if owned else values.copy()
+        return values.copy()
     starts, lengths, run_codes = _runs(codes)
     if bool(np.all(run_codes[1:] > run_codes[:-1])):
-        return values if owned else values.copy()
+        return values.copy()
     if starts.size > codes.size // 8:
         small = codes.astype(np.uint16) if n_groups <= np.iinfo(np.uint16).max + 1 else codes
         return values[np.argsort(small, kind="stable")]
@@ -139,29 +161,61 @@ def _contiguous(
 
 
 def sort_groups(
-    codes: np.ndarray, values: np.ndarray, n_groups: int, *, lost: str = "exclude"
+    codes: np.ndarray,
+    values: np.ndarray,
+    n_groups: int,
+    *,
+    lost: str = "exclude",
+    divisor: float = 1.0,
 ) -> SortedGroups:
-    """Group ``values`` by integer ``codes`` (0…n_groups−1) and sort within each group.
+    """Group ``values / divisor`` by integer ``codes`` (0…n_groups−1) and sort within each
+    group.
 
     NaN marks a lost packet: dropped with ``lost="exclude"`` (conditional statistics,
-    RFC 3393 §4.1), kept as +∞ with ``lost="infinite"`` (RFC 7679 §4).
+    RFC 3393 §4.1), kept as +∞ with ``lost="infinite"`` (RFC 7679 §4).  One copy of the
+    values is made (groups back to back); it is divided by ``divisor`` (element by element,
+    as dividing the whole array first would) and the lost ones are dropped or set to +∞ in
+    it, in place.
     """
+    if lost not in ("exclude", "infinite"):
+        raise ValueError(f"lost must be 'exclude' or 'infinite', not {lost!r}")
     codes = np.asarray(codes, dtype=np.int64)
     values = np.asarray(values, dtype=np.float64)
     missing = np.isnan(values)
-    owned = True  # ``values`` below is a fresh array, sorted in place
-    if lost == "exclude":
-        if missing.any():
-            keep = ~missing
-            codes, values = codes[keep], values[keep]
-        else:
-            owned = False
-    elif lost == "infinite":
-        values = np.where(missing, np.inf, values)
-    else:
-        raise ValueError(f"lost must be 'exclude' or 'infinite', not {lost!r}")
     counts = np.bincount(codes, minlength=n_groups).astype(np.int64)
-    values = _contiguous(codes, values, n_groups, owned=owned)
+    grouped = _contiguous(codes, values, n_groups)
+    if divisor != 1.0:
+        np.divide(grouped, divisor, out=grouped)
+    if missing.any():
+        if lost == "exclude":
+            counts -= np.bincount(codes[missing], minlength=counts.size)
+            grouped = _drop_nan(grouped)
+        else:
+            _nan_to_inf(grouped)
+    return _sort_within(grouped, counts, n_groups, lost)
+
+
+def _drop_nan(values: np.ndarray) -> np.ndarray:
+    """The non-NaN values of ``values`` in their order, compacted to its front in place
+    (slice by slice: every slice is read before anything is written over it)."""
+    end = 0
+    for a, b in chunks(values.size):
+        kept = values[a:b][~np.isnan(values[a:b])]
+        values[end : end + kept.size] = kept
+        end += kept.size
+    return values[:end]
+
+
+def _nan_to_inf(values: np.ndarray) -> None:
+    """+∞ for every NaN of ``values``, in place."""
+    for a, b in chunks(values.size):
+        part = values[a:b]
+        part[np.isnan(part)] = np.inf
+
+
+def _sort_within(values: np.ndarray, counts: np.ndarray, n_groups: int, lost: str) -> SortedGroups:
+    """Sort each group's slice of ``values`` (groups back to back, ``counts`` rows each;
+    ``values`` is the caller's fresh array, sorted in place)."""
     starts = np.zeros(n_groups, dtype=np.int64)
     np.cumsum(counts[:-1], out=starts[1:])
     if n_groups and values.size / n_groups < 64:
@@ -214,16 +268,54 @@ def group_codes(
     by scope, then window.  A bincount over the (scope × window) range compacts the pairs
     in linear time; when that range is much larger than the data, hashing is used.
     """
-    scope = np.asarray(scope, dtype=np.int64)
-    window = np.asarray(window, dtype=np.int64)
+    scope, window = _integers(scope), _integers(window)
     if scope.size == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
     # Rows come in runs of one (scope, window) pair: code the runs, then expand.
-    change = np.flatnonzero((scope[1:] != scope[:-1]) | (window[1:] != window[:-1])) + 1
-    starts = np.concatenate(([0], change))
-    lengths = np.diff(np.concatenate((starts, [scope.size])))
-    run_scope, run_window = scope[starts], window[starts]
+    starts = run_starts(scope, window)
+    return _code_runs(
+        starts,
+        scope[starts].astype(np.int64),
+        window[starts].astype(np.int64),
+        n_scopes,
+        scope.size,
+    )
+
+
+def _integers(values: np.ndarray) -> np.ndarray:
+    """``values`` as an integer array, not copied when it is one (of any width)."""
+    values = np.asarray(values)
+    return values if values.dtype.kind in "iu" else values.astype(np.int64)
+
+
+def group_codes_by_width(
+    scope: np.ndarray, n_scopes: int, t_us: np.ndarray, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``group_codes(scope, n_scopes, t_us // width)`` without an array of window numbers:
+    the runs are found slice by slice, window numbers computed for each slice only."""
+    scope = _integers(scope)
+    t_us = np.asarray(t_us, dtype=np.int64)
+    n = scope.size
+    if n == 0:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty
+    found = [np.zeros(1, dtype=np.int64)]
+    for a, b in chunks(n - 1):
+        window = t_us[a : b + 1] // width
+        change = scope[a + 1 : b + 1] != scope[a:b]
+        change |= window[1:] != window[:-1]
+        found.append(np.flatnonzero(change) + (a + 1))
+    starts = np.concatenate(found)
+    return _code_runs(starts, scope[starts].astype(np.int64), t_us[starts] // width, n_scopes, n)
+
+
+def _code_runs(
+    starts: np.ndarray, run_scope: np.ndarray, run_window: np.ndarray, n_scopes: int, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`group_codes` from the runs: ``starts`` of the runs of ``n`` rows and each
+    run's scope and window number."""
+    lengths = np.diff(np.concatenate((starts, [n])))
     w_min = int(run_window.min())
     n_w = int(run_window.max()) - w_min + 1
     key = run_scope * n_w + (run_window - w_min)

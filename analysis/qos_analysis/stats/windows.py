@@ -21,8 +21,9 @@ from typing import Any
 import numpy as np
 
 from qos.profiles import Period
-from qos_analysis.stats.grouped import distinct_per_group, group_codes
+from qos_analysis.stats.grouped import distinct_per_group, group_codes, group_codes_by_width
 from qos_analysis.stats.timebase import (
+    US_PER_DAY,
     US_PER_S,
     in_period,
     local_epoch_us,
@@ -92,8 +93,15 @@ def window_groups(
         sel = np.flatnonzero(~inside if outside_period else inside)
     t_sel = t_us[sel]
     local_sel = local_us[sel]
-    win = window_numbers(t_sel, local_sel, window_s)
-    codes, g_scope, g_win = group_codes(scope[sel], n_scopes, win)
+    if window_s is None:
+        codes, g_scope, g_win = group_codes(
+            scope[sel], n_scopes, window_numbers(t_sel, local_sel, None)
+        )
+    else:
+        # Window numbers as window_numbers() gives them, computed slice by slice.
+        width = round(window_s * US_PER_S)
+        clock = local_sel if width % US_PER_DAY == 0 else t_sel
+        codes, g_scope, g_win = group_codes_by_width(scope[sel], n_scopes, clock, width)
     n_groups = len(g_scope)
     if window_s is None:
         start_us = np.full(n_groups, np.iinfo(np.int64).max)
