@@ -188,8 +188,3 @@ def threshold_count(inp: EvalInput) -> Stat:
     return threshold_counting(
         inp.obj, inp.codes, inp.n_groups, inp.sample, inp.conf, inp.threshold, inp.local_us
     )
-
-
-def group_has(codes: np.ndarray, n_groups: int, flag: np.ndarray) -> np.ndarray:
-    """True for every group that has at least one flagged sample."""
-    return np.bincount(codes[flag], minlength=n_groups)[:n_groups] > 0
