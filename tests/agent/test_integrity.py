@@ -392,3 +392,24 @@ def test_connections_beyond_the_cap_are_closed_at_once() -> None:
             sock.close()
     finally:
         stop()
+
+
+def test_the_server_stops_cleanly_as_soon_as_it_has_announced_itself(tmp_path: Path) -> None:
+    """A supervisor may stop the server the moment it has read the first URL: SIGTERM must
+    already get the clean shutdown (exit 0), not the default kill."""
+    from tests.agent.conftest import cli_argv, cli_env
+
+    for _ in range(3):
+        proc = subprocess.Popen(
+            cli_argv(
+                "server", "--port", "0", "--integrity", "--listen-tcp", "", "--listen-udp", ""
+            ),
+            stdout=subprocess.PIPE,
+            text=True,
+            env=cli_env(tmp_path),
+        )
+        assert proc.stdout is not None
+        assert "/manifest" in proc.stdout.readline()
+        proc.terminate()
+        proc.communicate(timeout=10)
+        assert proc.returncode == 0

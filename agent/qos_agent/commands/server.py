@@ -75,8 +75,6 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from qos_agent.refserver.server import ReferenceHttpServer, serve_until_signalled
-
     if not 0 <= args.port < 65536:
         raise ConfigError(f"--port {args.port} is out of range (0-65535)")
     try:
@@ -91,6 +89,28 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"invalid server limit: {exc}") from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # Handlers before anything announces itself: a supervisor (or a test) that stops the
+    # server as soon as it has read a URL must get the clean shutdown, not the default kill.
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        _serve(args, limits, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("qos-agent server: stopped", flush=True)
+    return 0
+
+
+def _serve(args: argparse.Namespace, limits: ServerLimits, stop: threading.Event) -> None:
+    """Start the reference server (and the integrity reference if asked), announce them and
+    serve until ``stop`` is set."""
+    from qos_agent.refserver.server import ReferenceHttpServer, serve_until_signalled
+
     try:
         server = ReferenceHttpServer((args.bind, args.port), limits, verbose=args.verbose)
     except OSError as exc:
@@ -100,19 +120,9 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError:
         server.server_close()
         raise
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     host = f"[{args.bind}]" if ":" in args.bind else args.bind
     print(f"qos-agent server: serving http://{host}:{server.port}/ (Ctrl-C to stop)", flush=True)
     try:
         serve_until_signalled(server, stop)
     finally:
         stop_integrity()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    print("qos-agent server: stopped", flush=True)
-    return 0
