@@ -7,6 +7,7 @@ backoff persisted in the state file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import sys
@@ -136,17 +137,23 @@ class _Blocking(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+@contextlib.contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """``handler`` served on loopback by a threading HTTP server; yields its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 @pytest.fixture
 def blocking_server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Blocking)
-    httpd.daemon_threads = True
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with _serving(_Blocking) as url:
+        yield url
 
 
 def test_http_429_starts_a_persisted_backoff(blocking_server: str, tmp_path: Path) -> None:
@@ -260,20 +267,14 @@ def test_stalling_or_resetting_server_fails_within_the_deadline(
     tmp_path: Path, mode: str, status: Status, words: tuple[str, ...]
 ) -> None:
     handler = type("Handler", (_Faulty,), {"mode": mode})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    try:
+    with _serving(handler) as url:
         start = time.monotonic()
         m = _run(
-            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            url,
             {"min_interval": 0, "timeout": "1s", "warmup": "0.5s"},
             tmp_path / "s.json",
         )
         elapsed = time.monotonic() - start
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert m.status is status, (m.status, m.error, dict(m.result.details) if m.result else None)
     assert any(word in (m.error or "") for word in words), m.error
     assert elapsed < 3 + 1 + 2 + 2  # test length + one socket timeout + slack + setup
@@ -345,18 +346,12 @@ def test_upload_scheduling_around_one_slow_request(tmp_path: Path, scheduling: s
     during the hold here); fifo (speedtest-cli's own) lets the requests already started
     finish, frees only the slots older than the slow one, then starts nothing (7-8 here)."""
     handler = type("Handler", (_SlowFirstUpload,), {"events": [], "_count": 0})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    try:
+    with _serving(handler) as url:
         m = _run(
-            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            url,
             {"direction": "upload", "min_interval": 0, "upload_scheduling": scheduling},
             tmp_path / "s.json",
         )
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert m.status is Status.OK, m.error
     events = sorted(handler.events)
     assert events and events[0][0] == 0
@@ -399,18 +394,12 @@ def test_download_scheduling_around_one_slow_request(tmp_path: Path, scheduling:
     slow; fifo (speedtest-cli's own download) starts at most the slots older than the
     slow one and then waits for it."""
     handler = type("Handler", (_SlowFirstDownload,), {"events": [], "_count": 0})
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
-    try:
+    with _serving(handler) as url:
         m = _run(
-            f"http://127.0.0.1:{httpd.server_address[1]}/",
+            url,
             {"direction": "download", "min_interval": 0, "download_scheduling": scheduling},
             tmp_path / "s.json",
         )
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
     assert m.status is Status.OK, m.error
     events = sorted(handler.events)
     assert events and events[0][0] == 0

@@ -35,12 +35,17 @@ def _frames_equal(a: pd.DataFrame, b: pd.DataFrame, key: list[str]) -> None:
     pd.testing.assert_frame_equal(a, b, check_dtype=False, check_categorical=False)
 
 
-def test_columns_are_those_of_the_agent_parquet_export(tmp_path: Path) -> None:
-    records = mixed_batch()
-    with SqliteStore(tmp_path / "s.sqlite") as store:
+def _export(records: list, directory: Path) -> None:
+    """``records`` stored in an agent's store and exported as ``qos-agent export`` does."""
+    with SqliteStore(directory.parent / "s.sqlite") as store:
         for m in records:
             store.append(m)
-        export_store(store, tmp_path / "export", "parquet")
+        export_store(store, directory, "parquet")
+
+
+def test_columns_are_those_of_the_agent_parquet_export(tmp_path: Path) -> None:
+    records = mixed_batch()
+    _export(records, tmp_path / "export")
     writer = DatasetWriter(tmp_path / "ds")
     writer.write_records(records)
     for table, schema in SCHEMAS.items():
@@ -52,10 +57,7 @@ def test_columns_are_those_of_the_agent_parquet_export(tmp_path: Path) -> None:
 
 def test_dataset_loads_like_the_export_of_the_same_records(tmp_path: Path) -> None:
     records = mixed_batch("agent-a") + mixed_batch("agent-b", seed=2)
-    with SqliteStore(tmp_path / "s.sqlite") as store:
-        for m in records:
-            store.append(m)
-        export_store(store, tmp_path / "export", "parquet")
+    _export(records, tmp_path / "export")
     report = DatasetWriter(tmp_path / "ds").write_records(records)
     assert sorted(report.accepted) == sorted(m.id for m in records)
     got, want = load(tmp_path / "ds"), load(tmp_path / "export")
@@ -69,10 +71,7 @@ def test_probe_columns_selects_the_same_values_from_a_dataset_and_an_export(
     tmp_path: Path,
 ) -> None:
     records = mixed_batch("agent-a") + mixed_batch("agent-b", seed=2)
-    with SqliteStore(tmp_path / "s.sqlite") as store:
-        for m in records:
-            store.append(m)
-        export_store(store, tmp_path / "export", "parquet")
+    _export(records, tmp_path / "export")
     DatasetWriter(tmp_path / "ds").write_records(records)
     full = load(tmp_path / "ds")
     for source in (tmp_path / "ds", tmp_path / "export"):
@@ -96,10 +95,7 @@ def test_without_intervals_the_other_tables_and_the_verdicts_are_unchanged(
     tmp_path: Path,
 ) -> None:
     records = mixed_batch("agent-a") + mixed_batch("agent-b", seed=2)
-    with SqliteStore(tmp_path / "s.sqlite") as store:
-        for m in records:
-            store.append(m)
-        export_store(store, tmp_path / "export", "parquet")
+    _export(records, tmp_path / "export")
     DatasetWriter(tmp_path / "ds").write_records(records)
     for source in (tmp_path / "ds", tmp_path / "export"):
         full = load(source, probe_columns=SCORING_PROBE_COLUMNS)
